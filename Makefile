@@ -1,0 +1,160 @@
+# The one entry point: deps, build, up/down/run, test, bench, lint.
+# Layout: common/ -> libcommon.a; services/<svc>/ and gateway/ -> lib<svc>.a + one binary each;
+# protos under proto/ are compiled by protoc-c into build/gen at build time (never committed).
+
+SHELL := /bin/bash
+CC ?= cc
+B := build
+GEN := $(B)/gen
+LOCAL := .local
+NODE_BIN := $(LOCAL)/node/node_modules/.bin
+PY := /usr/bin/python3
+
+PKGS := grpc protobuf-c libcurl openssl jansson libmicrohttpd mariadb
+CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing \
+               -D_GNU_SOURCE -pthread -I. -I$(GEN)
+ifeq ($(SANITIZE),1)
+CFLAGS_BASE += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS += $(CFLAGS_BASE) $(PKG_CFLAGS)
+LDLIBS += $(PKG_LIBS) -lgpr -lm -pthread
+
+# --- protos ---------------------------------------------------------------------------------
+MENU_PROTOS := $(sort $(wildcard proto/menu/v1/*.proto))
+GRPC_PROTO_DIR := /usr/share/grpc-proto
+EXT_PROTOS := grpc/health/v1/health.proto grpc/reflection/v1/reflection.proto \
+              grpc/reflection/v1alpha/reflection.proto
+WKT_PROTOS := google/protobuf/timestamp.proto
+GEN_C := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(MENU_PROTOS)) \
+         $(patsubst %.proto,$(GEN)/%.pb-c.c,$(EXT_PROTOS) $(WKT_PROTOS))
+GEN_STAMP := $(GEN)/.stamp
+DESCRIPTOR_SET := $(GEN)/descriptor_set.pb
+PY_GEN_STAMP := $(B)/py/.stamp
+
+# --- sources ---------------------------------------------------------------------------------
+COMMON_SRC := $(wildcard common/*.c)
+DYNAMO_SRC := $(filter-out services/dynamo-svc/main.c,$(wildcard services/dynamo-svc/*.c services/dynamo-svc/*/*.c))
+SQL_SRC := $(filter-out services/sql-svc/main.c,$(wildcard services/sql-svc/*.c services/sql-svc/*/*.c))
+GATEWAY_SRC := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+TOOL_SRC := $(wildcard tools/*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+PROTO_LIB := $(B)/lib/libproto.a
+COMMON_LIB := $(B)/lib/libcommon.a
+DYNAMO_LIB := $(B)/lib/libdynamo.a
+SQL_LIB := $(B)/lib/libsql.a
+GATEWAY_LIB := $(B)/lib/libgateway.a
+ALL_LIBS := $(DYNAMO_LIB) $(SQL_LIB) $(GATEWAY_LIB) $(COMMON_LIB) $(PROTO_LIB)
+DESC_OBJ := $(B)/obj/descriptor_set.o
+
+BINS := $(B)/bin/dynamo-svc $(B)/bin/sql-svc $(B)/bin/gateway
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+TOOL_BINS := $(patsubst tools/%.c,$(B)/bin/%,$(TOOL_SRC))
+
+.PHONY: all deps build test unit-test integration-test up down run lint format bench clean images
+.DEFAULT_GOAL := all
+all: build
+
+# Installs only what is missing: Debian packages via apt-get, npm packages under .local/node.
+deps:
+	@scripts/deps.sh
+
+build: $(BINS) $(TOOL_BINS) $(UNIT_BINS)
+
+$(GEN_STAMP): $(MENU_PROTOS)
+	@mkdir -p $(GEN)
+	protoc-c --c_out=$(GEN) -Iproto -I$(GRPC_PROTO_DIR) -I/usr/include $(MENU_PROTOS) \
+	  $(addprefix $(GRPC_PROTO_DIR)/,$(EXT_PROTOS)) $(addprefix /usr/include/,$(WKT_PROTOS))
+	protoc --include_imports --descriptor_set_out=$(DESCRIPTOR_SET) -Iproto -I$(GRPC_PROTO_DIR) \
+	  -I/usr/include $(MENU_PROTOS) $(addprefix $(GRPC_PROTO_DIR)/,$(EXT_PROTOS))
+	@touch $@
+$(GEN_C) $(DESCRIPTOR_SET): $(GEN_STAMP)
+
+# Python message classes for the integration tests (an independent client: grpcio).
+$(PY_GEN_STAMP): $(MENU_PROTOS)
+	@mkdir -p $(B)/py
+	protoc --python_out=$(B)/py -Iproto -I$(GRPC_PROTO_DIR) -I/usr/include $(MENU_PROTOS) \
+	  $(addprefix $(GRPC_PROTO_DIR)/,$(EXT_PROTOS))
+	@touch $@
+
+# Every object waits for the generated headers.
+$(B)/obj/%.o: %.c $(GEN_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+$(B)/obj/gen/%.o: $(GEN)/%.c $(GEN_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-error -c $< -o $@
+
+# The descriptor set is linked into each binary for server reflection.
+$(DESC_OBJ): $(DESCRIPTOR_SET) common/descriptor_blob.S
+	@mkdir -p $(dir $@)
+	$(CC) -c -DDESCRIPTOR_SET_PATH='"$(DESCRIPTOR_SET)"' common/descriptor_blob.S -o $@
+
+$(PROTO_LIB): $(patsubst $(GEN)/%.c,$(B)/obj/gen/%.o,$(GEN_C))
+$(COMMON_LIB): $(call obj,$(COMMON_SRC)) $(DESC_OBJ)
+$(DYNAMO_LIB): $(call obj,$(DYNAMO_SRC))
+$(SQL_LIB): $(call obj,$(SQL_SRC))
+$(GATEWAY_LIB): $(call obj,$(GATEWAY_SRC))
+$(B)/lib/%.a:
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/bin/dynamo-svc: $(call obj,services/dynamo-svc/main.c) $(ALL_LIBS)
+$(B)/bin/sql-svc: $(call obj,services/sql-svc/main.c) $(ALL_LIBS)
+$(B)/bin/gateway: $(call obj,gateway/main.c) $(ALL_LIBS)
+$(B)/bin/%: $(B)/obj/tools/%.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
+$(BINS):
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
+
+# Unit tests may wrap seams with -Wl,--wrap=sym: list them in a "// WRAP: sym sym" line.
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(shell sed -n 's|^// WRAP: *||p' tests/unit/$*.c | tr ' ' '\n' | sed '/^$$/d; s/^/-Wl,--wrap=/') \
+	  -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS) -lcmocka
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# --- tests -----------------------------------------------------------------------------------
+test: deps
+	@$(MAKE) --no-print-directory build $(PY_GEN_STAMP)
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory unit-test
+	@$(MAKE) --no-print-directory integration-test
+
+unit-test: $(UNIT_BINS)
+	@scripts/run-unit-tests.sh $(UNIT_BINS)
+
+integration-test: build $(PY_GEN_STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+
+# --- local stack -----------------------------------------------------------------------------
+up: deps
+	@$(MAKE) --no-print-directory build
+	@scripts/stack.sh up
+down:
+	@scripts/stack.sh down
+run: deps
+	@$(MAKE) --no-print-directory build
+	@scripts/stack.sh run
+
+bench: deps
+	@$(MAKE) --no-print-directory build
+	@scripts/bench.sh
+
+lint: deps
+	cd proto && ../$(NODE_BIN)/buf lint
+	@scripts/format.sh --check
+
+format:
+	@scripts/format.sh
+
+clean:
+	rm -rf $(B)
