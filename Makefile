@@ -48,7 +48,10 @@ COMMON_LIB := $(B)/lib/libcommon.a
 DYNAMO_LIB := $(B)/lib/libdynamo.a
 SQL_LIB := $(B)/lib/libsql.a
 GATEWAY_LIB := $(B)/lib/libgateway.a
-ALL_LIBS := $(DYNAMO_LIB) $(SQL_LIB) $(GATEWAY_LIB) $(COMMON_LIB) $(PROTO_LIB)
+BASE_LIBS := $(COMMON_LIB) $(PROTO_LIB)
+ALL_LIBS := $(DYNAMO_LIB) $(SQL_LIB) $(GATEWAY_LIB) $(BASE_LIBS)
+# A unit test or tool names the component libraries it needs in a "// LIBS: dynamo sql" line.
+comp_libs = $(patsubst %,$(B)/lib/lib%.a,$(shell sed -n 's|^// LIBS: *||p' $(1))) $(BASE_LIBS)
 DESC_OBJ := $(B)/obj/descriptor_set.o
 
 BINS := $(B)/bin/dynamo-svc $(B)/bin/sql-svc $(B)/bin/gateway
@@ -104,21 +107,22 @@ $(B)/lib/%.a:
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/bin/dynamo-svc: $(call obj,services/dynamo-svc/main.c) $(ALL_LIBS)
-$(B)/bin/sql-svc: $(call obj,services/sql-svc/main.c) $(ALL_LIBS)
-$(B)/bin/gateway: $(call obj,gateway/main.c) $(ALL_LIBS)
-$(B)/bin/%: $(B)/obj/tools/%.o $(ALL_LIBS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
+.SECONDEXPANSION:
+$(B)/bin/dynamo-svc: $(call obj,services/dynamo-svc/main.c) $(DYNAMO_LIB) $(BASE_LIBS)
+$(B)/bin/sql-svc: $(call obj,services/sql-svc/main.c) $(SQL_LIB) $(BASE_LIBS)
+$(B)/bin/gateway: $(call obj,gateway/main.c) $(GATEWAY_LIB) $(BASE_LIBS)
 $(BINS):
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(LDLIBS)
+$(B)/bin/%: $(B)/obj/tools/%.o $$$$(call comp_libs,tools/$$$$*.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(LDLIBS)
 
 # Unit tests may wrap seams with -Wl,--wrap=sym: list them in a "// WRAP: sym sym" line.
-$(B)/tests/%: $(B)/obj/tests/unit/%.o $(ALL_LIBS)
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $$$$(call comp_libs,tests/unit/$$$$*.c)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(shell sed -n 's|^// WRAP: *||p' tests/unit/$*.c | tr ' ' '\n' | sed '/^$$/d; s/^/-Wl,--wrap=/') \
-	  -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS) -lcmocka
+	  -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(LDLIBS) -lcmocka
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
