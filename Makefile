@@ -114,12 +114,12 @@ $(B)/bin/gateway: $(call obj,gateway/main.c) $(GATEWAY_LIB) $(BASE_LIBS)
 $(BINS):
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(LDLIBS)
-$(B)/bin/%: $(B)/obj/tools/%.o $$$$(call comp_libs,tools/$$$$*.c)
+$(B)/bin/%: $(B)/obj/tools/%.o $$(call comp_libs,tools/$$*.c)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(LDLIBS)
 
 # Unit tests may wrap seams with -Wl,--wrap=sym: list them in a "// WRAP: sym sym" line.
-$(B)/tests/%: $(B)/obj/tests/unit/%.o $$$$(call comp_libs,tests/unit/$$$$*.c)
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $$(call comp_libs,tests/unit/$$*.c)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(shell sed -n 's|^// WRAP: *||p' tests/unit/$*.c | tr ' ' '\n' | sed '/^$$/d; s/^/-Wl,--wrap=/') \
 	  -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(LDLIBS) -lcmocka
