@@ -1,0 +1,185 @@
+"""Shared fixtures for the integration tests: a real MariaDB, a real dynalite and the real
+binaries, each on free loopback ports, talked to over real gRPC (grpcio, an independent
+client). Nothing here mocks a datastore."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("MENU_BUILD_DIR", ROOT / "build"))
+BIN = BUILD / "bin"
+sys.path.insert(0, str(BUILD / "py"))
+
+import grpc  # noqa: E402
+from grpc.health.v1 import health_pb2  # noqa: E402
+
+STATE = ROOT / ".local" / "test"
+CURSOR_KEY = "integration-test-cursor-key-0123456789"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_serving(addr, timeout=15.0, service=""):
+    """Polls grpc.health.v1.Health/Check until SERVING or the timeout."""
+    deadline = time.monotonic() + timeout
+    check = None
+    with grpc.insecure_channel(addr) as ch:
+        check = ch.unary_unary(
+            "/grpc.health.v1.Health/Check",
+            request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+            response_deserializer=health_pb2.HealthCheckResponse.FromString,
+        )
+        while time.monotonic() < deadline:
+            try:
+                r = check(health_pb2.HealthCheckRequest(service=service), timeout=1)
+                if r.status == health_pb2.HealthCheckResponse.SERVING:
+                    return True
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)
+    return False
+
+
+class Service:
+    """One running binary with its own ports and a log file of its JSON lines."""
+
+    def __init__(self, name, env=None, args=(), port=None):
+        self.name = name
+        self.port = port or free_port()
+        self.metrics_port = free_port()
+        self.addr = f"127.0.0.1:{self.port}"
+        self.metrics_addr = f"127.0.0.1:{self.metrics_port}"
+        STATE.mkdir(parents=True, exist_ok=True)
+        self.log_path = STATE / f"{name}-{self.port}.log"
+        full_env = dict(os.environ)
+        full_env.update(
+            {
+                "GRPC_ADDR": self.addr,
+                "METRICS_ADDR": self.metrics_addr,
+                "LOG_LEVEL": "debug",
+                "CURSOR_KEY": CURSOR_KEY,
+                "SHUTDOWN_GRACE_MS": "5000",
+            }
+        )
+        full_env.update(env or {})
+        self.env = full_env
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [str(BIN / name), *args], env=full_env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self, timeout=15.0):
+        if not wait_serving(self.addr, timeout):
+            self.stop()
+            raise RuntimeError(f"{self.name} did not become SERVING:\n{self.log_text()}")
+        return self
+
+    def channel(self):
+        return grpc.insecure_channel(self.addr)
+
+    def log_text(self):
+        return self.log_path.read_text(errors="replace")
+
+    def log_lines(self):
+        """The JSON objects logged so far (non-JSON lines are a test failure in themselves)."""
+        out = []
+        for line in self.log_text().splitlines():
+            if line.strip():
+                out.append(json.loads(line))
+        return out
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def start_service():
+    """start_service("dynamo-svc", env={...}) -> a SERVING Service, stopped after the test."""
+    started = []
+
+    def start(name, env=None, args=(), port=None, wait=True):
+        svc = Service(name, env, args, port)
+        started.append(svc)
+        return svc.wait_ready() if wait else svc
+
+    yield start
+    for svc in started:
+        svc.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb():
+    """A fresh MariaDB for the whole session; connection settings as sql-svc's env."""
+    port = free_port()
+    d = STATE / "mariadb"
+    subprocess.run([str(ROOT / "scripts/mariadb.sh"), "stop", str(d)], check=False)
+    subprocess.run(["rm", "-rf", str(d)], check=True)
+    subprocess.run([str(ROOT / "scripts/mariadb.sh"), "start", str(d), str(port)], check=True)
+    info = {
+        "MYSQL_HOST": "127.0.0.1",
+        "MYSQL_PORT": str(port),
+        "MYSQL_USER": "menu",
+        "MYSQL_PASSWORD": "menu",
+        "MYSQL_DATABASE": "menu",
+        "dir": str(d),
+    }
+    yield info
+    subprocess.run([str(ROOT / "scripts/mariadb.sh"), "stop", str(d)], check=False)
+
+
+@pytest.fixture(scope="session")
+def dynalite():
+    """A fresh dynalite for the whole session; env for dynamo-svc."""
+    port = free_port()
+    d = STATE / "dynalite"
+    subprocess.run([str(ROOT / "scripts/dynalite.sh"), "stop", str(d)], check=False)
+    subprocess.run(["rm", "-rf", str(d)], check=True)
+    subprocess.run([str(ROOT / "scripts/dynalite.sh"), "start", str(d), str(port)], check=True)
+    info = {
+        "DYNAMODB_ENDPOINT": f"http://127.0.0.1:{port}",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "DYNAMODB_CREATE_TABLES": "1",
+        "port": str(port),
+        "dir": str(d),
+    }
+    yield info
+    subprocess.run([str(ROOT / "scripts/dynalite.sh"), "stop", str(d)], check=False)
+
+
+def env_of(info):
+    """The environment variables of a datastore fixture (drops its bookkeeping keys)."""
+    return {k: v for k, v in info.items() if k.isupper()}
+
+
+def unary(channel, method, req, resp_cls, **kw):
+    """Calls /pkg.Service/Method with a message class pair; returns (response, call)."""
+    fn = channel.unary_unary(
+        method, request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=resp_cls.FromString,
+    )
+    return fn.with_call(req, **kw)
