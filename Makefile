@@ -10,7 +10,7 @@ LOCAL := .local
 NODE_BIN := $(LOCAL)/node/node_modules/.bin
 PY := /usr/bin/python3
 
-PKGS := grpc protobuf-c libcurl openssl jansson libmicrohttpd mariadb
+PKGS := grpc libprotobuf-c libcurl openssl jansson libmicrohttpd mariadb
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing \
                -D_GNU_SOURCE -pthread -I. -I$(GEN)
 ifeq ($(SANITIZE),1)
@@ -20,6 +20,7 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS += $(CFLAGS_BASE) $(PKG_CFLAGS)
+LDFLAGS += -Wl,--as-needed
 LDLIBS += $(PKG_LIBS) -lgpr -lm -pthread
 
 # --- protos ---------------------------------------------------------------------------------
@@ -27,7 +28,7 @@ MENU_PROTOS := $(sort $(wildcard proto/menu/v1/*.proto))
 GRPC_PROTO_DIR := /usr/share/grpc-proto
 EXT_PROTOS := grpc/health/v1/health.proto grpc/reflection/v1/reflection.proto \
               grpc/reflection/v1alpha/reflection.proto
-WKT_PROTOS := google/protobuf/timestamp.proto
+WKT_PROTOS := google/protobuf/timestamp.proto google/protobuf/descriptor.proto
 GEN_C := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(MENU_PROTOS)) \
          $(patsubst %.proto,$(GEN)/%.pb-c.c,$(EXT_PROTOS) $(WKT_PROTOS))
 GEN_STAMP := $(GEN)/.stamp

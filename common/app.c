@@ -1,0 +1,40 @@
+/* app_main: the shared life of the three binaries. */
+#include "common/app.h"
+
+#include <grpc/grpc.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/log.h"
+
+int app_main(const app_def *def) {
+  rpc_server_block_signals(); /* before any thread: sigwait in main gets SIGTERM/SIGINT */
+  config cfg = {0};
+  const char *level = config_str(&cfg, "LOG_LEVEL", "info");
+  if (!log_init(def->name, level)) config_error(&cfg, "LOG_LEVEL=%s: use debug, info, warn or error", level);
+  rpc_server_config scfg;
+  rpc_server_config_load(&cfg, &scfg, def->name, def->default_listen, def->default_metrics);
+
+  grpc_init();
+  metrics_registry *metrics = metrics_registry_create();
+  rpc_server *server = rpc_server_create(&scfg, metrics);
+  int rc = 0;
+  void *state = def->init(&cfg, server);
+  if (!config_ok(&cfg, def->name)) {
+    rc = 2;
+  } else if (!state) {
+    log_error("start-up failed", NULL);
+    rc = 1;
+  } else if (rpc_server_start(server) != 0) {
+    log_error("server failed to start", NULL);
+    rc = 1;
+  } else {
+    rpc_server_wait_for_signal(server);
+  }
+  rpc_server_shutdown(server);
+  if (state && def->fini) def->fini(state);
+  rpc_server_destroy(server);
+  metrics_registry_destroy(metrics);
+  grpc_shutdown();
+  return rc;
+}

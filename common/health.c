@@ -1,0 +1,210 @@
+/* grpc.health.v1.Health: Check (inline, never blocks) and Watch (a server stream that gets a
+ * message whenever the serving status changes, ended at shutdown). "" means the whole server;
+ * every registered service name is known; anything else is NOT_FOUND (Watch: SERVICE_UNKNOWN). */
+#include <grpc/grpc.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/rpc_internal.h"
+#include "grpc/health/v1/health.pb-c.h"
+
+typedef Grpc__Health__V1__HealthCheckResponse__ServingStatus serving_status;
+#define SERVING GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+#define NOT_SERVING GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
+#define SERVICE_UNKNOWN GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN
+
+typedef struct watcher watcher;
+
+struct health {
+  rpc_server *server;
+  pthread_mutex_t mu; /* guards everything below and every watcher */
+  bool serving;
+  bool ended;
+  watcher *watchers;
+};
+
+/* One Watch stream. Its tags fire on its CQ thread; state changes come from any thread. */
+struct watcher {
+  rpc_tag send_tag, close_tag;
+  health *h;
+  watcher *next;
+  grpc_call *call;
+  bool known;            /* service name registered */
+  bool sending;          /* a SEND_MESSAGE batch is in flight */
+  bool dirty;            /* status changed while sending */
+  bool closed;           /* RECV_CLOSE_ON_SERVER completed */
+  bool finishing;        /* status sent or being sent */
+  int last_sent;         /* -1: nothing yet */
+  int cancelled;
+  grpc_byte_buffer *msg;
+  grpc_slice details;
+};
+
+health *health_create(rpc_server *s) {
+  health *h = calloc(1, sizeof *h);
+  h->server = s;
+  pthread_mutex_init(&h->mu, NULL);
+  return h;
+}
+
+void health_destroy(health *h) {
+  if (!h) return;
+  pthread_mutex_destroy(&h->mu);
+  free(h);
+}
+
+static bool known_service(health *h, const char *name) {
+  if (!*name) return true;
+  for (size_t i = 0; i < rpc_server_service_count(h->server); i++)
+    if (!strcmp(rpc_server_service_name(h->server, i), name)) return true;
+  return false;
+}
+
+static menu_status check(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp,
+                         void *arg) {
+  health *h = arg;
+  const Grpc__Health__V1__HealthCheckRequest *in = (const void *)req;
+  Grpc__Health__V1__HealthCheckResponse *out = (void *)resp;
+  if (!known_service(h, in->service))
+    return MENU_NOT_FOUND("unknown service %s", in->service);
+  pthread_mutex_lock(&h->mu);
+  out->status = h->serving ? SERVING : NOT_SERVING;
+  pthread_mutex_unlock(&h->mu);
+  return MENU_OK;
+}
+
+/* ---- Watch ---------------------------------------------------------------------------------- */
+
+static void watcher_free(watcher *w) {
+  health *h = w->h;
+  for (watcher **p = &h->watchers; *p; p = &(*p)->next)
+    if (*p == w) {
+      *p = w->next;
+      break;
+    }
+  if (w->msg) grpc_byte_buffer_destroy(w->msg);
+  grpc_slice_unref(w->details);
+  grpc_call_unref(w->call);
+  free(w);
+}
+
+/* Caller holds h->mu. Sends the current status if it differs from the last one sent; after
+ * shutdown also ends the stream. */
+static void watcher_pump(watcher *w) {
+  health *h = w->h;
+  if (w->sending || w->closed) return;
+  int status = w->known ? (h->serving ? SERVING : NOT_SERVING) : SERVICE_UNKNOWN;
+  grpc_op ops[3];
+  memset(ops, 0, sizeof ops);
+  size_t n = 0;
+  if (w->last_sent < 0) {
+    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+  }
+  if (status != w->last_sent) {
+    Grpc__Health__V1__HealthCheckResponse r = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
+    r.status = (serving_status)status;
+    grpc_slice slice = rpc_slice_from_message(&r.base);
+    if (w->msg) grpc_byte_buffer_destroy(w->msg);
+    w->msg = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice);
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n++].data.send_message.send_message = w->msg;
+    w->last_sent = status;
+  }
+  if (h->ended && !w->finishing) {
+    w->finishing = true;
+    w->details = grpc_slice_from_static_string("server shutting down");
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = GRPC_STATUS_UNAVAILABLE;
+    ops[n++].data.send_status_from_server.status_details = &w->details;
+  }
+  if (!n) return;
+  w->sending = true;
+  if (grpc_call_start_batch(w->call, ops, n, &w->send_tag, NULL) != GRPC_CALL_OK) {
+    w->sending = false;
+    grpc_call_cancel(w->call, NULL);
+  }
+}
+
+static void on_send(rpc_tag *tag, bool ok) {
+  watcher *w = (watcher *)((char *)tag - offsetof(watcher, send_tag));
+  health *h = w->h;
+  pthread_mutex_lock(&h->mu);
+  w->sending = false;
+  if (w->closed) watcher_free(w);
+  else if (ok) watcher_pump(w);
+  pthread_mutex_unlock(&h->mu);
+}
+
+static void on_close(rpc_tag *tag, bool ok) {
+  watcher *w = (watcher *)((char *)tag - offsetof(watcher, close_tag));
+  health *h = w->h;
+  pthread_mutex_lock(&h->mu);
+  w->closed = true;
+  if (!w->sending) watcher_free(w);
+  pthread_mutex_unlock(&h->mu);
+}
+
+static void watch_start(rpc_server *s, grpc_call *call, grpc_byte_buffer *payload, void *arg) {
+  health *h = arg;
+  arena a;
+  arena_init(&a);
+  Grpc__Health__V1__HealthCheckRequest *req = NULL;
+  if (payload) {
+    unsigned char *data;
+    size_t n = rpc_read_byte_buffer(payload, &a, &data);
+    req = grpc__health__v1__health_check_request__unpack(&a.pb, n, data);
+    grpc_byte_buffer_destroy(payload);
+  }
+  watcher *w = calloc(1, sizeof *w);
+  w->send_tag.fn = on_send;
+  w->close_tag.fn = on_close;
+  w->h = h;
+  w->call = call;
+  w->last_sent = -1;
+  w->known = req && known_service(h, req->service);
+  w->details = grpc_empty_slice();
+  arena_free(&a);
+
+  grpc_op op;
+  memset(&op, 0, sizeof op);
+  op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+  op.data.recv_close_on_server.cancelled = &w->cancelled;
+  pthread_mutex_lock(&h->mu);
+  w->next = h->watchers;
+  h->watchers = w;
+  if (grpc_call_start_batch(call, &op, 1, &w->close_tag, NULL) != GRPC_CALL_OK) {
+    /* cannot happen on a fresh call; drop it rather than leak */
+    w->closed = true;
+    watcher_free(w);
+  } else {
+    watcher_pump(w);
+  }
+  pthread_mutex_unlock(&h->mu);
+}
+
+int health_register(health *h) {
+  const ProtobufCServiceDescriptor *d = &grpc__health__v1__health__descriptor;
+  const ProtobufCMethodDescriptor *c = protobuf_c_service_descriptor_get_method_by_name(d, "Check");
+  const ProtobufCMethodDescriptor *w = protobuf_c_service_descriptor_get_method_by_name(d, "Watch");
+  return rpc_server_add_raw_method(h->server, d->name, "Check", RPC_KIND_UNARY_INLINE, c->input,
+                                   c->output, check, NULL, h, true) ||
+         rpc_server_add_raw_method(h->server, d->name, "Watch", RPC_KIND_STREAM, w->input,
+                                   w->output, NULL, watch_start, h, true);
+}
+
+void health_set_serving(health *h, bool serving) {
+  pthread_mutex_lock(&h->mu);
+  h->serving = serving;
+  for (watcher *w = h->watchers; w; w = w->next) watcher_pump(w);
+  pthread_mutex_unlock(&h->mu);
+}
+
+void health_end_watches(health *h) {
+  pthread_mutex_lock(&h->mu);
+  h->ended = true;
+  for (watcher *w = h->watchers; w; w = w->next) watcher_pump(w);
+  pthread_mutex_unlock(&h->mu);
+}
