@@ -589,11 +589,16 @@ int rpc_server_start(rpc_server *s) {
         m->payload ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER : GRPC_SRM_PAYLOAD_NONE, 0);
   }
   grpc_server_credentials *creds = server_credentials(&s->cfg);
-  if (!creds) return -1;
-  int port = grpc_server_add_http2_port(s->server, s->cfg.listen_addr, creds);
-  grpc_server_credentials_release(creds);
+  int port = creds ? grpc_server_add_http2_port(s->server, s->cfg.listen_addr, creds) : 0;
+  if (creds) grpc_server_credentials_release(creds);
   if (!port) {
     log_error("cannot listen", "addr", s->cfg.listen_addr, NULL);
+    grpc_server_destroy(s->server); /* never started: nothing in flight */
+    s->server = NULL;
+    for (int i = 0; i < n_cq; i++) {
+      grpc_completion_queue_shutdown(s->cqs[i]);
+      grpc_completion_queue_destroy(s->cqs[i]);
+    }
     return -1;
   }
   grpc_server_start(s->server);
@@ -660,10 +665,8 @@ void rpc_server_shutdown(rpc_server *s) {
     grpc_server_cancel_all_calls(s->server);
     grpc_completion_queue_pluck(scq, &shutdown_tag, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
   }
+  /* The shutdown tag was the queue's only event and it has been plucked. */
   grpc_completion_queue_shutdown(scq);
-  while (grpc_completion_queue_next(scq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
-         GRPC_QUEUE_SHUTDOWN) {
-  }
   grpc_completion_queue_destroy(scq);
 
   /* Handlers still running reply into cancelled calls; wait for them before tearing down. */
