@@ -2,10 +2,23 @@
 #include "common/app.h"
 
 #include <grpc/grpc.h>
+#include <grpc/support/log.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "common/log.h"
+
+/* gRPC core's own messages, as JSON lines like ours instead of its text format on stderr. */
+static void grpc_log(gpr_log_func_args *a) {
+  log_level lvl = a->severity == GPR_LOG_SEVERITY_ERROR  ? LOG_ERROR
+                  : a->severity == GPR_LOG_SEVERITY_INFO ? LOG_INFO
+                                                         : LOG_DEBUG;
+  log_line *l = log_begin(lvl, a->message);
+  log_str(l, "source", "grpc-core");
+  log_str(l, "file", a->file);
+  log_int(l, "line", a->line);
+  log_end(l);
+}
 
 int app_main(const app_def *def) {
   rpc_server_block_signals(); /* before any thread: sigwait in main gets SIGTERM/SIGINT */
@@ -15,6 +28,7 @@ int app_main(const app_def *def) {
   rpc_server_config scfg;
   rpc_server_config_load(&cfg, &scfg, def->name, def->default_listen, def->default_metrics);
 
+  gpr_set_log_function(grpc_log);
   grpc_init();
   metrics_registry *metrics = metrics_registry_create();
   rpc_server *server = rpc_server_create(&scfg, metrics);

@@ -564,10 +564,16 @@ int rpc_server_start(rpc_server *s) {
   if (!s->reflection || health_register(s->health) || reflection_register(s->reflection))
     return -1;
 
-  grpc_arg args[3];
+  grpc_arg args[6];
   size_t nargs = 0;
   args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                              {.integer = s->cfg.max_recv_bytes}};
+  /* Let clients keep idle connections alive with pings every 10 s or more (the gateway pings
+   * every 30 s so that dead pods are noticed) without being told "too many pings". */
+  args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             {.integer = 10000}};
+  args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
+                             {.integer = 1}};
   if (s->cfg.max_connection_age_ms > 0) {
     args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONNECTION_AGE_MS,
                                {.integer = (int)s->cfg.max_connection_age_ms}};
