@@ -102,8 +102,9 @@ gateway_backends *gateway_backends_create(const gateway_backends_config *cfg,
   gateway_backends *b = calloc(1, sizeof *b);
   b->deadline_margin_ms = cfg->deadline_margin_ms;
   b->dynamo = channel_make(cfg, cfg->dynamo_target, dynamo_retry, metrics);
+  if (!b->dynamo) goto Error;
   b->sql = channel_make(cfg, cfg->sql_target, sql_retry, metrics);
-  if (!b->dynamo || !b->sql) goto Error;
+  if (!b->sql) goto Error;
   rpc_channel_add_service(b->dynamo, &menu__v1__category_service__descriptor);
   rpc_channel_add_service(b->dynamo, &menu__v1__ghost_swap_service__descriptor);
   rpc_channel_add_service(b->sql, &menu__v1__product_availability_service__descriptor);
