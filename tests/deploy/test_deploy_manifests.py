@@ -2,13 +2,18 @@
 operational rules the services depend on (gRPC probes, drain time, headless backends,
 autoscaling with disruption budgets, locked-down pods, network policies, no secrets in git).
 Run: /usr/bin/python3 -m pytest -q tests/deploy"""
+import os
 import re
+import subprocess
 
 import pytest
 
-from k8s_model import (K8S, OVERLAYS, ROOT, SERVICES, Endpoint, allowed, container_env, find,
-                       image_tag, one, pod_templates, port_of, render, validate_schemas,
-                       volume_for_path)
+from k8s_model import (K8S, KUBECTL, OVERLAYS, ROOT, SERVICES, Endpoint, allowed, container_env,
+                       find, image_tag, one, pod_templates, port_of, render, selector_matches,
+                       validate_schemas, volume_for_path)
+
+if not os.path.exists(KUBECTL):
+    pytest.skip("kubectl not found: the manifest tests need `kubectl kustomize`", allow_module_level=True)
 
 NS = "menu"
 
@@ -391,8 +396,27 @@ def test_readme_documents_the_manifests():
         names.update(cm.get("data", {}))
     missing = sorted(n for n in names if n not in readme)
     assert not missing, f"deploy/README.md does not mention: {missing}"
-    for path in set(re.findall(r"deploy/[\w./-]+", readme)):
+    # Paths in this repository (not kubectl's `deploy/<name>` shorthand for a Deployment).
+    for path in set(re.findall(r"deploy/(?:k8s|docker)/[\w./-]*|deploy/[\w-]+\.sh", readme)):
         p = path.rstrip(".")
         assert (ROOT / p).exists(), f"deploy/README.md names {p}, which does not exist"
     for overlay in OVERLAYS:
         assert f"kubectl apply -k deploy/k8s/overlays/{overlay}" in readme or overlay == "production"
+
+
+def test_rollout_applies_the_job_before_the_deployments(rendered):
+    overlay, objs = rendered
+    p = subprocess.run([str(ROOT / "deploy/rollout.sh"), overlay], capture_output=True, text=True,
+                       env={**os.environ, "DRY_RUN": "1", "KUBECTL": KUBECTL}, timeout=120)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    job = find(objs, "Job")[0]["metadata"]["name"]
+    assert "-l app.kubernetes.io/component notin (api,backend)" in lines[0]
+    assert f"job/{job}" in lines[1] and "condition=complete" in lines[1]
+    assert lines[2].endswith(".yaml") and " -l " not in lines[2]
+    # Phase one's selector holds back exactly the three service Deployments.
+    held = {f'{o["kind"]}/{o["metadata"]["name"]}' for o in objs
+            if selector_matches({"matchExpressions": [{"key": "app.kubernetes.io/component",
+                                                       "operator": "In", "values": ["api", "backend"]}]},
+                                o["metadata"].get("labels", {}))}
+    assert held == {f"Deployment/{s}" for s in SERVICES}, held
