@@ -57,16 +57,17 @@ def sql_env(mariadb):
     return env_of(mariadb)
 
 
-def up(start_service, name, env):
+def up(start_service, name, env, creds=None):
     """start_service, then wait for SERVING with a fresh channel per attempt: a channel that
-    saw the port closed backs off reconnecting for seconds, which would dominate test time."""
+    saw the port closed backs off reconnecting for seconds, which would dominate test time.
+    `creds`: grpc.ssl_channel_credentials for a service that serves TLS."""
     svc = start_service(name, env=env, wait=False)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if svc.proc.poll() is not None:
             break
         try:
-            with svc.channel() as ch:
+            with (grpc.secure_channel(svc.addr, creds) if creds else svc.channel()) as ch:
                 r, _ = unary(ch, "/grpc.health.v1.Health/Check", health_pb2.HealthCheckRequest(),
                              health_pb2.HealthCheckResponse, timeout=0.5)
             if r.status == health_pb2.HealthCheckResponse.SERVING:
@@ -116,10 +117,10 @@ def menu_error(gw, timeout=10, **fields):
     return e.value.code(), e.value.details(), time.monotonic() - t0
 
 
-def write_dynamo_data(dyn):
+def write_dynamo_data(dyn, creds=None):
     """Categories and ghost swaps on KIOSK through dynamo-svc's own API (idempotent: the
     dynalite of the session is shared, so ALREADY_EXISTS/ABORTED mean it is there)."""
-    with dyn.channel() as ch:
+    with (grpc.secure_channel(dyn.addr, creds) if creds else dyn.channel()) as ch:
         for i, name in enumerate(["Burgers", "Drinks", "Desserts"]):
             cat = category_pb2.Category(id=f"gw-cat-{i}", channel=KIOSK, name=name,
                                         display_order=10 * (i + 1))
@@ -427,3 +428,49 @@ def test_round_robin_over_two_sql_replicas(start_service, sql_env, dynalite):
     assert count_a + count_b == n
     # round_robin alternates over READY replicas; both must carry a real share.
     assert count_a >= n // 4 and count_b >= n // 4, (count_a, count_b)
+
+
+def make_pki(d):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate (openssl CLI)."""
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=menu-test-ca")
+    for name, ext in [("server", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
+                      ("client", "extendedKeyUsage=clientAuth")]:
+        run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
+        (d / f"{name}.ext").write_text(ext + "\n")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext")
+    return {k: str(d / k) for k in ("ca.crt", "server.crt", "server.key", "client.crt",
+                                      "client.key")}
+
+
+def test_mutual_tls_to_backends(start_service, sql_env, dynalite, tmp_path):
+    pki = make_pki(tmp_path)
+    read = lambda k: open(pki[k], "rb").read()  # noqa: E731
+    creds = grpc.ssl_channel_credentials(read("ca.crt"), read("client.key"), read("client.crt"))
+    serve_tls = {"TLS_CERT_FILE": pki["server.crt"], "TLS_KEY_FILE": pki["server.key"],
+                 "TLS_CLIENT_CA_FILE": pki["ca.crt"]}
+    dyn = up(start_service, "dynamo-svc", {**env_of(dynalite), **serve_tls}, creds)
+    sql = up(start_service, "sql-svc", {**sql_env, **serve_tls}, creds)
+    targets = (f"dns:///{dyn.addr}", f"dns:///{sql.addr}")
+    gw = up(start_service, "gateway", gateway_env(
+        *targets, BACKEND_TLS_CA_FILE=pki["ca.crt"], BACKEND_TLS_CERT_FILE=pki["client.crt"],
+        BACKEND_TLS_KEY_FILE=pki["client.key"]))
+    write_dynamo_data(dyn, creds)
+    got = menu_call(gw, allow_partial=True)
+    assert list(got.missing_parts) == []
+    assert len(got.categories) >= 3 and len(got.products.edges) > 0 and got.ghost_swaps
+
+    # Without a client certificate the backends refuse the gateway: UNAVAILABLE, named.
+    no_cert = up(start_service, "gateway", gateway_env(*targets,
+                                                       BACKEND_TLS_CA_FILE=pki["ca.crt"]))
+    code, details, secs = menu_error(no_cert)
+    assert code == grpc.StatusCode.UNAVAILABLE and secs < 3.0
+    assert details.startswith(("dynamo-svc (", "sql-svc (")), details
+    # Nor does a plaintext gateway get an answer.
+    plain = up(start_service, "gateway", gateway_env(*targets))
+    code, _, _ = menu_error(plain)
+    assert code == grpc.StatusCode.UNAVAILABLE
