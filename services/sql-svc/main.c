@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "menu/v1/product_availability.pb-c.h"
 #include "services/sql-svc/availability.h"
+#include "services/sql-svc/explain.h"
 #include "services/sql-svc/migrate.h"
 #include "services/sql-svc/pool.h"
 #include "services/sql-svc/rules.h"
@@ -55,7 +56,9 @@ static int usage(void) {
           "       sql-svc migrate         apply migrations (MIGRATIONS_DIR)\n"
           "       sql-svc seed-demo       load the demo data set\n"
           "       sql-svc generate [MARKETS REGIONS RESTAURANTS PRODUCTS RULES]\n"
-          "                               load a large generated data set\n");
+          "                               load a large generated data set\n"
+          "       sql-svc explain STORE CHANNEL\n"
+          "                               the availability statement's plan (e.g. S00042 KIOSK)\n");
   return 2;
 }
 
@@ -65,6 +68,8 @@ static int run_command(int argc, char **argv) {
   log_init("sql-svc", config_str(&c, "LOG_LEVEL", "info"));
   pool_config pc;
   pool_config_load(&c, &pc);
+  /* Bulk statements run long; the per-call bound of the service does not apply here. */
+  if (pc.io_timeout_s < 900) pc.io_timeout_s = 900;
   char *dir = !strcmp(argv[1], "migrate") ? migrate_default_dir(&c) : NULL;
   seed_sizes sz;
   seed_sizes_default(&sz);
@@ -106,6 +111,9 @@ static int run_command(int argc, char **argv) {
       log_int(l, "applied", applied);
       log_end(l);
     }
+  } else if (!strcmp(argv[1], "explain")) {
+    st = argc >= 4 ? explain_availability(m, argv[2], argv[3], stdout)
+                   : MENU_INVALID("usage: sql-svc explain STORE CHANNEL");
   } else if (!strcmp(argv[1], "seed-demo")) {
     st = seed_demo(m);
   } else {
@@ -130,7 +138,7 @@ out:
 int main(int argc, char **argv) {
   if (argc > 1) {
     if (!strcmp(argv[1], "migrate") || !strcmp(argv[1], "seed-demo") ||
-        !strcmp(argv[1], "generate"))
+        !strcmp(argv[1], "generate") || !strcmp(argv[1], "explain"))
       return run_command(argc, argv);
     return usage();
   }

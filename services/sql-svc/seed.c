@@ -212,7 +212,7 @@ static menu_status run_ints(MYSQL *m, const char *sql, const long long *v, int n
  * or menu-type bound. Params: rules, markets, regions, restaurants, products. */
 #define GEN_RULES                                                                            \
   RULE_COLS                                                                                  \
-  "SELECT p.productId, g.productAvailabilityRuleGroupId, x.ruleType,"                        \
+  "SELECT STRAIGHT_JOIN p.productId, g.productAvailabilityRuleGroupId, x.ruleType,"                      \
   " IF(x.n % 7 = 0, 'deny', 'allow'), IF(x.n % 11 = 0, 1, 0), 1,"                            \
   " IF(x.ruleType = 'restaurant', (SELECT restaurantId FROM restaurant"                      \
   "   WHERE restaurantCode = CONCAT('S', LPAD(1 + (x.n * 7907) % x.restaurants, 5, '0'))), NULL)," \
@@ -222,7 +222,7 @@ static menu_status run_ints(MYSQL *m, const char *sql, const long long *v, int n
   "   WHERE regionalCode = CONCAT('G', LPAD(1 + (x.n * 31) % x.regions, 4, '0'))), NULL),"   \
   " IF(x.n % 13 = 0, (SELECT menuTypeId FROM menuType WHERE menuTypeCode = 'BREAKFAST'), NULL)," \
   " IF(x.n % 17 = 0, '2099-01-01 00:00:00', '2020-01-01 00:00:00'),"                         \
-  " IF(x.n % 10 = 3, '2022-01-01 00:00:00', '9999-12-31 23:59:59'),"                          \
+  " IF(x.n % 10 = 3 AND x.n % 17 <> 0, '2022-01-01 00:00:00', '9999-12-31 23:59:59'),"                          \
   " 'generate', UTC_TIMESTAMP(6), 'generate', UTC_TIMESTAMP(6)"                              \
   " FROM (SELECT q.n, q.markets, q.regions, q.restaurants, q.products,"                      \
   "   CASE WHEN q.n < q.rules * 0.10 THEN 'global-experience'"                               \

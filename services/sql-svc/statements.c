@@ -39,7 +39,8 @@
                product_cond)                                                                 \
   "), "
 
-/* Condition 4 (menu type served by the store on the channel), then the winner per product:
+/* Condition 4 (menu type served by the store on the channel: a primary-key lookup), then the
+ * winner per product:
  * lowest groupRanking, latest effectiveDatetime, highest rule id. */
 #define AVAIL_RANKED                                                                         \
   "ranked AS ("                                                                              \
@@ -50,9 +51,10 @@
   "  ON g.productAvailabilityRuleGroupId = k.productAvailabilityRuleGroupId"                 \
   " JOIN productAvailabilityRuleGroupType gt"                                                \
   "  ON gt.productAvailabilityRuleGroupTypeId = g.productAvailabilityRuleGroupTypeId"        \
-  " WHERE k.menuTypeId IS NULL OR EXISTS (SELECT 1 FROM restaurantChannelMenuTypeAssociation a" \
-  "  WHERE a.restaurantId = s.restaurantId AND a.channelId = s.channelId"                    \
-  "  AND a.menuTypeId = k.menuTypeId)) "
+  " LEFT JOIN restaurantChannelMenuTypeAssociation a"                                        \
+  "  ON a.restaurantId = s.restaurantId AND a.channelId = s.channelId"                       \
+  "  AND a.menuTypeId = k.menuTypeId"                                                        \
+  " WHERE k.menuTypeId IS NULL OR a.menuTypeId IS NOT NULL) "
 
 /* The store row always comes back (so that an unknown store or channel is told apart from an
  * empty page); product columns are NULL when nothing is available. */
