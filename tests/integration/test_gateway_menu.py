@@ -294,6 +294,12 @@ def test_client_metrics_per_backend(stack):
                             grpc_method=method, grpc_code="OK") == 3.0, text
         assert metric_value(text, "grpc_client_handling_seconds_count", grpc_service=service,
                             grpc_method=method) == 3.0
+    # The server's own count is recorded just after the reply is sent: give it a moment.
+    deadline = time.monotonic() + 2
+    while metric_value(text, "grpc_server_handled_total", grpc_method="GetStoreMenu",
+                       grpc_code="OK") != 3.0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        text = metrics_text(stack.gw)
     assert metric_value(text, "grpc_server_handled_total", grpc_method="GetStoreMenu",
                         grpc_code="OK") == 3.0
 
