@@ -122,7 +122,13 @@ bool sql_text_valid(const char *s, size_t max_bytes) {
   return true;
 }
 
-int64_t sql_call_deadline(rpc_ctx *ctx) { return pool_now_ms() + rpc_ctx_remaining_ms(ctx); }
+/* A little before the caller's deadline, so that our UNAVAILABLE / DEADLINE_EXCEEDED reaches
+ * the caller before its own timer fires and it learns why (pool exhausted, datastore slow). */
+int64_t sql_call_deadline(rpc_ctx *ctx) {
+  int64_t left = rpc_ctx_remaining_ms(ctx);
+  int64_t margin = left / 10 < 100 ? left / 10 : 100;
+  return pool_now_ms() + left - margin;
+}
 
 void sql_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len_store) {
   memset(b, 0, sizeof *b);

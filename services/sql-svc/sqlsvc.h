@@ -48,7 +48,8 @@ bool sql_code_valid(const char *s);
 /* Valid UTF-8 of at most max_bytes bytes. */
 bool sql_text_valid(const char *s, size_t max_bytes);
 
-/* The absolute deadline (pool_now_ms clock) of this call. */
+/* The absolute deadline (pool_now_ms clock) for this call's datastore work: the caller's,
+ * less a margin of up to 100 ms for the answer to travel back. */
 int64_t sql_call_deadline(rpc_ctx *ctx);
 
 /* MYSQL_BIND for parameters. The pointed-to values must outlive the execute. */
