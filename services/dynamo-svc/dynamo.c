@@ -58,6 +58,16 @@ dyn_svc *dyn_svc_create(config *c, metrics_registry *metrics) {
       log_warn("DynamoDB not reachable yet; retrying table set-up", "error", st.message, NULL);
       sleep_ms(500);
     }
+  } else {
+    /* Production: the tables must exist with the index. A missing one is a deployment error
+     * worth refusing to start for; an unreachable DynamoDB is an outage to ride out. */
+    menu_status st = dyn_tables_ensure(s, ddb_deadline_in(5000));
+    if (st.code == GRPC_STATUS_FAILED_PRECONDITION) {
+      log_error("DynamoDB tables are missing or incomplete", "error", st.message, NULL);
+      goto fail;
+    }
+    if (!menu_status_is_ok(&st))
+      log_warn("could not check the DynamoDB tables at start-up", "error", st.message, NULL);
   }
   return s;
 fail:
