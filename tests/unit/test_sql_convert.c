@@ -1,0 +1,159 @@
+/* Unit tests of sql-svc's pure helpers: UTC conversions at the DATETIME(6) precision and
+ * range, code and UTF-8 checks, channel codes, the statements' parameter counts (the C binders and
+ * the SQL text must not drift apart), and the pool against a port where nothing listens. */
+// LIBS: sql
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "services/sql-svc/availability.h"
+#include "services/sql-svc/migrate.h"
+#include "services/sql-svc/pool.h"
+#include "services/sql-svc/sqlsvc.h"
+#include "services/sql-svc/statements.h"
+
+static void test_usec_round_trip(void **state) {
+  (void)state;
+  const sql_usec cases[] = {0, 1, 999999, 1893456000LL * 1000000 + 123456,
+                            -1, /* 1969-12-31 23:59:59.999999 */
+                            SQL_USEC_MAX, SQL_USEC_MIN};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    MYSQL_TIME t;
+    sql_usec_to_mysql(cases[i], &t);
+    assert_int_equal(sql_mysql_to_usec(&t), cases[i]);
+  }
+  MYSQL_TIME t;
+  sql_usec_to_mysql(1893456000LL * 1000000 + 5, &t); /* 2030-01-01 00:00:00.000005 */
+  assert_int_equal(t.year, 2030);
+  assert_int_equal(t.month, 1);
+  assert_int_equal(t.day, 1);
+  assert_int_equal(t.hour, 0);
+  assert_int_equal(t.second_part, 5);
+  sql_usec_to_mysql(-1, &t);
+  assert_int_equal(t.year, 1969);
+  assert_int_equal(t.second, 59);
+  assert_int_equal(t.second_part, 999999);
+}
+
+static void test_timestamp_validation(void **state) {
+  (void)state;
+  Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+  sql_usec us;
+  ts.seconds = 1893456000;
+  ts.nanos = 123456789; /* truncated to microseconds, never rounded up */
+  assert_int_equal(sql_ts_to_usec(&ts, "at_time", &us).code, GRPC_STATUS_OK);
+  assert_int_equal(us, 1893456000LL * 1000000 + 123456);
+  ts.nanos = -1;
+  menu_status st = sql_ts_to_usec(&ts, "at_time", &us);
+  assert_int_equal(st.code, GRPC_STATUS_INVALID_ARGUMENT);
+  assert_non_null(strstr(st.message, "at_time"));
+  ts.nanos = 0;
+  ts.seconds = 253402300800LL; /* 10000-01-01 */
+  assert_int_equal(sql_ts_to_usec(&ts, "rule.effective_time", &us).code,
+                   GRPC_STATUS_INVALID_ARGUMENT);
+}
+
+static void test_codes_and_text(void **state) {
+  (void)state;
+  assert_true(sql_code_valid("P1000"));
+  assert_true(sql_code_valid("a.b-c_d"));
+  assert_true(sql_code_valid("01234567890123456789012345678901234567890123456789")); /* 50 */
+  assert_false(sql_code_valid("012345678901234567890123456789012345678901234567890")); /* 51 */
+  assert_false(sql_code_valid(""));
+  assert_false(sql_code_valid("-P1"));
+  assert_false(sql_code_valid("P 1"));
+  assert_false(sql_code_valid("P1'"));
+  assert_false(sql_code_valid(NULL));
+  assert_true(sql_text_valid("J\xc3\xbcrgen", 100));
+  assert_false(sql_text_valid("\xc3", 100));             /* truncated sequence */
+  assert_false(sql_text_valid("\xc0\xaf", 100));         /* overlong */
+  assert_false(sql_text_valid("\xed\xa0\x80", 100));     /* surrogate */
+  assert_false(sql_text_valid("abcdef", 5));
+}
+
+static void test_channels_and_rule_types(void **state) {
+  (void)state;
+  assert_string_equal(sql_channel_code(MENU__V1__CHANNEL__CHANNEL_DRIVE_THRU), "DRIVE_THRU");
+  assert_null(sql_channel_code(MENU__V1__CHANNEL__CHANNEL_UNSPECIFIED));
+  assert_null(sql_channel_code((Menu__V1__Channel)99));
+  for (int c = 1; c <= 5; c++)
+    assert_int_equal(sql_channel_from_code(sql_channel_code((Menu__V1__Channel)c)), c);
+  for (int t = 1; t <= 4; t++)
+    assert_int_equal(availability_rule_type_from_db(availability_rule_type_to_db(t)), t);
+  assert_null(availability_rule_type_to_db(0));
+}
+
+static int markers(const char *sql) {
+  int n = 0;
+  bool quoted = false;
+  for (const char *p = sql; *p; p++) {
+    if (*p == '\'') quoted = !quoted;
+    else if (*p == '?' && !quoted) n++;
+  }
+  return n;
+}
+
+static void test_statement_parameter_counts(void **state) {
+  (void)state;
+  const int expect[STMT_COUNT] = {
+      [STMT_AVAIL_LIST_FORWARD] = 5, [STMT_AVAIL_LIST_BACKWARD] = 5, [STMT_AVAIL_GET_ONE] = 4,
+      [STMT_RULE_RESOLVE] = 6,       [STMT_RULE_INSERT] = 13,        [STMT_RULE_SELECT] = 1,
+      [STMT_RULE_TERMINATE] = 5,
+  };
+  for (int i = 0; i < STMT_COUNT; i++) {
+    assert_non_null(sql_statements[i].name);
+    assert_int_equal(markers(sql_statements[i].sql), expect[i]);
+  }
+}
+
+static void test_migrations_dir_from_env(void **state) {
+  (void)state;
+  config c = {0};
+  setenv("MIGRATIONS_DIR", "/somewhere/migrations", 1);
+  char *d = migrate_default_dir(&c);
+  assert_string_equal(d, "/somewhere/migrations");
+  free(d);
+  unsetenv("MIGRATIONS_DIR");
+  d = migrate_default_dir(&c); /* build/tests/x -> ../../services/sql-svc/migrations exists */
+  size_t n = strlen(d), k = strlen("/services/sql-svc/migrations");
+  assert_true(n > k && !strcmp(d + n - k, "/services/sql-svc/migrations"));
+  free(d);
+}
+
+/* Nothing listens on port 1: checkout fails fast with UNAVAILABLE and gives the slot back. */
+static void test_pool_unreachable_server(void **state) {
+  (void)state;
+  pool_config cfg = {.host = "127.0.0.1", .port = 1, .user = "menu", .password = (char *)"x",
+                     .database = "menu", .size = 2, .connect_timeout_s = 1, .io_timeout_s = 1};
+  pool *p = pool_create(&cfg, NULL);
+  for (int i = 0; i < 3; i++) {
+    pool_conn *c = (pool_conn *)1;
+    int64_t t0 = pool_now_ms();
+    menu_status st = pool_acquire(p, t0 + 2000, &c);
+    assert_int_equal(st.code, GRPC_STATUS_UNAVAILABLE);
+    assert_null(c);
+    assert_true(pool_now_ms() - t0 < 1500);
+  }
+  int size, in_use;
+  pool_stats(p, &size, &in_use);
+  assert_int_equal(size, 2);
+  assert_int_equal(in_use, 0);
+  pool_destroy(p);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_usec_round_trip),
+      cmocka_unit_test(test_timestamp_validation),
+      cmocka_unit_test(test_codes_and_text),
+      cmocka_unit_test(test_channels_and_rule_types),
+      cmocka_unit_test(test_statement_parameter_counts),
+      cmocka_unit_test(test_migrations_dir_from_env),
+      cmocka_unit_test(test_pool_unreachable_server),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
