@@ -78,11 +78,12 @@ $(GEN_STAMP): $(MENU_PROTOS)
 	@touch $@
 $(GEN_C) $(DESCRIPTOR_SET): $(GEN_STAMP)
 
-# Python message classes for the integration tests (an independent client: grpcio).
+# Python message classes of menu.v1 for the integration tests (an independent client: grpcio).
+# Health and reflection messages come from the descriptor set instead: a generated grpc/
+# package would shadow grpcio's own.
 $(PY_GEN_STAMP): $(MENU_PROTOS)
 	@mkdir -p $(B)/py
-	protoc --python_out=$(B)/py -Iproto -I$(GRPC_PROTO_DIR) -I/usr/include $(MENU_PROTOS) \
-	  $(addprefix $(GRPC_PROTO_DIR)/,$(EXT_PROTOS))
+	protoc --python_out=$(B)/py -Iproto $(MENU_PROTOS)
 	@touch $@
 
 # Every object waits for the generated headers.

@@ -86,6 +86,7 @@ struct rpc_server {
   reflection *reflection;
   metrics_http *http;
   bool started;
+  int port;
   atomic_bool shutting_down;
   /* handler pool */
   pthread_t *workers;
@@ -182,6 +183,7 @@ rpc_server *rpc_server_create(const rpc_server_config *cfg, metrics_registry *me
 }
 
 metrics_registry *rpc_server_metrics(rpc_server *s) { return s->metrics; }
+int rpc_server_port(const rpc_server *s) { return s->port; }
 
 static void add_service_name(rpc_server *s, const char *service) {
   for (size_t i = 0; i < s->n_services; i++)
@@ -609,6 +611,7 @@ int rpc_server_start(rpc_server *s) {
   }
   grpc_server_start(s->server);
   s->started = true;
+  s->port = port;
 
   s->workers = calloc((size_t)s->cfg.handler_threads, sizeof(pthread_t));
   for (int i = 0; i < s->cfg.handler_threads; i++)

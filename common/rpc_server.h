@@ -93,6 +93,8 @@ int rpc_server_add_service(rpc_server *s, const ProtobufCServiceDescriptor *desc
 
 /* Binds, starts the threads and the metrics endpoint, sets health SERVING. -1 on failure. */
 int rpc_server_start(rpc_server *s);
+/* The bound gRPC port (useful with GRPC_ADDR=127.0.0.1:0); 0 before start. */
+int rpc_server_port(const rpc_server *s);
 
 /* Blocks until SIGTERM or SIGINT, then shuts down gracefully: health NOT_SERVING, no new
  * calls, in-flight calls get SHUTDOWN_GRACE_MS to finish, then the rest are cancelled.
