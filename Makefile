@@ -69,7 +69,7 @@ deps:
 
 build: $(BINS) $(TOOL_BINS) $(UNIT_BINS)
 
-$(GEN_STAMP): $(MENU_PROTOS)
+$(GEN_STAMP): $(MENU_PROTOS) Makefile
 	@mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) -Iproto -I$(GRPC_PROTO_DIR) -I/usr/include $(MENU_PROTOS) \
 	  $(addprefix $(GRPC_PROTO_DIR)/,$(EXT_PROTOS)) $(addprefix /usr/include/,$(WKT_PROTOS))

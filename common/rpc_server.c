@@ -51,7 +51,12 @@ struct log_field {
 };
 
 struct rpc_ctx {
-  rpc_tag done_tag; /* the reply batch */
+  rpc_tag done_tag;  /* the reply batch */
+  rpc_tag close_tag; /* RECV_CLOSE_ON_SERVER, posted on arrival so that a client's cancel
+                      * reaches the call (and its children) while the handler still runs */
+  atomic_int pending_tags; /* the ctx is finished when both tags have fired */
+  bool reply_ok;
+  atomic_bool closed;
   rpc_server *server;
   rpc_method *method;
   grpc_call *call;
@@ -282,6 +287,7 @@ static bool request_id_ok(const char *id) {
 
 static void handle_unary(rpc_ctx *ctx);
 static void enqueue(rpc_server *s, rpc_ctx *ctx);
+static void on_close(rpc_tag *tag, bool ok);
 
 static void on_request(rpc_tag *tag, bool ok) {
   rpc_request *r = (rpc_request *)tag;
@@ -325,6 +331,14 @@ static void on_request(rpc_tag *tag, bool ok) {
   }
   ctx->request_id = rid;
   free(r);
+  ctx->pending_tags = 2;
+  ctx->close_tag.fn = on_close;
+  grpc_op close_op;
+  memset(&close_op, 0, sizeof close_op);
+  close_op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+  close_op.data.recv_close_on_server.cancelled = &ctx->cancelled;
+  if (grpc_call_start_batch(ctx->call, &close_op, 1, &ctx->close_tag, NULL) != GRPC_CALL_OK)
+    ctx->pending_tags = 1; /* cannot happen on a fresh call; finish without it */
   if (m->kind == RPC_KIND_UNARY_INLINE || !m->fn)
     handle_unary(ctx); /* cheap: built-in or UNIMPLEMENTED */
   else
@@ -337,8 +351,6 @@ static void on_reply_done(rpc_tag *tag, bool ok);
 
 static menu_status run_handler(rpc_ctx *ctx, ProtobufCMessage **resp_out) {
   rpc_method *m = ctx->method;
-  if (!m->fn)
-    return menu_status_make(GRPC_STATUS_UNIMPLEMENTED, "%s is not implemented yet", m->path);
   if (!ctx->payload)
     return MENU_INVALID("request message missing");
   unsigned char *data;
@@ -346,6 +358,8 @@ static menu_status run_handler(rpc_ctx *ctx, ProtobufCMessage **resp_out) {
   ProtobufCMessage *req = protobuf_c_message_unpack(m->in, &ctx->arena.pb, n, data);
   if (!req)
     return MENU_INVALID("request does not decode as %s", m->in->name);
+  if (!m->fn)
+    return menu_status_make(GRPC_STATUS_UNIMPLEMENTED, "%s is not implemented yet", m->path);
   if (rpc_ctx_expired(ctx))
     return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "deadline passed before handling");
   ProtobufCMessage *resp = arena_alloc(&ctx->arena, m->out->sizeof_message);
@@ -361,7 +375,7 @@ static void handle_unary(rpc_ctx *ctx) {
   if (ctx->status.code == GRPC_STATUS_OK && rpc_ctx_expired(ctx))
     ctx->status = menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
 
-  grpc_op ops[4];
+  grpc_op ops[3];
   memset(ops, 0, sizeof ops);
   size_t n = 0;
   ctx->initial_md[0].key = grpc_slice_from_static_string("x-request-id");
@@ -384,9 +398,6 @@ static void handle_unary(rpc_ctx *ctx) {
   ops[n].data.send_status_from_server.status_details =
       ctx->status.code == GRPC_STATUS_OK ? NULL : &ctx->status_details;
   n++;
-  ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-  ops[n].data.recv_close_on_server.cancelled = &ctx->cancelled;
-  n++;
   ctx->done_tag.fn = on_reply_done;
   grpc_call_error err = grpc_call_start_batch(ctx->call, ops, n, &ctx->done_tag, NULL);
   if (err != GRPC_CALL_OK) {
@@ -395,14 +406,28 @@ static void handle_unary(rpc_ctx *ctx) {
   }
 }
 
+static void ctx_finish(rpc_ctx *ctx);
+
 static void on_reply_done(rpc_tag *tag, bool ok) {
-  rpc_ctx *ctx = (rpc_ctx *)tag;
+  rpc_ctx *ctx = (rpc_ctx *)((char *)tag - offsetof(rpc_ctx, done_tag));
+  ctx->reply_ok = ok;
+  if (atomic_fetch_sub(&ctx->pending_tags, 1) == 1) ctx_finish(ctx);
+}
+
+static void on_close(rpc_tag *tag, bool ok) {
+  rpc_ctx *ctx = (rpc_ctx *)((char *)tag - offsetof(rpc_ctx, close_tag));
+  atomic_store(&ctx->closed, true);
+  if (atomic_fetch_sub(&ctx->pending_tags, 1) == 1) ctx_finish(ctx);
+}
+
+/* Both batches are done: account for the call and free it. */
+static void ctx_finish(rpc_ctx *ctx) {
   rpc_server *s = ctx->server;
   rpc_method *m = ctx->method;
   gpr_timespec end = now_mono();
   grpc_status_code code = ctx->status.code;
   /* The client went away or the deadline passed while we worked: that is what it saw. */
-  if (ctx->cancelled || !ok)
+  if (ctx->cancelled || !ctx->reply_ok)
     code = gpr_time_cmp(end, ctx->deadline) >= 0 ? GRPC_STATUS_DEADLINE_EXCEEDED
                                                  : GRPC_STATUS_CANCELLED;
   double secs = seconds_between(ctx->started, end);
@@ -493,6 +518,10 @@ int64_t rpc_ctx_remaining_ms(const rpc_ctx *ctx) {
   return ms > 0 ? ms : 0;
 }
 bool rpc_ctx_expired(const rpc_ctx *ctx) { return gpr_time_cmp(now_mono(), ctx->deadline) >= 0; }
+bool rpc_ctx_cancelled(const rpc_ctx *ctx) {
+  /* Before the reply is sent, the close event only completes when the call was cancelled. */
+  return atomic_load(&((rpc_ctx *)ctx)->closed) || rpc_ctx_expired(ctx);
+}
 const char *rpc_ctx_request_id(const rpc_ctx *ctx) { return ctx->request_id; }
 const char *rpc_ctx_metadata(rpc_ctx *ctx, const char *key) {
   return metadata_value(&ctx->md, key, &ctx->arena);

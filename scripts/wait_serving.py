@@ -13,15 +13,15 @@ SERVING = b"\x08\x01"
 def main():
     addr, seconds = sys.argv[1], float(sys.argv[2])
     deadline = time.monotonic() + seconds
-    with grpc.insecure_channel(addr) as ch:
-        check = ch.unary_unary("/grpc.health.v1.Health/Check")
-        while time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        # a fresh channel per try: a failed one would back off for seconds
+        with grpc.insecure_channel(addr) as ch:
             try:
-                if check(b"", timeout=1) == SERVING:
+                if ch.unary_unary("/grpc.health.v1.Health/Check")(b"", timeout=1) == SERVING:
                     return 0
             except grpc.RpcError:
                 pass
-            time.sleep(0.2)
+        time.sleep(0.1)
     return 1
 
 
