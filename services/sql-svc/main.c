@@ -1,17 +1,147 @@
-/* sql-svc: product availability rules on MySQL / MariaDB. */
+/* sql-svc: product availability rules on MySQL / MariaDB. main wires config -> pool ->
+ * handlers -> server; the subcommands `migrate`, `seed-demo` and `generate` run once against
+ * the same MYSQL_* settings and exit. */
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/app.h"
+#include "common/log.h"
 #include "menu/v1/product_availability.pb-c.h"
+#include "services/sql-svc/availability.h"
+#include "services/sql-svc/explain.h"
+#include "services/sql-svc/migrate.h"
+#include "services/sql-svc/pool.h"
+#include "services/sql-svc/rules.h"
+#include "services/sql-svc/seed.h"
+#include "services/sql-svc/sqlsvc.h"
+
+static const rpc_method_impl methods[] = {
+    {"ListProductAvailabilities", availability_list},
+    {"GetProductAvailability", availability_get},
+    {"CreateAvailabilityRule", rules_create},
+    {"GetAvailabilityRule", rules_get},
+    {"TerminateAvailabilityRule", rules_terminate},
+    {NULL, NULL},
+};
 
 static void *init(config *c, rpc_server *s) {
-  static const rpc_method_impl none[] = {{NULL, NULL}};
-  if (rpc_server_add_service(s, &menu__v1__product_availability_service__descriptor, none, NULL))
+  sqlsvc *svc = calloc(1, sizeof *svc);
+  pool_config pc;
+  pool_config_load(c, &pc);
+  cursor_key_load(c, &svc->cursor_key);
+  if (c->n_errors) { /* app_main reports them; do not connect with half a configuration */
+    pool_config_free(&pc);
+    return svc;
+  }
+  svc->pool = pool_create(&pc, rpc_server_metrics(s));
+  pool_config_free(&pc);
+  if (rpc_server_add_service(s, &menu__v1__product_availability_service__descriptor, methods,
+                             svc))
     return NULL;
-  return s;
+  return svc;
 }
 
-int main(void) {
-  static const app_def def = {"sql-svc", "127.0.0.1:50053", "127.0.0.1:9453", init, NULL};
+static void fini(void *state) {
+  sqlsvc *svc = state;
+  if (!svc) return;
+  pool_destroy(svc->pool);
+  free(svc);
+}
+
+static int usage(void) {
+  fprintf(stderr,
+          "usage: sql-svc                 serve gRPC (GRPC_ADDR, METRICS_ADDR, MYSQL_*)\n"
+          "       sql-svc migrate         apply migrations (MIGRATIONS_DIR)\n"
+          "       sql-svc seed-demo       load the demo data set\n"
+          "       sql-svc generate [MARKETS REGIONS RESTAURANTS PRODUCTS RULES]\n"
+          "                               load a large generated data set\n"
+          "       sql-svc explain STORE CHANNEL\n"
+          "                               the availability statement's plan (e.g. S00042 KIOSK)\n");
+  return 2;
+}
+
+/* One-shot commands: own connection, JSON log lines, exit code 0 / 1 / 2. */
+static int run_command(int argc, char **argv) {
+  config c = {0};
+  log_init("sql-svc", config_str(&c, "LOG_LEVEL", "info"));
+  pool_config pc;
+  pool_config_load(&c, &pc);
+  /* Bulk statements run long; the per-call bound of the service does not apply here. */
+  if (pc.io_timeout_s < 900) pc.io_timeout_s = 900;
+  char *dir = !strcmp(argv[1], "migrate") ? migrate_default_dir(&c) : NULL;
+  seed_sizes sz;
+  seed_sizes_default(&sz);
+  if (!strcmp(argv[1], "generate") && argc >= 7) {
+    sz.markets = atoi(argv[2]);
+    sz.regions = atoi(argv[3]);
+    sz.restaurants = atoi(argv[4]);
+    sz.products = atoi(argv[5]);
+    sz.rules = atoi(argv[6]);
+  }
+  if (!config_ok(&c, "sql-svc")) {
+    pool_config_free(&pc);
+    free(dir);
+    return 2;
+  }
+  /* Retry the connection for a while: a Job or the stack may start us before the server. */
+  menu_status st = MENU_OK;
+  MYSQL *m = NULL;
+  int64_t give_up = pool_now_ms() + 1000LL * config_int(&c, "MYSQL_WAIT_S", 30, 0, 3600);
+  for (int attempt = 0; attempt < 3600; attempt++) {
+    m = pool_connect_one(&pc, pc.connect_timeout_s, false, &st);
+    if (m || pool_now_ms() >= give_up) break;
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 500 * 1000000};
+    nanosleep(&ts, NULL);
+  }
+  int rc = 0;
+  if (!m) {
+    log_error(argv[1], "error", st.message, NULL);
+    rc = 1;
+    goto out;
+  }
+  int64_t t0 = pool_now_ms();
+  if (!strcmp(argv[1], "migrate")) {
+    int applied = 0;
+    st = migrate_run(m, dir, &applied);
+    if (menu_status_is_ok(&st)) {
+      log_line *l = log_begin(LOG_INFO, "migrations up to date");
+      log_str(l, "dir", dir);
+      log_int(l, "applied", applied);
+      log_end(l);
+    }
+  } else if (!strcmp(argv[1], "explain")) {
+    st = argc >= 4 ? explain_availability(m, argv[2], argv[3], stdout)
+                   : MENU_INVALID("usage: sql-svc explain STORE CHANNEL");
+  } else if (!strcmp(argv[1], "seed-demo")) {
+    st = seed_demo(m);
+  } else {
+    st = seed_generate(m, &sz);
+  }
+  if (!menu_status_is_ok(&st)) {
+    log_error(argv[1], "error", st.message, NULL);
+    rc = 1;
+  } else {
+    log_line *l = log_begin(LOG_INFO, "done");
+    log_str(l, "command", argv[1]);
+    log_int(l, "duration_ms", pool_now_ms() - t0);
+    log_end(l);
+  }
+  mysql_close(m);
+out:
+  pool_config_free(&pc);
+  free(dir);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1) {
+    if (!strcmp(argv[1], "migrate") || !strcmp(argv[1], "seed-demo") ||
+        !strcmp(argv[1], "generate") || !strcmp(argv[1], "explain"))
+      return run_command(argc, argv);
+    return usage();
+  }
+  static const app_def def = {"sql-svc", "127.0.0.1:50053", "127.0.0.1:9453", init, fini};
   return app_main(&def);
 }

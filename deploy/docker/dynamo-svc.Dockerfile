@@ -1,0 +1,40 @@
+# syntax=docker/dockerfile:1
+# The dynamo-svc image: built from source on Debian bookworm with the packages scripts/deps.sh installs
+# for building, run on bookworm-slim with only the shared libraries the binary loads (checked by
+# tests/deploy/test_images.py against ldd). Build from the repository root:
+#   docker build -f deploy/docker/dynamo-svc.Dockerfile -t menu-dynamo-svc:dev .     (or deploy/build-images.sh)
+
+FROM debian:bookworm AS build
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      build-essential pkg-config \
+      libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler libprotobuf-dev grpc-proto \
+      libcurl4-openssl-dev libssl-dev libjansson-dev libmicrohttpd-dev libmariadb-dev libmariadb-dev-compat \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Sources only (dynamo-svc.Dockerfile.dockerignore keeps build/, .local/ and .git out of the context,
+# so make always builds from scratch here and never reuses the host's objects).
+COPY Makefile ./
+COPY proto proto
+COPY common common
+COPY services services
+COPY gateway gateway
+# Debug info is dropped, symbols stay (readable backtraces, smaller image).
+RUN make -j"$(nproc)" build/bin/dynamo-svc && strip --strip-debug build/bin/dynamo-svc
+
+FROM debian:bookworm-slim
+# Runtime libraries only, no compilers, no shell tools the process would need.
+# ca-certificates: libcurl verifies the AWS endpoints (DynamoDB, STS) against the system CA bundle
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      ca-certificates libcurl4 libgrpc29 libjansson4 libmicrohttpd12 libprotobuf-c1 libssl3 \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/build/bin/dynamo-svc /app/dynamo-svc
+# In a container the process must listen on all interfaces; the binary's default is loopback.
+ENV GRPC_ADDR=0.0.0.0:50052 \
+    METRICS_ADDR=0.0.0.0:9452
+EXPOSE 50052 9452
+# Numeric so Kubernetes can verify runAsNonRoot without reading /etc/passwd.
+USER 10001:10001
+WORKDIR /app
+ENTRYPOINT ["/app/dynamo-svc"]

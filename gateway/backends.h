@@ -1,0 +1,60 @@
+/* The gateway's two backends: one long-lived channel to dynamo-svc and one to sql-svc, each
+ * `dns:///` + round_robin with a gRPC retry policy (UNAVAILABLE only, on the idempotent reads
+ * the gateway makes), keepalive and optional (m)TLS, all read from the environment. */
+#ifndef GATEWAY_BACKENDS_H
+#define GATEWAY_BACKENDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/metrics.h"
+#include "common/rpc_client.h"
+
+#define GATEWAY_DEFAULT_DYNAMO_TARGET "dns:///127.0.0.1:50052"
+#define GATEWAY_DEFAULT_SQL_TARGET "dns:///127.0.0.1:50053"
+
+typedef struct {
+  const char *dynamo_target;   /* DYNAMO_SVC_TARGET */
+  const char *sql_target;      /* SQL_SVC_TARGET */
+  int keepalive_ms;            /* BACKEND_KEEPALIVE_MS, 0 = off */
+  int max_attempts;            /* BACKEND_RETRY_MAX_ATTEMPTS, 1 = no retries */
+  int64_t deadline_margin_ms;  /* BACKEND_DEADLINE_MARGIN_MS */
+  const char *tls_ca_file;     /* BACKEND_TLS_CA_FILE: TLS to both backends when set */
+  const char *tls_cert_file;   /* BACKEND_TLS_CERT_FILE + _KEY_FILE: client cert (mTLS) */
+  const char *tls_key_file;
+} gateway_backends_config;
+
+/* Reads the variables above; problems (e.g. a client cert without a CA) go into c. The
+ * strings borrow from the environment. */
+void gateway_backends_config_load(config *c, gateway_backends_config *out);
+
+/* One method the gateway calls, and the backend that serves it (for messages and logs). */
+typedef struct {
+  rpc_channel *channel;            /* borrowed from gateway_backends */
+  const rpc_client_method *method; /* borrowed from the channel */
+  const char *backend;             /* "dynamo-svc" */
+  const char *name;                /* "CategoryService.ListCategories" */
+} gateway_method;
+
+/* Channels are thread-safe; the whole struct is read-only once created, so any number of
+ * handler threads may use it at once. */
+typedef struct {
+  rpc_channel *dynamo, *sql;
+  gateway_method list_categories, batch_get_ghost_swaps, list_product_availabilities;
+  int64_t deadline_margin_ms;
+} gateway_backends;
+
+/* Creates both channels. NULL (logged) when one cannot be made, e.g. unreadable TLS files.
+ * `metrics` is borrowed and must outlive the result. Caller frees with
+ * gateway_backends_destroy after the server has stopped. */
+gateway_backends *gateway_backends_create(const gateway_backends_config *cfg,
+                                          metrics_registry *metrics);
+void gateway_backends_destroy(gateway_backends *b);
+
+/* The gRPC service config of a channel: round_robin, plus a retry policy on UNAVAILABLE for
+ * the NULL-terminated "package.Service/Method" list when max_attempts > 1, plus retry
+ * throttling so that a backend in trouble is not hit by a retry storm. Caller frees. */
+char *gateway_service_config_json(const char *const *methods, int max_attempts);
+
+#endif

@@ -1,0 +1,228 @@
+/* CategoryService: handlers and the DynamoDB item of a category. Item: pk "CHANNEL#KIOSK",
+ * sk = id, id, channel ("KIOSK"), name, display_order (N), order_key (S, LSI
+ * by_display_order: display_order + 2^31 as 10 digits, "#", id, so the index sorts by
+ * display_order then id), version (N), create_time/update_time (S, RFC 3339 UTC). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "services/dynamo-svc/dynamo.h"
+
+/* Signed display_order made sortable as text: offset into [0, 2^32) and zero-padded. */
+static char *order_key(arena *a, int32_t display_order, const char *id) {
+  return arena_sprintf(a, "%010" PRIu32 "#%s", (uint32_t)((int64_t)display_order + 2147483648LL),
+                       id);
+}
+
+static json_t *category_item(const char *pk, const Menu__V1__Category *c, const char *okey,
+                             const char *created, const char *updated) {
+  return json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:o,s:{s:s},s:o,s:{s:s},s:{s:s}}",
+                   "pk", "S", pk, "sk", "S", c->id, "id", "S", c->id, "channel", "S",
+                   dyn_channel_name(c->channel), "name", "S", c->name, "display_order",
+                   ddb_n(c->display_order), "order_key", "S", okey, "version", ddb_n(c->version),
+                   "create_time", "S", created, "update_time", "S", updated);
+}
+
+static Menu__V1__Category *category_of(arena *a, const json_t *item) {
+  Menu__V1__Category *c = arena_alloc(a, sizeof *c);
+  menu__v1__category__init(c);
+  c->id = dyn_strdup(a, ddb_item_s(item, "sk"));
+  c->channel = dyn_channel_from_name(ddb_item_s(item, "channel"));
+  c->name = dyn_strdup(a, ddb_item_s(item, "name"));
+  int64_t n = 0;
+  if (ddb_item_n(item, "display_order", &n)) c->display_order = (int32_t)n;
+  if (ddb_item_n(item, "version", &n)) c->version = n;
+  c->create_time = dyn_time_parse(a, ddb_item_s(item, "create_time"));
+  c->update_time = dyn_time_parse(a, ddb_item_s(item, "update_time"));
+  return c;
+}
+
+static const char *what(dyn_call *call, Menu__V1__Channel ch, const char *id) {
+  return arena_sprintf(call->a, "category %s/%s", dyn_channel_name(ch), id);
+}
+
+/* ---- list ---------------------------------------------------------------------------------- */
+
+static json_t *start_key(const char *pk, const char *payload) {
+  size_t n = strlen(payload);
+  if (n < 12 || payload[10] != '#') return NULL;
+  for (int i = 0; i < 10; i++)
+    if (payload[i] < '0' || payload[i] > '9') return NULL;
+  if (!dyn_code_valid(payload + 11)) return NULL;
+  return json_pack("{s:{s:s},s:{s:s},s:{s:s}}", "pk", "S", pk, "sk", "S", payload + 11,
+                   "order_key", "S", payload);
+}
+
+static char *payload_of(arena *a, const json_t *item) {
+  const char *k = ddb_item_s(item, "order_key");
+  return k ? arena_strdup(a, k) : NULL;
+}
+
+static menu_status list(dyn_svc *s, dyn_call *call, const Menu__V1__ListCategoriesRequest *req,
+                        Menu__V1__ListCategoriesResponse *resp) {
+  dyn_list_def def = {"categories", s->category_table, DYN_CATEGORY_INDEX, start_key, payload_of};
+  dyn_page page;
+  menu_status st = dyn_list(s, call, &def, req->channel, req->page, &page);
+  if (!menu_status_is_ok(&st)) return st;
+  resp->n_edges = page.n;
+  resp->edges = page.n ? arena_alloc(call->a, page.n * sizeof *resp->edges) : NULL;
+  for (size_t i = 0; i < page.n; i++) {
+    Menu__V1__CategoryEdge *e = arena_alloc(call->a, sizeof *e);
+    menu__v1__category_edge__init(e);
+    e->cursor = page.cursors[i];
+    e->node = category_of(call->a, json_array_get(page.items, i));
+    resp->edges[i] = e;
+  }
+  resp->page_info = dyn_page_info(call->a, &page);
+  dyn_page_free(&page);
+  return MENU_OK;
+}
+
+/* ---- get ----------------------------------------------------------------------------------- */
+
+static menu_status get(dyn_svc *s, dyn_call *call, const Menu__V1__GetCategoryRequest *req,
+                       Menu__V1__GetCategoryResponse *resp) {
+  menu_status st = dyn_check_channel(req->channel, "channel");
+  if (menu_status_is_ok(&st)) st = dyn_check_code(req->id, "id");
+  if (!menu_status_is_ok(&st)) return st;
+  json_t *key = dyn_key(dyn_channel_pk(call->a, req->channel), req->id);
+  ddb_item_op op = {.table = s->category_table, .key = key, .consistent_read = true};
+  json_t *item = NULL;
+  ddb_error err;
+  st = ddb_get_item(s->ddb, &op, call->deadline_ms, &item, &err);
+  json_decref(key);
+  if (!menu_status_is_ok(&st)) return st;
+  if (!item) return MENU_NOT_FOUND("%s not found", what(call, req->channel, req->id));
+  resp->category = category_of(call->a, item);
+  json_decref(item);
+  return MENU_OK;
+}
+
+/* ---- create -------------------------------------------------------------------------------- */
+
+static menu_status check_fields(const Menu__V1__Category *c, bool id_required) {
+  menu_status st = dyn_check_channel(c->channel, "category.channel");
+  if (menu_status_is_ok(&st) && (id_required || (c->id && *c->id)))
+    st = dyn_check_code(c->id, "category.id");
+  if (menu_status_is_ok(&st)) st = dyn_check_name(c->name, "category.name", DYN_NAME_MAX_CHARS);
+  return st;
+}
+
+menu_status dyn_category_create(dyn_svc *s, dyn_call *call,
+                                const Menu__V1__CreateCategoryRequest *req,
+                                Menu__V1__CreateCategoryResponse *resp) {
+  if (!req->category) return MENU_INVALID("category: required");
+  menu_status st = check_fields(req->category, false);
+  if (!menu_status_is_ok(&st)) return st;
+  Menu__V1__Category c = *req->category;
+  if (!c.id || !*c.id) {
+    char id[37];
+    dyn_uuid(id);
+    c.id = arena_strdup(call->a, id);
+  }
+  c.version = 1;
+  char now[32];
+  dyn_time_now(now);
+  const char *pk = dyn_channel_pk(call->a, c.channel);
+  json_t *item = category_item(pk, &c, order_key(call->a, c.display_order, c.id), now, now);
+  json_t *names = json_pack("{s:s}", "#pk", "pk");
+  ddb_item_op op = {.table = s->category_table,
+                    .item = item,
+                    .condition = "attribute_not_exists(#pk)",
+                    .names = names};
+  ddb_error err;
+  st = ddb_put_item(s->ddb, &op, call->deadline_ms, NULL, &err);
+  if (err.kind == DDB_ERR_CONDITION)
+    st = menu_status_make(GRPC_STATUS_ALREADY_EXISTS, "category.id: %s already exists",
+                          what(call, c.channel, c.id));
+  if (menu_status_is_ok(&st)) resp->category = category_of(call->a, item);
+  json_decref(names);
+  json_decref(item);
+  return st;
+}
+
+/* ---- update -------------------------------------------------------------------------------- */
+
+static menu_status update(dyn_svc *s, dyn_call *call, const Menu__V1__UpdateCategoryRequest *req,
+                          Menu__V1__UpdateCategoryResponse *resp) {
+  const Menu__V1__Category *c = req->category;
+  if (!c) return MENU_INVALID("category: required");
+  menu_status st = check_fields(c, true);
+  if (!menu_status_is_ok(&st)) return st;
+  if (c->version <= 0)
+    return MENU_INVALID("category.version: required (the version you read; create sets 1)");
+  char now[32];
+  dyn_time_now(now);
+  json_t *key = dyn_key(dyn_channel_pk(call->a, c->channel), c->id);
+  json_t *names = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "#pk", "pk", "#name", "name", "#do",
+                            "display_order", "#ok", "order_key", "#v", "version", "#ut",
+                            "update_time");
+  json_t *values = json_pack("{s:{s:s},s:o,s:{s:s},s:o,s:o,s:{s:s}}", ":name", "S", c->name,
+                             ":do", ddb_n(c->display_order), ":ok", "S",
+                             order_key(call->a, c->display_order, c->id), ":v", ddb_n(c->version),
+                             ":next", ddb_n(c->version + 1), ":now", "S", now);
+  ddb_item_op op = {.table = s->category_table,
+                    .key = key,
+                    .update = "SET #name = :name, #do = :do, #ok = :ok, #v = :next, #ut = :now",
+                    .condition = "attribute_exists(#pk) AND #v = :v",
+                    .names = names,
+                    .values = values,
+                    .return_values = "ALL_NEW"};
+  json_t *attrs = NULL;
+  ddb_error err;
+  st = ddb_update_item(s->ddb, &op, call->deadline_ms, &attrs, &err);
+  if (err.kind == DDB_ERR_CONDITION)
+    st = dyn_conflict_status(s, call, s->category_table, key, c->version,
+                             what(call, c->channel, c->id), "category.version");
+  if (menu_status_is_ok(&st)) resp->category = category_of(call->a, attrs);
+  json_decref(attrs);
+  json_decref(values);
+  json_decref(names);
+  json_decref(key);
+  return st;
+}
+
+/* ---- delete -------------------------------------------------------------------------------- */
+
+static menu_status delete(dyn_svc *s, dyn_call *call, const Menu__V1__DeleteCategoryRequest *req,
+                          Menu__V1__DeleteCategoryResponse *resp) {
+  menu_status st = dyn_check_channel(req->channel, "channel");
+  if (menu_status_is_ok(&st)) st = dyn_check_code(req->id, "id");
+  if (!menu_status_is_ok(&st)) return st;
+  if (req->version <= 0) return MENU_INVALID("version: required (the version you read)");
+  json_t *key = dyn_key(dyn_channel_pk(call->a, req->channel), req->id);
+  json_t *names = json_pack("{s:s,s:s}", "#pk", "pk", "#v", "version");
+  json_t *values = json_pack("{s:o}", ":v", ddb_n(req->version));
+  ddb_item_op op = {.table = s->category_table,
+                    .key = key,
+                    .condition = "attribute_exists(#pk) AND #v = :v",
+                    .names = names,
+                    .values = values};
+  ddb_error err;
+  st = ddb_delete_item(s->ddb, &op, call->deadline_ms, NULL, &err);
+  if (err.kind == DDB_ERR_CONDITION)
+    st = dyn_conflict_status(s, call, s->category_table, key, req->version,
+                             what(call, req->channel, req->id), "version");
+  json_decref(values);
+  json_decref(names);
+  json_decref(key);
+  return st;
+}
+
+/* ---- handlers ------------------------------------------------------------------------------ */
+
+DYN_HANDLER(list, Menu__V1__ListCategoriesRequest, Menu__V1__ListCategoriesResponse)
+DYN_HANDLER(get, Menu__V1__GetCategoryRequest, Menu__V1__GetCategoryResponse)
+DYN_HANDLER(dyn_category_create, Menu__V1__CreateCategoryRequest, Menu__V1__CreateCategoryResponse)
+DYN_HANDLER(update, Menu__V1__UpdateCategoryRequest, Menu__V1__UpdateCategoryResponse)
+DYN_HANDLER(delete, Menu__V1__DeleteCategoryRequest, Menu__V1__DeleteCategoryResponse)
+
+const rpc_method_impl dyn_category_methods[] = {
+    {"ListCategories", list_handler},
+    {"GetCategory", get_handler},
+    {"CreateCategory", dyn_category_create_handler},
+    {"UpdateCategory", update_handler},
+    {"DeleteCategory", delete_handler},
+    {NULL, NULL},
+};

@@ -1,0 +1,241 @@
+/* ProductCollectionService: handlers and the DynamoDB item of a product collection. Item:
+ * pk "CHANNEL#KIOSK", sk = id (collections are listed by id), id, channel, name,
+ * product_codes (L of S, in the caller's order), version (N), create_time/update_time (S). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "services/dynamo-svc/dynamo.h"
+
+static Menu__V1__ProductCollection *collection_of(arena *a, const json_t *item) {
+  Menu__V1__ProductCollection *c = arena_alloc(a, sizeof *c);
+  menu__v1__product_collection__init(c);
+  c->id = dyn_strdup(a, ddb_item_s(item, "sk"));
+  c->channel = dyn_channel_from_name(ddb_item_s(item, "channel"));
+  c->name = dyn_strdup(a, ddb_item_s(item, "name"));
+  json_t *codes = ddb_item_l(item, "product_codes");
+  size_t n = json_array_size(codes);
+  c->product_codes = n ? arena_alloc(a, n * sizeof *c->product_codes) : NULL;
+  size_t i;
+  json_t *v;
+  json_array_foreach(codes, i, v) {
+    const char *code = json_string_value(json_object_get(v, "S"));
+    if (code) c->product_codes[c->n_product_codes++] = arena_strdup(a, code);
+  }
+  int64_t ver = 0;
+  if (ddb_item_n(item, "version", &ver)) c->version = ver;
+  c->create_time = dyn_time_parse(a, ddb_item_s(item, "create_time"));
+  c->update_time = dyn_time_parse(a, ddb_item_s(item, "update_time"));
+  return c;
+}
+
+static const char *what(dyn_call *call, Menu__V1__Channel ch, const char *id) {
+  return arena_sprintf(call->a, "product collection %s/%s", dyn_channel_name(ch), id);
+}
+
+static json_t *codes_value(const Menu__V1__ProductCollection *c) {
+  json_t *l = json_array();
+  for (size_t i = 0; i < c->n_product_codes; i++)
+    json_array_append_new(l, ddb_s(c->product_codes[i]));
+  return json_pack("{s:o}", "L", l);
+}
+
+static menu_status check_fields(const Menu__V1__ProductCollection *c, bool id_required) {
+  menu_status st = dyn_check_channel(c->channel, "product_collection.channel");
+  if (menu_status_is_ok(&st) && (id_required || (c->id && *c->id)))
+    st = dyn_check_code(c->id, "product_collection.id");
+  if (menu_status_is_ok(&st))
+    st = dyn_check_name(c->name, "product_collection.name", DYN_NAME_MAX_CHARS);
+  if (!menu_status_is_ok(&st)) return st;
+  if (c->n_product_codes > DYN_COLLECTION_MAX_CODES)
+    return MENU_INVALID("product_collection.product_codes: at most %d codes",
+                        DYN_COLLECTION_MAX_CODES);
+  json_t *seen = json_object();
+  for (size_t i = 0; i < c->n_product_codes && menu_status_is_ok(&st); i++) {
+    char field[64];
+    snprintf(field, sizeof field, "product_collection.product_codes[%zu]", i);
+    st = dyn_check_code(c->product_codes[i], field);
+    if (menu_status_is_ok(&st) && json_object_get(seen, c->product_codes[i]))
+      st = MENU_INVALID("%s: %s is listed twice", field, c->product_codes[i]);
+    json_object_set_new(seen, c->product_codes[i], json_true());
+  }
+  json_decref(seen);
+  return st;
+}
+
+/* ---- list ---------------------------------------------------------------------------------- */
+
+static json_t *start_key(const char *pk, const char *payload) {
+  return dyn_code_valid(payload) ? dyn_key(pk, payload) : NULL;
+}
+
+static char *payload_of(arena *a, const json_t *item) {
+  const char *k = ddb_item_s(item, "sk");
+  return k ? arena_strdup(a, k) : NULL;
+}
+
+static menu_status list(dyn_svc *s, dyn_call *call,
+                        const Menu__V1__ListProductCollectionsRequest *req,
+                        Menu__V1__ListProductCollectionsResponse *resp) {
+  dyn_list_def def = {"product_collections", s->collection_table, NULL, start_key, payload_of};
+  dyn_page page;
+  menu_status st = dyn_list(s, call, &def, req->channel, req->page, &page);
+  if (!menu_status_is_ok(&st)) return st;
+  resp->n_edges = page.n;
+  resp->edges = page.n ? arena_alloc(call->a, page.n * sizeof *resp->edges) : NULL;
+  for (size_t i = 0; i < page.n; i++) {
+    Menu__V1__ProductCollectionEdge *e = arena_alloc(call->a, sizeof *e);
+    menu__v1__product_collection_edge__init(e);
+    e->cursor = page.cursors[i];
+    e->node = collection_of(call->a, json_array_get(page.items, i));
+    resp->edges[i] = e;
+  }
+  resp->page_info = dyn_page_info(call->a, &page);
+  dyn_page_free(&page);
+  return MENU_OK;
+}
+
+/* ---- get ----------------------------------------------------------------------------------- */
+
+static menu_status get(dyn_svc *s, dyn_call *call, const Menu__V1__GetProductCollectionRequest *req,
+                       Menu__V1__GetProductCollectionResponse *resp) {
+  menu_status st = dyn_check_channel(req->channel, "channel");
+  if (menu_status_is_ok(&st)) st = dyn_check_code(req->id, "id");
+  if (!menu_status_is_ok(&st)) return st;
+  json_t *key = dyn_key(dyn_channel_pk(call->a, req->channel), req->id);
+  ddb_item_op op = {.table = s->collection_table, .key = key, .consistent_read = true};
+  json_t *item = NULL;
+  ddb_error err;
+  st = ddb_get_item(s->ddb, &op, call->deadline_ms, &item, &err);
+  json_decref(key);
+  if (!menu_status_is_ok(&st)) return st;
+  if (!item) return MENU_NOT_FOUND("%s not found", what(call, req->channel, req->id));
+  resp->product_collection = collection_of(call->a, item);
+  json_decref(item);
+  return MENU_OK;
+}
+
+/* ---- create -------------------------------------------------------------------------------- */
+
+menu_status dyn_collection_create(dyn_svc *s, dyn_call *call,
+                                  const Menu__V1__CreateProductCollectionRequest *req,
+                                  Menu__V1__CreateProductCollectionResponse *resp) {
+  if (!req->product_collection) return MENU_INVALID("product_collection: required");
+  menu_status st = check_fields(req->product_collection, false);
+  if (!menu_status_is_ok(&st)) return st;
+  Menu__V1__ProductCollection c = *req->product_collection;
+  if (!c.id || !*c.id) {
+    char id[37];
+    dyn_uuid(id);
+    c.id = arena_strdup(call->a, id);
+  }
+  char now[32];
+  dyn_time_now(now);
+  json_t *item = json_pack(
+      "{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:o,s:o,s:{s:s},s:{s:s}}", "pk", "S",
+      dyn_channel_pk(call->a, c.channel), "sk", "S", c.id, "id", "S", c.id, "channel", "S",
+      dyn_channel_name(c.channel), "name", "S", c.name, "product_codes", codes_value(&c),
+      "version", ddb_n(1), "create_time", "S", now, "update_time", "S", now);
+  json_t *names = json_pack("{s:s}", "#pk", "pk");
+  ddb_item_op op = {.table = s->collection_table,
+                    .item = item,
+                    .condition = "attribute_not_exists(#pk)",
+                    .names = names};
+  ddb_error err;
+  st = ddb_put_item(s->ddb, &op, call->deadline_ms, NULL, &err);
+  if (err.kind == DDB_ERR_CONDITION)
+    st = menu_status_make(GRPC_STATUS_ALREADY_EXISTS, "product_collection.id: %s already exists",
+                          what(call, c.channel, c.id));
+  if (menu_status_is_ok(&st)) resp->product_collection = collection_of(call->a, item);
+  json_decref(names);
+  json_decref(item);
+  return st;
+}
+
+/* ---- update -------------------------------------------------------------------------------- */
+
+static menu_status update(dyn_svc *s, dyn_call *call,
+                          const Menu__V1__UpdateProductCollectionRequest *req,
+                          Menu__V1__UpdateProductCollectionResponse *resp) {
+  const Menu__V1__ProductCollection *c = req->product_collection;
+  if (!c) return MENU_INVALID("product_collection: required");
+  menu_status st = check_fields(c, true);
+  if (!menu_status_is_ok(&st)) return st;
+  if (c->version <= 0)
+    return MENU_INVALID("product_collection.version: required (the version you read)");
+  char now[32];
+  dyn_time_now(now);
+  json_t *key = dyn_key(dyn_channel_pk(call->a, c->channel), c->id);
+  json_t *names = json_pack("{s:s,s:s,s:s,s:s,s:s}", "#pk", "pk", "#name", "name", "#codes",
+                            "product_codes", "#v", "version", "#ut", "update_time");
+  json_t *values = json_pack("{s:{s:s},s:o,s:o,s:o,s:{s:s}}", ":name", "S", c->name, ":codes",
+                             codes_value(c), ":v", ddb_n(c->version), ":next",
+                             ddb_n(c->version + 1), ":now", "S", now);
+  ddb_item_op op = {.table = s->collection_table,
+                    .key = key,
+                    .update = "SET #name = :name, #codes = :codes, #v = :next, #ut = :now",
+                    .condition = "attribute_exists(#pk) AND #v = :v",
+                    .names = names,
+                    .values = values,
+                    .return_values = "ALL_NEW"};
+  json_t *attrs = NULL;
+  ddb_error err;
+  st = ddb_update_item(s->ddb, &op, call->deadline_ms, &attrs, &err);
+  if (err.kind == DDB_ERR_CONDITION)
+    st = dyn_conflict_status(s, call, s->collection_table, key, c->version,
+                             what(call, c->channel, c->id), "product_collection.version");
+  if (menu_status_is_ok(&st)) resp->product_collection = collection_of(call->a, attrs);
+  json_decref(attrs);
+  json_decref(values);
+  json_decref(names);
+  json_decref(key);
+  return st;
+}
+
+/* ---- delete -------------------------------------------------------------------------------- */
+
+static menu_status delete(dyn_svc *s, dyn_call *call,
+                          const Menu__V1__DeleteProductCollectionRequest *req,
+                          Menu__V1__DeleteProductCollectionResponse *resp) {
+  menu_status st = dyn_check_channel(req->channel, "channel");
+  if (menu_status_is_ok(&st)) st = dyn_check_code(req->id, "id");
+  if (!menu_status_is_ok(&st)) return st;
+  if (req->version <= 0) return MENU_INVALID("version: required (the version you read)");
+  json_t *key = dyn_key(dyn_channel_pk(call->a, req->channel), req->id);
+  json_t *names = json_pack("{s:s,s:s}", "#pk", "pk", "#v", "version");
+  json_t *values = json_pack("{s:o}", ":v", ddb_n(req->version));
+  ddb_item_op op = {.table = s->collection_table,
+                    .key = key,
+                    .condition = "attribute_exists(#pk) AND #v = :v",
+                    .names = names,
+                    .values = values};
+  ddb_error err;
+  st = ddb_delete_item(s->ddb, &op, call->deadline_ms, NULL, &err);
+  if (err.kind == DDB_ERR_CONDITION)
+    st = dyn_conflict_status(s, call, s->collection_table, key, req->version,
+                             what(call, req->channel, req->id), "version");
+  json_decref(values);
+  json_decref(names);
+  json_decref(key);
+  return st;
+}
+
+/* ---- handlers ------------------------------------------------------------------------------ */
+
+DYN_HANDLER(list, Menu__V1__ListProductCollectionsRequest, Menu__V1__ListProductCollectionsResponse)
+DYN_HANDLER(get, Menu__V1__GetProductCollectionRequest, Menu__V1__GetProductCollectionResponse)
+DYN_HANDLER(dyn_collection_create, Menu__V1__CreateProductCollectionRequest,
+            Menu__V1__CreateProductCollectionResponse)
+DYN_HANDLER(update, Menu__V1__UpdateProductCollectionRequest,
+            Menu__V1__UpdateProductCollectionResponse)
+DYN_HANDLER(delete, Menu__V1__DeleteProductCollectionRequest,
+            Menu__V1__DeleteProductCollectionResponse)
+
+const rpc_method_impl dyn_collection_methods[] = {
+    {"ListProductCollections", list_handler},
+    {"GetProductCollection", get_handler},
+    {"CreateProductCollection", dyn_collection_create_handler},
+    {"UpdateProductCollection", update_handler},
+    {"DeleteProductCollection", delete_handler},
+    {NULL, NULL},
+};

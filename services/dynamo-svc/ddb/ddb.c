@@ -1,0 +1,616 @@
+/* The DynamoDB client: request signing, the retry loop, error mapping, metrics, and the
+ * typed operations built on ddb_call. */
+#include "services/dynamo-svc/ddb/ddb.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "common/log.h"
+#include "services/dynamo-svc/ddb/retry.h"
+#include "services/dynamo-svc/ddb/sigv4.h"
+
+#define TARGET_PREFIX "DynamoDB_20120810."
+#define BATCH_GET_MAX 100
+
+struct ddb_client {
+  ddb_config cfg;
+  char host[300]; /* Host header as sent and signed */
+  http_pool *pool;
+  creds_provider *creds;
+  ddb_retry_quota quota;
+  metrics_family *m_duration, *m_requests, *m_errors, *m_retries, *m_capacity, *m_quota;
+};
+
+/* ---- configuration ------------------------------------------------------------------------ */
+
+void ddb_config_load(config *c, ddb_config *out) {
+  memset(out, 0, sizeof *out);
+  const char *region = config_str(c, "AWS_REGION", NULL);
+  if (!region) region = config_str(c, "AWS_DEFAULT_REGION", "us-east-1");
+  out->region = region;
+  const char *raw = getenv("DYNAMODB_ENDPOINT");
+  const char *ep = raw ? raw : "http://127.0.0.1:8000";
+  int n;
+  if (!*ep || !strcmp(ep, "aws"))
+    n = snprintf(out->endpoint, sizeof out->endpoint, "https://dynamodb.%s.amazonaws.com", region);
+  else
+    n = snprintf(out->endpoint, sizeof out->endpoint, "%s", ep);
+  if (n < 0 || (size_t)n >= sizeof out->endpoint) config_error(c, "DYNAMODB_ENDPOINT: too long");
+  char host[300];
+  bool https = false;
+  if (http_url_host(out->endpoint, host, sizeof host, &https) != 0)
+    config_error(c, "DYNAMODB_ENDPOINT: %s is not http(s)://host[:port][/]", out->endpoint);
+  out->local = !https;
+  out->max_attempts = (int)config_int(c, "DYNAMODB_MAX_ATTEMPTS", 3, 1, 20);
+  out->retry_base_ms = config_int(c, "DYNAMODB_RETRY_BASE_MS", 25, 1, 10000);
+  out->retry_max_backoff_ms = config_int(c, "DYNAMODB_RETRY_MAX_BACKOFF_MS", 2000, 1, 60000);
+  out->retry_quota = (int)config_int(c, "DYNAMODB_RETRY_QUOTA", 500, 0, 1000000);
+  out->connect_timeout_ms = config_int(c, "DYNAMODB_CONNECT_TIMEOUT_MS", 1000, 1, 60000);
+  out->max_idle_connections = (int)config_int(c, "DYNAMODB_MAX_IDLE_CONNECTIONS", 64, 1, 4096);
+}
+
+static void collect_quota(void *arg) {
+  ddb_client *c = arg;
+  metrics_set(c->m_quota, METRICS_NO_LABELS, ddb_retry_quota_available(&c->quota));
+}
+
+ddb_client *ddb_client_create(const ddb_config *cfg, http_pool *pool, creds_provider *creds,
+                              metrics_registry *metrics) {
+  ddb_client *c = calloc(1, sizeof *c);
+  if (!c) goto fail;
+  c->cfg = *cfg;
+  if (http_url_host(cfg->endpoint, c->host, sizeof c->host, NULL) != 0) goto fail;
+  c->pool = pool;
+  c->creds = creds;
+  ddb_retry_quota_init(&c->quota, cfg->retry_quota);
+  if (metrics) {
+    c->m_duration = metrics_histogram(
+        metrics, "dynamodb_request_duration_seconds",
+        "DynamoDB operation latency, retries and backoff included.", METRICS_LABELS("operation"),
+        metrics_default_buckets, metrics_default_buckets_len);
+    c->m_requests = metrics_counter(metrics, "dynamodb_requests_total",
+                                    "DynamoDB operations by outcome (OK or the final error code).",
+                                    METRICS_LABELS("operation", "outcome"));
+    c->m_errors = metrics_counter(metrics, "dynamodb_errors_total",
+                                  "Failed DynamoDB attempts by error type (__type, or "
+                                  "ConnectionError/Timeout/HTTP_<status> without one).",
+                                  METRICS_LABELS("operation", "type"));
+    c->m_retries = metrics_counter(metrics, "dynamodb_retries_total",
+                                   "DynamoDB retries by reason (throttling, server_error, "
+                                   "connection_error, timeout, unprocessed_keys).",
+                                   METRICS_LABELS("operation", "reason"));
+    c->m_capacity = metrics_counter(metrics, "dynamodb_consumed_capacity_units_total",
+                                    "Capacity units DynamoDB reported as consumed.",
+                                    METRICS_LABELS("operation", "table"));
+    c->m_quota = metrics_gauge(metrics, "dynamodb_retry_quota_tokens",
+                               "Tokens left in the retry quota (retries stop at 0).",
+                               METRICS_NO_LABELS);
+    metrics_on_collect(metrics, collect_quota, c);
+  }
+  return c;
+fail:
+  free(c);
+  http_pool_destroy(pool);
+  creds_destroy(creds);
+  return NULL;
+}
+
+ddb_client *ddb_client_from_env(config *c, metrics_registry *metrics) {
+  ddb_config cfg;
+  ddb_config_load(c, &cfg);
+  if (c->n_errors) return NULL;
+  http_pool *pool = http_pool_create(cfg.max_idle_connections);
+  creds_provider *creds = creds_from_env(c, pool, cfg.region, cfg.local);
+  if (!creds) {
+    http_pool_destroy(pool);
+    return NULL;
+  }
+  log_info("DynamoDB client", "endpoint", cfg.endpoint, "region", cfg.region, "credentials",
+           creds->vt->name, NULL);
+  return ddb_client_create(&cfg, pool, creds, metrics);
+}
+
+void ddb_client_destroy(ddb_client *c) {
+  if (!c) return;
+  creds_destroy(c->creds);
+  http_pool_destroy(c->pool);
+  ddb_retry_quota_destroy(&c->quota);
+  free(c);
+}
+
+const char *ddb_client_endpoint(const ddb_client *c) { return c->cfg.endpoint; }
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+menu_status ddb_error_status(const char *op, const ddb_error *e) {
+  switch (e->kind) {
+  case DDB_ERR_NONE:
+    return MENU_OK;
+  case DDB_ERR_CONDITION:
+    return menu_status_make(GRPC_STATUS_ABORTED, "the item changed concurrently");
+  case DDB_ERR_VALIDATION:
+    /* Our own validation runs first, so what DynamoDB still rejects is our bug, except
+     * its size limits, which only it can measure exactly. */
+    if (strstr(e->message, "size has exceeded") || strstr(e->message, "Item size"))
+      return MENU_INVALID("item: too large for DynamoDB (%s)", e->message);
+    return MENU_INTERNAL("DynamoDB %s rejected the request: %s", op, e->message);
+  case DDB_ERR_NO_TABLE:
+    return menu_status_make(GRPC_STATUS_FAILED_PRECONDITION, "DynamoDB %s: %s", op, e->message);
+  case DDB_ERR_IN_USE:
+    return menu_status_make(GRPC_STATUS_FAILED_PRECONDITION, "DynamoDB %s: %s", op, e->message);
+  case DDB_ERR_THROTTLED:
+    return menu_status_make(GRPC_STATUS_RESOURCE_EXHAUSTED,
+                            "DynamoDB %s throttled (%s) after %d attempts", op, e->type,
+                            e->attempts);
+  case DDB_ERR_UNAVAILABLE:
+    return MENU_UNAVAILABLE("DynamoDB %s failed after %d attempts: %s%s%s", op, e->attempts,
+                            e->type, *e->type ? ": " : "", e->message);
+  case DDB_ERR_DEADLINE:
+    return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED,
+                            "deadline passed during DynamoDB %s (%d attempts)", op, e->attempts);
+  case DDB_ERR_OTHER:
+    break;
+  }
+  return MENU_INTERNAL("DynamoDB %s: %s: %s", op, e->type, e->message);
+}
+
+static ddb_error_kind kind_of_type(const char *type, long status) {
+  if (!strcmp(type, "ConditionalCheckFailedException")) return DDB_ERR_CONDITION;
+  if (!strcmp(type, "ValidationException")) return DDB_ERR_VALIDATION;
+  if (!strcmp(type, "ResourceNotFoundException")) return DDB_ERR_NO_TABLE;
+  if (!strcmp(type, "ResourceInUseException")) return DDB_ERR_IN_USE;
+  if (ddb_is_throttle_code(type)) return DDB_ERR_THROTTLED;
+  /* Credentials DynamoDB refuses make the datastore unusable for us, like an outage. */
+  if (!strcmp(type, "UnrecognizedClientException") || !strcmp(type, "AccessDeniedException") ||
+      !strcmp(type, "InvalidSignatureException") || !strcmp(type, "ExpiredTokenException") ||
+      !strcmp(type, "MissingAuthenticationTokenException") ||
+      !strcmp(type, "IncompleteSignatureException"))
+    return DDB_ERR_UNAVAILABLE;
+  if (status >= 500) return DDB_ERR_UNAVAILABLE;
+  return DDB_ERR_OTHER;
+}
+
+static bool creds_rejected(const char *type) {
+  return !strcmp(type, "ExpiredTokenException") || !strcmp(type, "UnrecognizedClientException") ||
+         !strcmp(type, "InvalidSignatureException");
+}
+
+/* __type "com.amazonaws.dynamodb.v20120810#Code" -> "Code"; message or Message. */
+static void parse_error_body(const char *body, ddb_error *e) {
+  json_t *j = json_loads(body, 0, NULL);
+  if (!j) return;
+  const char *type = json_string_value(json_object_get(j, "__type"));
+  if (type) {
+    const char *hash = strrchr(type, '#');
+    snprintf(e->type, sizeof e->type, "%s", hash ? hash + 1 : type);
+  }
+  const char *msg = json_string_value(json_object_get(j, "message"));
+  if (!msg) msg = json_string_value(json_object_get(j, "Message"));
+  if (msg) snprintf(e->message, sizeof e->message, "%s", msg);
+  json_decref(j);
+}
+
+/* ---- metrics ------------------------------------------------------------------------------ */
+
+static void record_capacity(ddb_client *c, const char *op, json_t *cc) {
+  if (!c->m_capacity || !cc) return;
+  if (json_is_array(cc)) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(cc, i, v) record_capacity(c, op, v);
+    return;
+  }
+  const char *table = json_string_value(json_object_get(cc, "TableName"));
+  json_t *units = json_object_get(cc, "CapacityUnits");
+  if (table && json_is_number(units))
+    metrics_add(c->m_capacity, METRICS_LABELS(op, table), json_number_value(units));
+}
+
+/* ---- the call ----------------------------------------------------------------------------- */
+
+static uint32_t random_u32(void) {
+  uint32_t r = 0;
+  if (RAND_bytes((unsigned char *)&r, sizeof r) != 1) r = (uint32_t)ddb_now_ms() * 2654435761u;
+  return r;
+}
+
+static void sleep_ms(int64_t ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+  }
+}
+
+/* One signed POST. Fills resp; returns the transport result. */
+static http_result send_once(ddb_client *c, const char *op, const char *body, size_t len,
+                             const aws_credentials *cr, int64_t timeout_ms,
+                             http_response *resp) {
+  char target[96];
+  snprintf(target, sizeof target, TARGET_PREFIX "%s", op);
+  sigv4_header hs[] = {
+      {"Host", c->host},
+      {"Content-Type", "application/x-amz-json-1.0"},
+      {"X-Amz-Target", target},
+  };
+  sigv4_request req = {"POST", "/", NULL, hs, 3, body, len};
+  char date[17];
+  sigv4_amz_date(time(NULL), date);
+  sigv4_params p = {cr->access_key, cr->secret_key, cr->session_token, c->cfg.region,
+                    "dynamodb",     date,           false};
+  sigv4_result sig;
+  if (sigv4_sign(&req, &p, &sig) != 0) {
+    memset(resp, 0, sizeof *resp);
+    strbuf_init(&resp->body);
+    snprintf(resp->error, sizeof resp->error, "cannot sign the request");
+    return HTTP_ERR_IO;
+  }
+  char *lines[3 + SIGV4_MAX_ADD + 1] = {0};
+  size_t n = 0;
+  for (size_t i = 0; i < 3; i++)
+    if (asprintf(&lines[n++], "%s: %s", hs[i].name, hs[i].value) < 0) lines[n - 1] = NULL;
+  for (size_t i = 0; i < sig.n_add; i++)
+    if (asprintf(&lines[n++], "%s: %s", sig.add[i].name, sig.add[i].value) < 0) lines[n - 1] = NULL;
+  lines[n] = NULL;
+  http_request hr = {c->cfg.endpoint, (const char *const *)lines, body, len, timeout_ms,
+                     c->cfg.connect_timeout_ms};
+  http_result r = http_post(c->pool, &hr, resp);
+  for (size_t i = 0; i < n; i++) free(lines[i]);
+  sigv4_result_free(&sig);
+  return r;
+}
+
+menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadline_ms,
+                     json_t **out, ddb_error *err_out) {
+  ddb_error err_local, *err = err_out ? err_out : &err_local;
+  memset(err, 0, sizeof *err);
+  *out = NULL;
+  int64_t start = ddb_now_ms();
+  char *payload = json_dumps(body, JSON_COMPACT);
+  size_t len = payload ? strlen(payload) : 0;
+  bool retried = false;
+  int last_cost = 0;
+  ddb_retry_kind last_kind = DDB_RETRY_NO;
+  bool creds_refreshed = false;
+  menu_status st = MENU_OK;
+  if (!payload) {
+    err->kind = DDB_ERR_OTHER;
+    snprintf(err->message, sizeof err->message, "cannot encode the request");
+    goto done;
+  }
+
+  for (;;) {
+    int64_t left = deadline_ms - ddb_now_ms();
+    if (left <= 0) {
+      /* Keep what the last attempt said when there was one: it is the more useful answer. */
+      if (err->attempts == 0 || last_kind == DDB_RETRY_TIMEOUT) err->kind = DDB_ERR_DEADLINE;
+      break;
+    }
+    aws_credentials cr;
+    menu_status cs = creds_get(c->creds, deadline_ms, &cr);
+    if (!menu_status_is_ok(&cs)) {
+      st = cs;
+      err->kind = cs.code == GRPC_STATUS_DEADLINE_EXCEEDED ? DDB_ERR_DEADLINE : DDB_ERR_UNAVAILABLE;
+      snprintf(err->message, sizeof err->message, "%s", cs.message);
+      goto done;
+    }
+    err->attempts++;
+    err->type[0] = err->message[0] = '\0';
+    err->http_status = 0;
+    http_response resp;
+    http_result r = send_once(c, op, payload, len, &cr, left, &resp);
+    memset(&cr, 0, sizeof cr);
+    ddb_retry_kind kind;
+    if (r == HTTP_OK && resp.status == 200) {
+      /* DynamoDB checksums every answer; a mismatch is a damaged response, retried. */
+      bool crc_ok = !resp.has_crc32 ||
+                    crc32(0L, (const Bytef *)resp.body.data, (uInt)resp.body.len) == resp.crc32;
+      json_t *j = crc_ok ? json_loadb(resp.body.data, resp.body.len, 0, NULL) : NULL;
+      if (j) {
+        http_response_free(&resp);
+        err->kind = DDB_ERR_NONE;
+        err->http_status = 200;
+        ddb_retry_quota_release(&c->quota, retried ? last_cost : DDB_RETRY_SUCCESS_REFUND);
+        record_capacity(c, op, json_object_get(j, "ConsumedCapacity"));
+        *out = j;
+        goto done;
+      }
+      snprintf(err->type, sizeof err->type, "%s", crc_ok ? "InvalidResponse" : "CRC32Mismatch");
+      snprintf(err->message, sizeof err->message, "%s",
+               crc_ok ? "response is not JSON" : "x-amz-crc32 does not match the body");
+      err->kind = DDB_ERR_UNAVAILABLE;
+      kind = DDB_RETRY_CONNECT;
+    } else if (r == HTTP_OK) {
+      err->http_status = resp.status;
+      parse_error_body(resp.body.data, err);
+      if (!*err->message)
+        snprintf(err->message, sizeof err->message, "HTTP %ld", resp.status);
+      err->kind = kind_of_type(err->type, resp.status);
+      kind = ddb_retry_classify(r, resp.status, err->type);
+    } else {
+      snprintf(err->message, sizeof err->message, "%s", resp.error);
+      err->kind = DDB_ERR_UNAVAILABLE;
+      kind = ddb_retry_classify(r, 0, "");
+      if (r == HTTP_ERR_TIMEOUT && deadline_ms - ddb_now_ms() <= 0) err->kind = DDB_ERR_DEADLINE;
+    }
+    http_response_free(&resp);
+    if (c->m_errors) {
+      char label[112];
+      if (*err->type)
+        snprintf(label, sizeof label, "%s", err->type);
+      else if (err->http_status)
+        snprintf(label, sizeof label, "HTTP_%ld", err->http_status);
+      else
+        snprintf(label, sizeof label, "%s", r == HTTP_ERR_TIMEOUT ? "Timeout" : "ConnectionError");
+      metrics_add(c->m_errors, METRICS_LABELS(op, label), 1);
+    }
+    /* Rejected credentials: refresh once (IRSA keys may have just rotated), then give up. */
+    if (kind == DDB_RETRY_NO && creds_rejected(err->type) && !creds_refreshed) {
+      creds_refreshed = true;
+      creds_invalidate(c->creds);
+      continue;
+    }
+    last_kind = kind;
+    if (kind == DDB_RETRY_NO || err->kind == DDB_ERR_DEADLINE) break;
+    if (err->attempts >= c->cfg.max_attempts) break;
+    int64_t delay =
+        ddb_backoff_ms(err->attempts, c->cfg.retry_base_ms, c->cfg.retry_max_backoff_ms,
+                       random_u32());
+    /* Sleeping into the deadline would only turn this error into DEADLINE_EXCEEDED. */
+    if (ddb_now_ms() + delay >= deadline_ms) break;
+    int cost = kind == DDB_RETRY_TIMEOUT ? DDB_RETRY_TIMEOUT_COST : DDB_RETRY_COST;
+    if (!ddb_retry_quota_acquire(&c->quota, cost)) {
+      log_warn("DynamoDB retry quota exhausted; not retrying", "operation", op, NULL);
+      break;
+    }
+    last_cost = cost;
+    retried = true;
+    if (c->m_retries) metrics_add(c->m_retries, METRICS_LABELS(op, ddb_retry_kind_name(kind)), 1);
+    log_line *l = log_begin(LOG_DEBUG, "DynamoDB retry");
+    log_str(l, "operation", op);
+    log_str(l, "reason", ddb_retry_kind_name(kind));
+    log_str(l, "error", *err->type ? err->type : err->message);
+    log_int(l, "attempt", err->attempts);
+    log_int(l, "backoff_ms", delay);
+    log_end(l);
+    sleep_ms(delay);
+  }
+  st = ddb_error_status(op, err);
+
+done:
+  if (menu_status_is_ok(&st) && err->kind != DDB_ERR_NONE) st = ddb_error_status(op, err);
+  free(payload);
+  if (c->m_duration)
+    metrics_observe(c->m_duration, METRICS_LABELS(op), (double)(ddb_now_ms() - start) / 1000.0);
+  if (c->m_requests) {
+    const char *outcome = err->kind == DDB_ERR_NONE ? "OK"
+                          : *err->type              ? err->type
+                          : err->kind == DDB_ERR_DEADLINE ? "DeadlineExceeded"
+                                                          : "Unavailable";
+    metrics_add(c->m_requests, METRICS_LABELS(op, outcome), 1);
+  }
+  return st;
+}
+
+/* ---- typed operations --------------------------------------------------------------------- */
+
+static void set_str(json_t *o, const char *k, const char *v) {
+  if (v) json_object_set_new(o, k, json_string(v));
+}
+static void set_ref(json_t *o, const char *k, json_t *v) {
+  if (v) json_object_set(o, k, v);
+}
+
+static json_t *item_body(const ddb_item_op *op) {
+  json_t *b = json_object();
+  set_str(b, "TableName", op->table);
+  set_ref(b, "Key", op->key);
+  set_ref(b, "Item", op->item);
+  set_str(b, "UpdateExpression", op->update);
+  set_str(b, "ConditionExpression", op->condition);
+  if (op->names && json_object_size(op->names)) set_ref(b, "ExpressionAttributeNames", op->names);
+  if (op->values && json_object_size(op->values))
+    set_ref(b, "ExpressionAttributeValues", op->values);
+  set_str(b, "ReturnValues", op->return_values);
+  set_str(b, "ReturnConsumedCapacity", "TOTAL");
+  return b;
+}
+
+static menu_status item_call(ddb_client *c, const char *name, const ddb_item_op *op,
+                             int64_t deadline_ms, const char *field, json_t **out,
+                             ddb_error *err) {
+  json_t *b = item_body(op);
+  if (op->consistent_read) json_object_set_new(b, "ConsistentRead", json_true());
+  json_t *resp = NULL;
+  menu_status st = ddb_call(c, name, b, deadline_ms, &resp, err);
+  json_decref(b);
+  if (out) {
+    *out = NULL;
+    json_t *v = resp ? json_object_get(resp, field) : NULL;
+    if (v && json_is_object(v)) *out = json_incref(v);
+  }
+  json_decref(resp);
+  return st;
+}
+
+menu_status ddb_get_item(ddb_client *c, const ddb_item_op *op, int64_t deadline_ms,
+                         json_t **item_out, ddb_error *err) {
+  return item_call(c, "GetItem", op, deadline_ms, "Item", item_out, err);
+}
+menu_status ddb_put_item(ddb_client *c, const ddb_item_op *op, int64_t deadline_ms,
+                         json_t **attrs_out, ddb_error *err) {
+  return item_call(c, "PutItem", op, deadline_ms, "Attributes", attrs_out, err);
+}
+menu_status ddb_update_item(ddb_client *c, const ddb_item_op *op, int64_t deadline_ms,
+                            json_t **attrs_out, ddb_error *err) {
+  return item_call(c, "UpdateItem", op, deadline_ms, "Attributes", attrs_out, err);
+}
+menu_status ddb_delete_item(ddb_client *c, const ddb_item_op *op, int64_t deadline_ms,
+                            json_t **attrs_out, ddb_error *err) {
+  return item_call(c, "DeleteItem", op, deadline_ms, "Attributes", attrs_out, err);
+}
+
+menu_status ddb_query(ddb_client *c, const ddb_query_op *op, int64_t deadline_ms,
+                      json_t **items_out, json_t **last_key_out, ddb_error *err) {
+  json_t *b = json_object();
+  set_str(b, "TableName", op->table);
+  set_str(b, "IndexName", op->index);
+  set_str(b, "KeyConditionExpression", op->key_condition);
+  if (op->names && json_object_size(op->names)) set_ref(b, "ExpressionAttributeNames", op->names);
+  if (op->values && json_object_size(op->values))
+    set_ref(b, "ExpressionAttributeValues", op->values);
+  set_ref(b, "ExclusiveStartKey", op->exclusive_start_key);
+  if (op->limit > 0) json_object_set_new(b, "Limit", json_integer(op->limit));
+  json_object_set_new(b, "ScanIndexForward", json_boolean(op->forward));
+  if (op->consistent_read) json_object_set_new(b, "ConsistentRead", json_true());
+  set_str(b, "ReturnConsumedCapacity", "TOTAL");
+  json_t *resp = NULL;
+  menu_status st = ddb_call(c, "Query", b, deadline_ms, &resp, err);
+  json_decref(b);
+  *items_out = NULL;
+  if (last_key_out) *last_key_out = NULL;
+  if (menu_status_is_ok(&st)) {
+    json_t *items = json_object_get(resp, "Items");
+    *items_out = json_is_array(items) ? json_incref(items) : json_array();
+    json_t *lk = json_object_get(resp, "LastEvaluatedKey");
+    if (last_key_out && json_is_object(lk)) *last_key_out = json_incref(lk);
+  }
+  json_decref(resp);
+  return st;
+}
+
+/* One BatchGetItem round of at most 100 keys; found items are appended to `items`, the keys
+ * DynamoDB did not process are returned (new reference, empty array when none). */
+static menu_status batch_round(ddb_client *c, const char *table, json_t *keys, bool consistent,
+                               int64_t deadline_ms, json_t *items, json_t **unprocessed,
+                               ddb_error *err) {
+  json_t *b = json_pack("{s:{s:{s:O,s:b}},s:s}", "RequestItems", table, "Keys", keys,
+                        "ConsistentRead", consistent, "ReturnConsumedCapacity", "TOTAL");
+  json_t *resp = NULL;
+  menu_status st = ddb_call(c, "BatchGetItem", b, deadline_ms, &resp, err);
+  json_decref(b);
+  *unprocessed = json_array();
+  if (!menu_status_is_ok(&st)) {
+    json_decref(resp);
+    return st;
+  }
+  json_t *found = json_object_get(json_object_get(resp, "Responses"), table);
+  if (json_is_array(found)) json_array_extend(items, found);
+  json_t *left = json_object_get(json_object_get(json_object_get(resp, "UnprocessedKeys"), table),
+                                 "Keys");
+  if (json_is_array(left)) json_array_extend(*unprocessed, left);
+  json_decref(resp);
+  return MENU_OK;
+}
+
+menu_status ddb_batch_get_item(ddb_client *c, const char *table, json_t *keys,
+                               bool consistent_read, int64_t deadline_ms, json_t **items_out,
+                               ddb_error *err_out) {
+  ddb_error err_local, *err = err_out ? err_out : &err_local;
+  memset(err, 0, sizeof *err);
+  json_t *items = json_array();
+  menu_status st = MENU_OK;
+  size_t n = json_array_size(keys);
+  int attempts_total = 0;
+  for (size_t off = 0; off < n && menu_status_is_ok(&st); off += BATCH_GET_MAX) {
+    json_t *chunk = json_array();
+    for (size_t i = off; i < n && i < off + BATCH_GET_MAX; i++)
+      json_array_append(chunk, json_array_get(keys, i));
+    /* UnprocessedKeys means "throttled, try these again": back off like any throttle. The
+     * rounds that return nothing processed count against DYNAMODB_MAX_ATTEMPTS. */
+    int stalled = 0;
+    int round = 0;
+    while (json_array_size(chunk) && menu_status_is_ok(&st)) {
+      size_t asked = json_array_size(chunk);
+      json_t *left = NULL;
+      st = batch_round(c, table, chunk, consistent_read, deadline_ms, items, &left, err);
+      attempts_total += err->attempts;
+      json_decref(chunk);
+      chunk = left;
+      if (!menu_status_is_ok(&st) || !json_array_size(chunk)) break;
+      round++;
+      if (json_array_size(chunk) == asked) stalled++;
+      int64_t delay = ddb_backoff_ms(round, c->cfg.retry_base_ms, c->cfg.retry_max_backoff_ms,
+                                     random_u32());
+      if (stalled >= c->cfg.max_attempts || round >= 10 * c->cfg.max_attempts ||
+          ddb_now_ms() + delay >= deadline_ms) {
+        err->kind = DDB_ERR_THROTTLED;
+        snprintf(err->type, sizeof err->type, "UnprocessedKeys");
+        snprintf(err->message, sizeof err->message, "%zu keys still unprocessed",
+                 json_array_size(chunk));
+        err->attempts = attempts_total;
+        st = ddb_error_status("BatchGetItem", err);
+        break;
+      }
+      if (c->m_retries)
+        metrics_add(c->m_retries, METRICS_LABELS("BatchGetItem", "unprocessed_keys"), 1);
+      sleep_ms(delay);
+    }
+    json_decref(chunk);
+  }
+  err->attempts = attempts_total;
+  if (!menu_status_is_ok(&st)) {
+    json_decref(items);
+    items = NULL;
+  }
+  *items_out = items;
+  return st;
+}
+
+menu_status ddb_describe_table(ddb_client *c, const char *table, int64_t deadline_ms,
+                               json_t **table_out, ddb_error *err_out) {
+  ddb_error err_local, *err = err_out ? err_out : &err_local;
+  json_t *b = json_pack("{s:s}", "TableName", table);
+  json_t *resp = NULL;
+  menu_status st = ddb_call(c, "DescribeTable", b, deadline_ms, &resp, err);
+  json_decref(b);
+  *table_out = NULL;
+  if (menu_status_is_ok(&st)) {
+    json_t *t = json_object_get(resp, "Table");
+    if (t) *table_out = json_incref(t);
+  } else if (err->kind == DDB_ERR_NO_TABLE) {
+    st = MENU_OK;
+  }
+  json_decref(resp);
+  return st;
+}
+
+menu_status ddb_create_table(ddb_client *c, json_t *body, int64_t deadline_ms, ddb_error *err) {
+  json_t *resp = NULL;
+  menu_status st = ddb_call(c, "CreateTable", body, deadline_ms, &resp, err);
+  json_decref(resp);
+  return st;
+}
+
+/* ---- attribute values --------------------------------------------------------------------- */
+
+json_t *ddb_s(const char *s) { return json_pack("{s:s}", "S", s ? s : ""); }
+
+json_t *ddb_n(int64_t n) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%" PRId64, n);
+  return json_pack("{s:s}", "N", buf);
+}
+
+const char *ddb_item_s(const json_t *item, const char *name) {
+  return json_string_value(json_object_get(json_object_get(item, name), "S"));
+}
+
+bool ddb_item_n(const json_t *item, const char *name, int64_t *out) {
+  const char *s = json_string_value(json_object_get(json_object_get(item, name), "N"));
+  if (!s || !*s) return false;
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end) return false;
+  *out = v;
+  return true;
+}
+
+json_t *ddb_item_l(const json_t *item, const char *name) {
+  json_t *l = json_object_get(json_object_get(item, name), "L");
+  return json_is_array(l) ? l : NULL;
+}

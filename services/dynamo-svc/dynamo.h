@@ -1,0 +1,151 @@
+/* What the three entities of dynamo-svc share: the service state main.c builds (client,
+ * cursor key, table names), the per-call context, validation of channels/codes/names,
+ * timestamps, ids, and the Relay list walk over one channel partition. */
+#ifndef DYNAMO_SVC_H
+#define DYNAMO_SVC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/arena.h"
+#include "common/config.h"
+#include "common/cursor.h"
+#include "common/metrics.h"
+#include "common/rpc_server.h"
+#include "common/status.h"
+#include "google/protobuf/timestamp.pb-c.h"
+#include "menu/v1/category.pb-c.h"
+#include "menu/v1/common.pb-c.h"
+#include "menu/v1/ghost_swap.pb-c.h"
+#include "menu/v1/product_collection.pb-c.h"
+#include "services/dynamo-svc/ddb/ddb.h"
+
+#define DYN_NAME_MAX_CHARS 200      /* names: valid UTF-8, 1..200 code points */
+#define DYN_COLLECTION_MAX_CODES 500 /* product codes in one collection */
+#define DYN_BATCH_GET_MAX 100       /* BatchGetGhostSwaps */
+#define DYN_CATEGORY_INDEX "by_display_order" /* LSI of the category table on order_key */
+
+/* Built once by main (dyn_svc_create), read-only afterwards: thread-safe. */
+typedef struct {
+  ddb_client *ddb;
+  cursor_key cursor_key;
+  char category_table[256];   /* DYNAMODB_CATEGORY_TABLE, "menu-categories" */
+  char ghost_swap_table[256]; /* DYNAMODB_GHOST_SWAP_TABLE, "menu-ghost-swaps" */
+  char collection_table[256]; /* DYNAMODB_PRODUCT_COLLECTION_TABLE, "menu-product-collections" */
+  bool create_tables;         /* DYNAMODB_CREATE_TABLES, true */
+} dyn_svc;
+
+/* Reads the configuration (problems recorded in c) and creates the client. When
+ * create_tables, makes sure the tables exist (retrying up to DYNAMODB_STARTUP_TIMEOUT_MS
+ * while DynamoDB is not reachable yet). NULL on failure. metrics may be NULL. */
+dyn_svc *dyn_svc_create(config *c, metrics_registry *metrics);
+void dyn_svc_destroy(dyn_svc *s);
+
+/* The tables and their key schema (tables.c). Idempotent; waits for ACTIVE. */
+menu_status dyn_tables_ensure(dyn_svc *s, int64_t deadline_ms);
+
+/* One call: where response memory comes from and when the work must end. */
+typedef struct {
+  arena *a;
+  int64_t deadline_ms; /* ddb_now_ms() time */
+} dyn_call;
+
+dyn_call dyn_call_of(rpc_ctx *ctx);
+
+/* Defines fn_handler, the rpc_unary_fn that runs fn(svc, call, typed req, typed resp). */
+#define DYN_HANDLER(fn, Req, Resp)                                                    \
+  static menu_status fn##_handler(rpc_ctx *ctx, const ProtobufCMessage *req,          \
+                                  ProtobufCMessage *resp, void *svc) {                \
+    dyn_call call = dyn_call_of(ctx);                                                 \
+    return fn(svc, &call, (const Req *)req, (Resp *)resp);                            \
+  }
+
+/* ---- validation ------------------------------------------------------------------------- */
+
+/* "KIOSK", "WEB", "APP", "DRIVE_THRU", "DELIVERY"; NULL for UNSPECIFIED or unknown values. */
+const char *dyn_channel_name(Menu__V1__Channel ch);
+Menu__V1__Channel dyn_channel_from_name(const char *name); /* UNSPECIFIED when unknown */
+/* INVALID_ARGUMENT naming `field` unless ch is a real channel. */
+menu_status dyn_check_channel(Menu__V1__Channel ch, const char *field);
+/* The partition key "CHANNEL#<name>" (arena memory). ch must be valid. */
+char *dyn_channel_pk(arena *a, Menu__V1__Channel ch);
+
+/* ^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$ */
+bool dyn_code_valid(const char *s);
+menu_status dyn_check_code(const char *s, const char *field);
+/* Valid UTF-8, 1..max_chars code points, not only spaces, no control characters. */
+menu_status dyn_check_name(const char *s, const char *field, size_t max_chars);
+
+/* ---- values ------------------------------------------------------------------------------- */
+
+/* Current UTC time as stored: RFC 3339 with microseconds, "2024-05-06T07:08:09.123456Z". */
+void dyn_time_now(char out[32]);
+/* Parses what dyn_time_now writes (arena memory); NULL when absent or malformed. */
+Google__Protobuf__Timestamp *dyn_time_parse(arena *a, const char *s);
+/* A random (v4) UUID, lower case, 36 characters. */
+void dyn_uuid(char out[37]);
+/* s copied into the arena; "" for NULL. */
+char *dyn_strdup(arena *a, const char *s);
+
+/* Status for a DynamoDB failure when the caller has nothing more specific to say. */
+static inline menu_status dyn_status(const char *op, const ddb_error *e) {
+  return ddb_error_status(op, e);
+}
+
+/* A conditional write on `key` failed: NOT_FOUND when the item is gone, else ABORTED naming
+ * version_field with the current version. `what` names the item ("category KIOSK/abc"). */
+menu_status dyn_conflict_status(dyn_svc *s, dyn_call *call, const char *table, json_t *key,
+                                int64_t version, const char *what, const char *version_field);
+
+/* The common DynamoDB key of every item: {"pk": "CHANNEL#X", "sk": sk} (new reference). */
+json_t *dyn_key(const char *pk, const char *sk);
+
+/* ---- lists ------------------------------------------------------------------------------ */
+
+typedef struct {
+  const char *entity; /* cursor scope prefix, e.g. "categories" */
+  const char *table;
+  const char *index;  /* NULL: the table's own sort key orders the list */
+  /* ExclusiveStartKey for a cursor payload in partition pk; NULL when malformed. */
+  json_t *(*start_key)(const char *pk, const char *payload);
+  /* The cursor payload of an item (arena memory); NULL when the item is malformed. */
+  char *(*payload_of)(arena *a, const json_t *item);
+} dyn_list_def;
+
+typedef struct {
+  json_t *items;   /* array in list order (caller json_decrefs via dyn_page_free) */
+  char **cursors;  /* one per item (arena) */
+  size_t n;
+  bool has_next, has_previous;
+} dyn_page;
+
+/* One Relay page of channel ch, in list order whichever the direction: queries the partition
+ * (forward or backward from the cursor's key, Limit page+1, again when DynamoDB stops early
+ * at its 1 MB cap), so no list is ever sorted in memory. Cursor errors are INVALID_ARGUMENT
+ * naming page.after/page.before; a cursor of another entity or channel fails to verify. */
+menu_status dyn_list(dyn_svc *s, dyn_call *call, const dyn_list_def *def, Menu__V1__Channel ch,
+                     const Menu__V1__PageRequest *page, dyn_page *out);
+void dyn_page_free(dyn_page *p);
+/* PageInfo for p, with start/end cursors (arena memory). */
+Menu__V1__PageInfo *dyn_page_info(arena *a, const dyn_page *p);
+
+/* ---- the three entities (category.c, ghost_swap.c, collection.c) -------------------------- */
+
+extern const rpc_method_impl dyn_category_methods[];
+extern const rpc_method_impl dyn_ghost_swap_methods[];
+extern const rpc_method_impl dyn_collection_methods[];
+
+/* The create paths without a gRPC call (seed-demo). resp is filled from the arena. */
+menu_status dyn_category_create(dyn_svc *s, dyn_call *call, const Menu__V1__CreateCategoryRequest *req,
+                                Menu__V1__CreateCategoryResponse *resp);
+menu_status dyn_ghost_swap_put(dyn_svc *s, dyn_call *call, const Menu__V1__PutGhostSwapRequest *req,
+                               Menu__V1__PutGhostSwapResponse *resp);
+menu_status dyn_collection_create(dyn_svc *s, dyn_call *call,
+                                  const Menu__V1__CreateProductCollectionRequest *req,
+                                  Menu__V1__CreateProductCollectionResponse *resp);
+
+/* `dynamo-svc seed-demo`: demo data on a fresh state (seed.c). Exit code. */
+int dyn_seed_demo_main(void);
+
+#endif

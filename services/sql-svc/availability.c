@@ -1,0 +1,313 @@
+/* The availability handlers: input checks, the cursor (scope = store, channel, direction;
+ * payload = evaluation instant and product code, both authenticated), one statement per call,
+ * and the Relay page built from limit+1 rows. */
+#include "services/sql-svc/availability.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/page.h"
+#include "menu/v1/product_availability.pb-c.h"
+#include "services/sql-svc/sqlsvc.h"
+
+/* Greater than any product code under utf8mb4_bin: U+10FFFF (backward paging from the end). */
+#define CODE_AFTER_ALL "\xF4\x8F\xBF\xBF"
+
+int availability_rule_type_from_db(const char *s) {
+  if (!s) return MENU__V1__RULE_TYPE__RULE_TYPE_UNSPECIFIED;
+  if (!strcmp(s, "global-experience")) return MENU__V1__RULE_TYPE__RULE_TYPE_GLOBAL_EXPERIENCE;
+  if (!strcmp(s, "market")) return MENU__V1__RULE_TYPE__RULE_TYPE_MARKET;
+  if (!strcmp(s, "regional")) return MENU__V1__RULE_TYPE__RULE_TYPE_REGIONAL;
+  if (!strcmp(s, "restaurant")) return MENU__V1__RULE_TYPE__RULE_TYPE_RESTAURANT;
+  return MENU__V1__RULE_TYPE__RULE_TYPE_UNSPECIFIED;
+}
+
+const char *availability_rule_type_to_db(int t) {
+  switch (t) {
+  case MENU__V1__RULE_TYPE__RULE_TYPE_GLOBAL_EXPERIENCE: return "global-experience";
+  case MENU__V1__RULE_TYPE__RULE_TYPE_MARKET: return "market";
+  case MENU__V1__RULE_TYPE__RULE_TYPE_REGIONAL: return "regional";
+  case MENU__V1__RULE_TYPE__RULE_TYPE_RESTAURANT: return "restaurant";
+  default: return NULL;
+  }
+}
+
+/* Result row of the STMT_AVAIL_* statements (column order fixed in statements.c). */
+typedef struct {
+  int32_t restaurant_id, channel_id;
+  my_bool restaurant_null, channel_null, hidden_null, rule_null, created_null, updated_null;
+  signed char is_hidden;
+  int64_t rule_id;
+  MYSQL_TIME created_at, updated_at;
+  sql_strcol code, name, type, effect, created_by, updated_by;
+  char code_buf[256], name_buf[1024], type_buf[32], effect_buf[16], cby_buf[512], uby_buf[512];
+  MYSQL_BIND b[12];
+} avail_row;
+
+static void avail_row_bind(avail_row *r) {
+  memset(r->b, 0, sizeof r->b);
+  r->b[0].buffer_type = MYSQL_TYPE_LONG;
+  r->b[0].buffer = &r->restaurant_id;
+  r->b[0].is_null = &r->restaurant_null;
+  r->b[1].buffer_type = MYSQL_TYPE_LONG;
+  r->b[1].buffer = &r->channel_id;
+  r->b[1].is_null = &r->channel_null;
+  sql_result_str(&r->b[2], &r->code, r->code_buf, sizeof r->code_buf);
+  sql_result_str(&r->b[3], &r->name, r->name_buf, sizeof r->name_buf);
+  r->b[4].buffer_type = MYSQL_TYPE_TINY;
+  r->b[4].buffer = &r->is_hidden;
+  r->b[4].is_null = &r->hidden_null;
+  r->b[5].buffer_type = MYSQL_TYPE_LONGLONG;
+  r->b[5].buffer = &r->rule_id;
+  r->b[5].is_null = &r->rule_null;
+  sql_result_str(&r->b[6], &r->type, r->type_buf, sizeof r->type_buf);
+  sql_result_str(&r->b[7], &r->effect, r->effect_buf, sizeof r->effect_buf);
+  sql_result_str(&r->b[8], &r->created_by, r->cby_buf, sizeof r->cby_buf);
+  r->b[9].buffer_type = MYSQL_TYPE_DATETIME;
+  r->b[9].buffer = &r->created_at;
+  r->b[9].is_null = &r->created_null;
+  sql_result_str(&r->b[10], &r->updated_by, r->uby_buf, sizeof r->uby_buf);
+  r->b[11].buffer_type = MYSQL_TYPE_DATETIME;
+  r->b[11].buffer = &r->updated_at;
+  r->b[11].is_null = &r->updated_null;
+}
+
+static Menu__V1__ProductAvailability *avail_node(rpc_ctx *ctx, avail_row *r) {
+  Menu__V1__ProductAvailability *n =
+      RPC_NEW(ctx, Menu__V1__ProductAvailability, menu__v1__product_availability__init);
+  n->product_code = rpc_ctx_strdup(ctx, sql_strcol_value(&r->code));
+  const char *name = sql_strcol_value(&r->name);
+  n->display_name = rpc_ctx_strdup(ctx, name ? name : "");
+  n->is_hidden = !r->hidden_null && r->is_hidden;
+  n->rule_id = r->rule_id;
+  n->rule_type = availability_rule_type_from_db(sql_strcol_value(&r->type));
+  const char *cby = sql_strcol_value(&r->created_by), *uby = sql_strcol_value(&r->updated_by);
+  n->created_by = rpc_ctx_strdup(ctx, cby ? cby : "");
+  n->updated_by = rpc_ctx_strdup(ctx, uby ? uby : "");
+  if (!r->created_null) n->create_time = sql_usec_to_ts(ctx, sql_mysql_to_usec(&r->created_at));
+  if (!r->updated_null) n->update_time = sql_usec_to_ts(ctx, sql_mysql_to_usec(&r->updated_at));
+  return n;
+}
+
+/* Store and channel checks shared by both RPCs. */
+static menu_status check_store_channel(const char *store, Menu__V1__Channel channel,
+                                       const char **channel_code) {
+  if (!store || !*store) return MENU_INVALID("store_code: required");
+  if (!sql_code_valid(store))
+    return MENU_INVALID("store_code: must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$");
+  *channel_code = sql_channel_code(channel);
+  if (!*channel_code) return MENU_INVALID("channel: required (not CHANNEL_UNSPECIFIED)");
+  return MENU_OK;
+}
+
+static menu_status store_row_status(int rows, const avail_row *r, const char *store,
+                                    const char *channel) {
+  if (rows == 0) return MENU_NOT_FOUND("store_code: store %s not found", store);
+  if (r->channel_null) return MENU_NOT_FOUND("channel: channel %s not found", channel);
+  return MENU_OK;
+}
+
+/* Cursor payload "<instant in usec>:<product code>"; the scope names the list. */
+static void cursor_scope(char *out, size_t n, const char *store, const char *channel, bool fwd) {
+  snprintf(out, n, "availability:%s:%s:%s", store, channel, fwd ? "after" : "before");
+}
+
+menu_status availability_list(rpc_ctx *ctx, const ProtobufCMessage *reqm, ProtobufCMessage *respm,
+                              void *svcp) {
+  const Menu__V1__ListProductAvailabilitiesRequest *req = (const void *)reqm;
+  Menu__V1__ListProductAvailabilitiesResponse *resp = (void *)respm;
+  sqlsvc *svc = svcp;
+  const char *channel = NULL;
+  menu_status st = check_store_channel(req->store_code, req->channel, &channel);
+  if (!menu_status_is_ok(&st)) return st;
+  page_params pg;
+  const Menu__V1__PageRequest *p = req->page;
+  st = page_params_parse(p ? p->first : 0, p ? p->after : NULL, p ? p->last : 0,
+                         p ? p->before : NULL, PAGE_DEFAULT_SIZE, PAGE_MAX_SIZE, &pg);
+  if (!menu_status_is_ok(&st)) return st;
+
+  sql_usec at = 0;
+  bool at_given = req->at_time != NULL;
+  if (at_given) {
+    st = sql_ts_to_usec(req->at_time, "at_time", &at);
+    if (!menu_status_is_ok(&st)) return st;
+  }
+  char scope[200];
+  cursor_scope(scope, sizeof scope, req->store_code, channel, pg.forward);
+  const char *key_code = pg.forward ? "" : CODE_AFTER_ALL;
+  if (pg.cursor) {
+    char *payload = NULL;
+    st = cursor_decode(&svc->cursor_key, scope, pg.cursor, pg.cursor_field, &payload);
+    if (!menu_status_is_ok(&st)) return st;
+    char *colon = strchr(payload, ':');
+    char *end = NULL;
+    long long cur_at = colon ? strtoll(payload, &end, 10) : 0;
+    if (!colon || end != colon || !sql_code_valid(colon + 1)) {
+      free(payload);
+      return MENU_INVALID("%s: malformed cursor", pg.cursor_field);
+    }
+    if (at_given && cur_at != at) {
+      free(payload);
+      return MENU_INVALID("at_time: differs from the instant %s was issued for; omit at_time "
+                          "or send the response's at_time", pg.cursor_field);
+    }
+    at = cur_at;
+    key_code = rpc_ctx_strdup(ctx, colon + 1);
+    free(payload);
+  } else if (!at_given) {
+    at = sql_now_usec();
+  }
+
+  MYSQL_TIME at_t;
+  sql_usec_to_mysql(at, &at_t);
+  int64_t limit = pg.limit + 1;
+  unsigned long l_channel, l_store, l_key;
+  MYSQL_BIND params[5];
+  sql_bind_time(&params[0], &at_t);
+  sql_bind_str(&params[1], channel, &l_channel);
+  sql_bind_str(&params[2], req->store_code, &l_store);
+  sql_bind_str(&params[3], key_code, &l_key);
+  sql_bind_i64(&params[4], &limit);
+
+  pool_conn *conn = NULL;
+  st = pool_acquire(svc->pool, sql_call_deadline(ctx), &conn);
+  if (!menu_status_is_ok(&st)) return st;
+  MYSQL_STMT *s = NULL;
+  st = pool_exec(conn, pg.forward ? STMT_AVAIL_LIST_FORWARD : STMT_AVAIL_LIST_BACKWARD, params,
+                 &s, NULL);
+  if (!menu_status_is_ok(&st)) goto out;
+
+  avail_row *row = arena_alloc(rpc_ctx_arena(ctx), sizeof *row);
+  avail_row_bind(row);
+  if (mysql_stmt_bind_result(s, row->b)) {
+    st = pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "bind result");
+    goto out;
+  }
+  int rows = 0, fetched = 0;
+  Menu__V1__ProductAvailabilityEdge **edges =
+      RPC_NEW_ARRAY(ctx, Menu__V1__ProductAvailabilityEdge *, (size_t)limit);
+  for (;;) {
+    int rc = mysql_stmt_fetch(s);
+    if (rc == MYSQL_NO_DATA) break;
+    if (rc == 1) {
+      st = pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "fetch");
+      goto out;
+    }
+    if (rc == MYSQL_DATA_TRUNCATED) {
+      st = MENU_INTERNAL("availability: a column exceeded its buffer");
+      goto out;
+    }
+    rows++;
+    if (!sql_strcol_value(&row->code) || fetched >= limit) continue;
+    Menu__V1__ProductAvailabilityEdge *e =
+        RPC_NEW(ctx, Menu__V1__ProductAvailabilityEdge, menu__v1__product_availability_edge__init);
+    e->node = avail_node(ctx, row);
+    edges[fetched++] = e;
+  }
+  st = store_row_status(rows, row, req->store_code, channel);
+  if (!menu_status_is_ok(&st)) goto out;
+
+  bool has_next, has_prev;
+  page_flags(&pg, fetched, &has_next, &has_prev);
+  int n = fetched > pg.limit ? pg.limit : fetched;
+  if (!pg.forward) { /* fetched in descending order */
+    for (int i = 0, j = n - 1; i < j; i++, j--) {
+      Menu__V1__ProductAvailabilityEdge *t = edges[i];
+      edges[i] = edges[j];
+      edges[j] = t;
+    }
+  }
+  /* Cursors of both directions come from the item: `after` scope for forward paging from it,
+   * `before` for backward; a client uses end_cursor with first/after and start_cursor with
+   * last/before, so each edge's cursor is issued for the direction being walked. */
+  for (int i = 0; i < n; i++) {
+    char payload[128];
+    snprintf(payload, sizeof payload, "%" PRId64 ":%s", (int64_t)at, edges[i]->node->product_code);
+    char *c = cursor_encode(&svc->cursor_key, scope, payload);
+    edges[i]->cursor = rpc_ctx_strdup(ctx, c);
+    free(c);
+  }
+  resp->edges = edges;
+  resp->n_edges = (size_t)n;
+  resp->page_info = RPC_NEW(ctx, Menu__V1__PageInfo, menu__v1__page_info__init);
+  resp->page_info->has_next_page = has_next;
+  resp->page_info->has_previous_page = has_prev;
+  resp->page_info->start_cursor = n ? edges[0]->cursor : (char *)"";
+  resp->page_info->end_cursor = n ? edges[n - 1]->cursor : (char *)"";
+  resp->at_time = sql_usec_to_ts(ctx, at);
+out:
+  pool_stmt_done(s);
+  pool_release(svc->pool, conn);
+  return st;
+}
+
+menu_status availability_get(rpc_ctx *ctx, const ProtobufCMessage *reqm, ProtobufCMessage *respm,
+                             void *svcp) {
+  const Menu__V1__GetProductAvailabilityRequest *req = (const void *)reqm;
+  Menu__V1__GetProductAvailabilityResponse *resp = (void *)respm;
+  sqlsvc *svc = svcp;
+  const char *channel = NULL;
+  menu_status st = check_store_channel(req->store_code, req->channel, &channel);
+  if (!menu_status_is_ok(&st)) return st;
+  if (!req->product_code || !*req->product_code) return MENU_INVALID("product_code: required");
+  if (!sql_code_valid(req->product_code))
+    return MENU_INVALID("product_code: must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$");
+  sql_usec at = sql_now_usec();
+  if (req->at_time) {
+    st = sql_ts_to_usec(req->at_time, "at_time", &at);
+    if (!menu_status_is_ok(&st)) return st;
+  }
+  MYSQL_TIME at_t;
+  sql_usec_to_mysql(at, &at_t);
+  unsigned long l_channel, l_store, l_product;
+  MYSQL_BIND params[4];
+  sql_bind_time(&params[0], &at_t);
+  sql_bind_str(&params[1], req->product_code, &l_product);
+  sql_bind_str(&params[2], channel, &l_channel);
+  sql_bind_str(&params[3], req->store_code, &l_store);
+
+  pool_conn *conn = NULL;
+  st = pool_acquire(svc->pool, sql_call_deadline(ctx), &conn);
+  if (!menu_status_is_ok(&st)) return st;
+  MYSQL_STMT *s = NULL;
+  st = pool_exec(conn, STMT_AVAIL_GET_ONE, params, &s, NULL);
+  if (!menu_status_is_ok(&st)) goto out;
+  avail_row *row = arena_alloc(rpc_ctx_arena(ctx), sizeof *row);
+  avail_row_bind(row);
+  if (mysql_stmt_bind_result(s, row->b)) {
+    st = pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "bind result");
+    goto out;
+  }
+  int rows = 0;
+  Menu__V1__ProductAvailability *found = NULL;
+  bool denied = false;
+  for (;;) {
+    int rc = mysql_stmt_fetch(s);
+    if (rc == MYSQL_NO_DATA) break;
+    if (rc == 1 || rc == MYSQL_DATA_TRUNCATED) {
+      st = rc == 1 ? pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "fetch")
+                   : MENU_INTERNAL("availability: a column exceeded its buffer");
+      goto out;
+    }
+    rows++;
+    if (found || denied || !sql_strcol_value(&row->code)) continue;
+    const char *effect = sql_strcol_value(&row->effect);
+    if (effect && !strcmp(effect, "allow")) found = avail_node(ctx, row);
+    else denied = true;
+  }
+  st = store_row_status(rows, row, req->store_code, channel);
+  if (!menu_status_is_ok(&st)) goto out;
+  if (!found) {
+    st = MENU_NOT_FOUND("product_code: %s is not available at store %s on %s (%s)",
+                        req->product_code, req->store_code, channel,
+                        denied ? "its winning rule denies it" : "no rule applies");
+    goto out;
+  }
+  resp->product_availability = found;
+out:
+  pool_stmt_done(s);
+  pool_release(svc->pool, conn);
+  return st;
+}

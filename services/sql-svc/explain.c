@@ -1,0 +1,63 @@
+/* Runs EXPLAIN over the availability statement with real parameters (see explain.h). */
+#include "services/sql-svc/explain.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "services/sql-svc/sqlsvc.h"
+#include "services/sql-svc/statements.h"
+
+#define MAX_COLS 16
+#define COL_CAP 2048
+
+menu_status explain_availability(MYSQL *m, const char *store, const char *channel, FILE *out) {
+  const char *body = sql_statements[STMT_AVAIL_LIST_FORWARD].sql;
+  size_t n = strlen(body) + 16;
+  char *sql = malloc(n);
+  snprintf(sql, n, "EXPLAIN %s", body);
+  MYSQL_STMT *s = mysql_stmt_init(m);
+  menu_status st = MENU_OK;
+  MYSQL_TIME at;
+  sql_usec_to_mysql(sql_now_usec(), &at);
+  int64_t limit = 17;
+  unsigned long l1, l2, l3;
+  MYSQL_BIND p[5];
+  sql_bind_time(&p[0], &at);
+  sql_bind_str(&p[1], channel, &l1);
+  sql_bind_str(&p[2], store, &l2);
+  sql_bind_str(&p[3], "", &l3);
+  sql_bind_i64(&p[4], &limit);
+  MYSQL_RES *meta = NULL;
+  if (mysql_stmt_prepare(s, sql, strlen(sql)) || mysql_stmt_bind_param(s, p) ||
+      mysql_stmt_execute(s) || mysql_stmt_store_result(s)) {
+    st = MENU_UNAVAILABLE("explain: %s", mysql_stmt_error(s));
+    goto out;
+  }
+  meta = mysql_stmt_result_metadata(s);
+  unsigned cols = meta ? mysql_num_fields(meta) : 0;
+  if (cols > MAX_COLS) cols = MAX_COLS;
+  static char bufs[MAX_COLS][COL_CAP];
+  sql_strcol sc[MAX_COLS];
+  MYSQL_BIND b[MAX_COLS];
+  for (unsigned i = 0; i < cols; i++) {
+    sql_result_str(&b[i], &sc[i], bufs[i], COL_CAP);
+    fprintf(out, "%s%s", i ? "\t" : "", mysql_fetch_field_direct(meta, i)->name);
+  }
+  fprintf(out, "\n");
+  if (mysql_stmt_bind_result(s, b)) {
+    st = MENU_UNAVAILABLE("explain: %s", mysql_stmt_error(s));
+    goto out;
+  }
+  while (mysql_stmt_fetch(s) != MYSQL_NO_DATA) {
+    for (unsigned i = 0; i < cols; i++) {
+      const char *v = sql_strcol_value(&sc[i]);
+      fprintf(out, "%s%s", i ? "\t" : "", v ? v : "NULL");
+    }
+    fprintf(out, "\n");
+  }
+out:
+  if (meta) mysql_free_result(meta);
+  mysql_stmt_close(s);
+  free(sql);
+  return st;
+}

@@ -1,0 +1,455 @@
+/* The MySQL connection pool: checkout within a deadline, validation and reconnection, the
+ * per-connection prepared statement cache, error mapping and the deadline watchdog. */
+#include "services/sql-svc/pool.h"
+
+#include <errno.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "common/log.h"
+
+/* Server error numbers that differ between MariaDB and MySQL or are missing from
+ * mysqld_error.h of one of them. */
+#define ERRNO_MARIADB_CONSTRAINT_FAILED 4025
+#define ERRNO_MYSQL_CHECK_VIOLATED 3819
+#define ERRNO_MARIADB_STATEMENT_TIMEOUT 1969
+#define ERRNO_MYSQL_QUERY_TIMEOUT 3024
+#define ERRNO_MARIADB_CONNECTION_KILLED 1927
+#define ERRNO_MYSQL_CLIENT_INTERACTION_TIMEOUT 4031
+
+#define DISARMED INT64_MAX
+
+struct pool_conn {
+  pool *p;
+  MYSQL *m; /* NULL: not connected; written only under p->mu */
+  MYSQL_STMT *stmts[STMT_COUNT];
+  int64_t deadline_ms; /* DISARMED unless checked out; read by the watchdog under p->mu */
+  int64_t last_used_ms;
+  bool in_use;
+  bool broken; /* network-level failure: close on release */
+  bool killed; /* the watchdog aborted its I/O at the deadline */
+};
+
+struct pool {
+  pool_config cfg; /* strings owned */
+  pool_conn *conns;
+  int size, in_use;
+  pthread_mutex_t mu;
+  pthread_cond_t freed;   /* a connection was released */
+  pthread_cond_t wd_wake; /* watchdog: a deadline was armed, or stop */
+  pthread_t watchdog;
+  bool stopping;
+  metrics_family *m_query, *m_errors, *m_wait, *m_timeouts, *m_reconnects, *m_size, *m_in_use;
+};
+
+static const double query_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                       0.05,   0.1,   0.25,   0.5,   1,    2.5};
+
+int64_t pool_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timespec abs_mono(int64_t ms) {
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+  return ts;
+}
+
+void pool_config_load(config *c, pool_config *out) {
+  memset(out, 0, sizeof *out);
+  out->host = config_str(c, "MYSQL_HOST", "127.0.0.1");
+  out->port = (int)config_int(c, "MYSQL_PORT", 3307, 1, 65535);
+  out->user = config_str(c, "MYSQL_USER", "menu");
+  out->password = config_secret(c, "MYSQL_PASSWORD", "");
+  out->database = config_str(c, "MYSQL_DATABASE", "menu");
+  out->size = (int)config_int(c, "MYSQL_POOL_SIZE", 8, 1, 256);
+  out->connect_timeout_s = (int)config_int(c, "MYSQL_CONNECT_TIMEOUT_S", 5, 1, 300);
+  out->io_timeout_s = (int)config_int(c, "MYSQL_IO_TIMEOUT_S", 30, 1, 3600);
+}
+
+void pool_config_free(pool_config *cfg) {
+  if (cfg->password) {
+    memset(cfg->password, 0, strlen(cfg->password));
+    free(cfg->password);
+    cfg->password = NULL;
+  }
+}
+
+MYSQL *pool_connect_one(const pool_config *cfg, int timeout_s, bool local_infile, menu_status *st) {
+  MYSQL *m = mysql_init(NULL);
+  if (!m) {
+    *st = MENU_UNAVAILABLE("mysql: out of memory");
+    return NULL;
+  }
+  unsigned ct = (unsigned)(timeout_s > 0 ? timeout_s : 1), io = (unsigned)cfg->io_timeout_s;
+  my_bool off = 0;
+  unsigned infile = local_infile ? 1 : 0;
+  mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
+  mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &io);
+  mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &io);
+  mysql_options(m, MYSQL_OPT_RECONNECT, &off); /* the pool reconnects, with a fresh cache */
+  mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &infile);
+  mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  /* Times are UTC everywhere; UTC_TIMESTAMP() does not depend on this, NOW() would. */
+  mysql_options(m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+  if (!mysql_real_connect(m, cfg->host, cfg->user, cfg->password, cfg->database,
+                          (unsigned)cfg->port, NULL, 0)) {
+    *st = MENU_UNAVAILABLE("mysql: cannot connect to %s:%d: %s", cfg->host, cfg->port,
+                           mysql_error(m));
+    mysql_close(m);
+    return NULL;
+  }
+  *st = MENU_OK;
+  return m;
+}
+
+static void conn_close(pool_conn *c) {
+  MYSQL *m;
+  pthread_mutex_lock(&c->p->mu);
+  m = c->m;
+  c->m = NULL;
+  pthread_mutex_unlock(&c->p->mu);
+  for (int i = 0; i < STMT_COUNT; i++) {
+    if (c->stmts[i]) mysql_stmt_close(c->stmts[i]);
+    c->stmts[i] = NULL;
+  }
+  if (m) mysql_close(m);
+  c->broken = c->killed = false;
+}
+
+static void collect(void *arg) {
+  pool *p = arg;
+  int size, in_use;
+  pool_stats(p, &size, &in_use);
+  metrics_set(p->m_size, METRICS_NO_LABELS, size);
+  metrics_set(p->m_in_use, METRICS_NO_LABELS, in_use);
+}
+
+/* Aborts the I/O of connections still busy past their deadline. shutdown() wakes a thread
+ * blocked in recv() on that socket at once; the owner then sees CR_SERVER_LOST and, since
+ * `killed` is set, reports DEADLINE_EXCEEDED and drops the connection on release. */
+static void *watchdog_main(void *arg) {
+  pool *p = arg;
+  pthread_mutex_lock(&p->mu);
+  while (!p->stopping) {
+    int64_t now = pool_now_ms(), next = now + 200;
+    for (int i = 0; i < p->size; i++) {
+      pool_conn *c = &p->conns[i];
+      if (!c->in_use || c->killed || c->deadline_ms == DISARMED) continue;
+      if (c->deadline_ms <= now) {
+        if (c->m) {
+          shutdown(mysql_get_socket(c->m), SHUT_RDWR);
+          c->killed = true;
+        }
+      } else if (c->deadline_ms < next) {
+        next = c->deadline_ms;
+      }
+    }
+    struct timespec ts = abs_mono(next + 1);
+    pthread_cond_timedwait(&p->wd_wake, &p->mu, &ts);
+  }
+  pthread_mutex_unlock(&p->mu);
+  return NULL;
+}
+
+pool *pool_create(const pool_config *cfg, metrics_registry *metrics) {
+  pool *p = calloc(1, sizeof *p);
+  p->cfg = *cfg;
+  p->cfg.host = strdup(cfg->host);
+  p->cfg.user = strdup(cfg->user);
+  p->cfg.database = strdup(cfg->database);
+  p->cfg.password = strdup(cfg->password ? cfg->password : "");
+  p->size = cfg->size;
+  p->conns = calloc((size_t)p->size, sizeof *p->conns);
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&p->freed, &ca);
+  pthread_cond_init(&p->wd_wake, &ca);
+  pthread_condattr_destroy(&ca);
+  if (metrics) {
+    p->m_query = metrics_histogram(metrics, "mysql_query_duration_seconds",
+                                   "MySQL statement latency (prepare + execute + fetch)",
+                                   METRICS_LABELS("statement"), query_buckets,
+                                   sizeof query_buckets / sizeof *query_buckets);
+    p->m_errors = metrics_counter(metrics, "mysql_query_errors_total",
+                                  "MySQL statements that failed, by statement and status",
+                                  METRICS_LABELS("statement", "code"));
+    p->m_wait = metrics_histogram(metrics, "mysql_pool_wait_seconds",
+                                  "Time spent waiting for a free pooled connection",
+                                  METRICS_NO_LABELS, query_buckets,
+                                  sizeof query_buckets / sizeof *query_buckets);
+    p->m_timeouts = metrics_counter(metrics, "mysql_pool_acquire_timeouts_total",
+                                    "Checkouts that found no free connection in time",
+                                    METRICS_NO_LABELS);
+    p->m_reconnects = metrics_counter(metrics, "mysql_pool_connects_total",
+                                      "Connections (re)established, by result",
+                                      METRICS_LABELS("result"));
+    p->m_size = metrics_gauge(metrics, "mysql_pool_size", "Configured pool size",
+                              METRICS_NO_LABELS);
+    p->m_in_use = metrics_gauge(metrics, "mysql_pool_in_use", "Connections checked out",
+                                METRICS_NO_LABELS);
+    metrics_on_collect(metrics, collect, p);
+  }
+  for (int i = 0; i < p->size; i++) {
+    p->conns[i].p = p;
+    p->conns[i].deadline_ms = DISARMED;
+  }
+  /* Warm the pool; a server that is down now is not fatal (checkout connects lazily). */
+  for (int i = 0; i < p->size; i++) {
+    menu_status st;
+    MYSQL *m = pool_connect_one(&p->cfg, p->cfg.connect_timeout_s, false, &st);
+    if (!m) {
+      log_warn("mysql pool: connection not established at start-up; will retry on use",
+               "error", st.message, NULL);
+      break;
+    }
+    p->conns[i].m = m;
+    p->conns[i].last_used_ms = pool_now_ms();
+  }
+  pthread_create(&p->watchdog, NULL, watchdog_main, p);
+  return p;
+}
+
+void pool_destroy(pool *p) {
+  if (!p) return;
+  pthread_mutex_lock(&p->mu);
+  p->stopping = true;
+  pthread_cond_broadcast(&p->wd_wake);
+  pthread_mutex_unlock(&p->mu);
+  pthread_join(p->watchdog, NULL);
+  for (int i = 0; i < p->size; i++) conn_close(&p->conns[i]);
+  pthread_cond_destroy(&p->freed);
+  pthread_cond_destroy(&p->wd_wake);
+  pthread_mutex_destroy(&p->mu);
+  free((char *)p->cfg.host);
+  free((char *)p->cfg.user);
+  free((char *)p->cfg.database);
+  pool_config_free(&p->cfg);
+  free(p->conns);
+  free(p);
+}
+
+void pool_stats(pool *p, int *size, int *in_use) {
+  pthread_mutex_lock(&p->mu);
+  *size = p->size;
+  *in_use = p->in_use;
+  pthread_mutex_unlock(&p->mu);
+}
+
+MYSQL *pool_conn_mysql(pool_conn *c) { return c->m; }
+
+menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out) {
+  *out = NULL;
+  int64_t start = pool_now_ms();
+  pool_conn *c = NULL;
+  pthread_mutex_lock(&p->mu);
+  for (;;) {
+    /* Prefer a connected one, most recently used first (warm caches, fewer reconnects). */
+    for (int i = 0; i < p->size; i++) {
+      pool_conn *x = &p->conns[i];
+      if (x->in_use) continue;
+      if (!c || (x->m && !c->m) || (!!x->m == !!c->m && x->last_used_ms > c->last_used_ms))
+        c = x;
+    }
+    if (c) break;
+    if (pool_now_ms() >= deadline_ms) break;
+    struct timespec ts = abs_mono(deadline_ms);
+    int rc = pthread_cond_timedwait(&p->freed, &p->mu, &ts);
+    if (rc == ETIMEDOUT) {
+      /* one more look: a release may have raced the timeout */
+      continue;
+    }
+  }
+  if (!c) {
+    pthread_mutex_unlock(&p->mu);
+    if (p->m_timeouts) metrics_add(p->m_timeouts, METRICS_NO_LABELS, 1);
+    if (p->m_wait) metrics_observe(p->m_wait, METRICS_NO_LABELS, (pool_now_ms() - start) / 1e3);
+    return MENU_UNAVAILABLE("mysql: all %d pooled connections busy until the deadline",
+                            p->size);
+  }
+  c->in_use = true;
+  c->broken = c->killed = false;
+  c->deadline_ms = deadline_ms;
+  p->in_use++;
+  pthread_cond_signal(&p->wd_wake);
+  pthread_mutex_unlock(&p->mu);
+  if (p->m_wait) metrics_observe(p->m_wait, METRICS_NO_LABELS, (pool_now_ms() - start) / 1e3);
+
+  /* Validate: a connection idle across a server restart fails its ping; reconnect once. */
+  if (c->m && mysql_ping(c->m) != 0) {
+    bool killed;
+    pthread_mutex_lock(&p->mu);
+    killed = c->killed;
+    pthread_mutex_unlock(&p->mu);
+    log_info("mysql pool: dropping a connection that failed validation", "error",
+             mysql_error(c->m), NULL);
+    conn_close(c);
+    if (killed) {
+      pool_release(p, c);
+      return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED,
+                              "mysql: deadline exceeded while validating a connection");
+    }
+  }
+  if (!c->m) {
+    int64_t left = deadline_ms - pool_now_ms();
+    if (left <= 0) {
+      pool_release(p, c);
+      return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED,
+                              "mysql: deadline exceeded before connecting");
+    }
+    int t = (int)((left + 999) / 1000);
+    if (t > p->cfg.connect_timeout_s) t = p->cfg.connect_timeout_s;
+    menu_status st;
+    MYSQL *m = pool_connect_one(&p->cfg, t, false, &st);
+    if (p->m_reconnects)
+      metrics_add(p->m_reconnects, METRICS_LABELS(m ? "ok" : "error"), 1);
+    if (!m) {
+      pool_release(p, c);
+      return st;
+    }
+    pthread_mutex_lock(&p->mu);
+    c->m = m;
+    pthread_mutex_unlock(&p->mu);
+  }
+  *out = c;
+  return MENU_OK;
+}
+
+void pool_release(pool *p, pool_conn *c) {
+  if (!c) return;
+  pthread_mutex_lock(&p->mu);
+  c->deadline_ms = DISARMED; /* the watchdog must not touch a socket about to be closed */
+  bool drop = c->broken || c->killed;
+  pthread_mutex_unlock(&p->mu);
+  if (drop) conn_close(c);
+  pthread_mutex_lock(&p->mu);
+  c->last_used_ms = pool_now_ms();
+  c->in_use = false;
+  p->in_use--;
+  pthread_cond_signal(&p->freed);
+  pthread_mutex_unlock(&p->mu);
+}
+
+menu_status pool_error_status(pool_conn *c, unsigned err, const char *msg, const char *what) {
+  bool killed;
+  pthread_mutex_lock(&c->p->mu);
+  killed = c->killed;
+  pthread_mutex_unlock(&c->p->mu);
+  if (killed) {
+    c->broken = true;
+    return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "mysql: deadline exceeded (%s)",
+                            what);
+  }
+  switch (err) {
+  case ERRNO_MARIADB_CONSTRAINT_FAILED:
+  case ERRNO_MYSQL_CHECK_VIOLATED:
+    return MENU_INVALID("%s: violates a constraint: %s", what, msg);
+  case ER_NO_REFERENCED_ROW_2:
+  case ER_NO_REFERENCED_ROW:
+    return menu_status_make(GRPC_STATUS_FAILED_PRECONDITION,
+                            "%s: refers to a row that does not exist", what);
+  case ER_DUP_ENTRY:
+    return menu_status_make(GRPC_STATUS_ALREADY_EXISTS, "%s: already exists", what);
+  case ER_LOCK_DEADLOCK:
+    return menu_status_make(GRPC_STATUS_ABORTED, "%s: deadlock, retry", what);
+  case ER_LOCK_WAIT_TIMEOUT:
+  case ER_CON_COUNT_ERROR:
+  case ER_TOO_MANY_USER_CONNECTIONS:
+    return MENU_UNAVAILABLE("mysql: %s: %s", what, msg);
+  case ERRNO_MARIADB_STATEMENT_TIMEOUT:
+  case ERRNO_MYSQL_QUERY_TIMEOUT:
+    return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "mysql: %s: %s", what, msg);
+  case ER_SERVER_SHUTDOWN:
+  case ER_QUERY_INTERRUPTED:
+  case ERRNO_MARIADB_CONNECTION_KILLED:
+  case ERRNO_MYSQL_CLIENT_INTERACTION_TIMEOUT:
+  case ER_NEED_REPREPARE:
+    c->broken = true;
+    return MENU_UNAVAILABLE("mysql: %s: %s", what, msg);
+  default:
+    break;
+  }
+  if (err >= CR_MIN_ERROR && err <= CR_MAX_ERROR) {
+    /* Client-side: connection lost, refused, out of sync. A fresh connection fixes them. */
+    c->broken = true;
+    return MENU_UNAVAILABLE("mysql: %s: %s", what, msg);
+  }
+  log_error("mysql: unexpected error", "statement", what, "error", msg, NULL);
+  return MENU_INTERNAL("mysql: %s failed", what);
+}
+
+static double elapsed_s(const struct timespec *a) {
+  struct timespec b;
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+menu_status pool_exec(pool_conn *c, stmt_id id, MYSQL_BIND *params, MYSQL_STMT **out,
+                      unsigned *mysql_errno_out) {
+  const stmt_def *d = &sql_statements[id];
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  unsigned err = 0;
+  const char *msg = "";
+  MYSQL_STMT *s = c->stmts[id];
+  *out = NULL;
+  if (mysql_errno_out) *mysql_errno_out = 0;
+  if (!c->m) {
+    c->broken = true;
+    return MENU_UNAVAILABLE("mysql: not connected");
+  }
+  if (!s) {
+    s = mysql_stmt_init(c->m);
+    if (!s) {
+      err = mysql_errno(c->m);
+      msg = mysql_error(c->m);
+      goto fail_conn;
+    }
+    if (mysql_stmt_prepare(s, d->sql, strlen(d->sql))) goto fail_stmt_fresh;
+    c->stmts[id] = s;
+  }
+  if (params && mysql_stmt_bind_param(s, params)) goto fail_stmt;
+  if (mysql_stmt_execute(s)) goto fail_stmt;
+  if (mysql_stmt_field_count(s) > 0 && mysql_stmt_store_result(s)) goto fail_stmt;
+  if (c->p->m_query)
+    metrics_observe(c->p->m_query, METRICS_LABELS(d->name), elapsed_s(&t0));
+  *out = s;
+  return MENU_OK;
+
+fail_stmt_fresh: /* never cached; closed below */
+fail_stmt : {
+  char buf[512];
+  err = mysql_stmt_errno(s);
+  snprintf(buf, sizeof buf, "%s", mysql_stmt_error(s));
+  menu_status st = pool_error_status(c, err, buf, d->name);
+  if (c->broken || c->stmts[id] != s || mysql_stmt_reset(s)) {
+    /* a statement whose state is unknown is not reused */
+    mysql_stmt_close(s);
+    c->stmts[id] = NULL;
+  }
+  if (mysql_errno_out) *mysql_errno_out = err;
+  if (c->p->m_errors)
+    metrics_add(c->p->m_errors, METRICS_LABELS(d->name, menu_status_code_name(st.code)), 1);
+  return st;
+}
+fail_conn : {
+  if (mysql_errno_out) *mysql_errno_out = err;
+  menu_status st = pool_error_status(c, err, msg, d->name);
+  if (c->p->m_errors)
+    metrics_add(c->p->m_errors, METRICS_LABELS(d->name, menu_status_code_name(st.code)), 1);
+  return st;
+}
+}
+
+void pool_stmt_done(MYSQL_STMT *stmt) {
+  if (stmt) mysql_stmt_free_result(stmt);
+}

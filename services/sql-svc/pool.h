@@ -1,0 +1,82 @@
+/* A fixed-size pool of MySQL/MariaDB connections (MariaDB Connector/C) with a per-connection
+ * cache of prepared statements. Checkout waits for a free connection until the caller's
+ * deadline, validates it (mysql_ping) and reconnects when the server went away, so a server
+ * restart costs failed calls during the outage but never a service restart. A watchdog thread
+ * shuts down the socket of a connection still busy past its deadline: Connector/C only applies
+ * MYSQL_OPT_READ_TIMEOUT at connect time, so a per-call bound has to come from outside.
+ * Thread-safe: any thread may acquire/release; one pool_conn is used by one thread at a time. */
+#ifndef SQL_POOL_H
+#define SQL_POOL_H
+
+#include <mysql.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "services/sql-svc/statements.h"
+
+typedef struct pool pool;
+typedef struct pool_conn pool_conn;
+
+typedef struct {
+  const char *host;     /* MYSQL_HOST */
+  int port;             /* MYSQL_PORT */
+  const char *user;     /* MYSQL_USER */
+  char *password;       /* MYSQL_PASSWORD(_FILE); owned by the config, wiped by pool_config_free */
+  const char *database; /* MYSQL_DATABASE */
+  int size;             /* MYSQL_POOL_SIZE */
+  int connect_timeout_s; /* MYSQL_CONNECT_TIMEOUT_S: cap on one connect attempt */
+  int io_timeout_s;     /* MYSQL_IO_TIMEOUT_S: read/write timeout set at connect, a backstop
+                           behind the per-call deadline watchdog */
+} pool_config;
+
+/* Reads the MYSQL_* variables (problems recorded in c). */
+void pool_config_load(config *c, pool_config *out);
+void pool_config_free(pool_config *cfg);
+
+/* Opens one connection outside any pool (migrate, seed tools). Caller closes with mysql_close.
+ * On failure returns NULL and fills *st (UNAVAILABLE). */
+MYSQL *pool_connect_one(const pool_config *cfg, int timeout_s, bool local_infile, menu_status *st);
+
+/* Creates the pool and tries to open every connection now (failures are logged, not fatal:
+ * checkout connects lazily). cfg is copied. metrics may be NULL. */
+pool *pool_create(const pool_config *cfg, metrics_registry *metrics);
+/* All connections must have been released. */
+void pool_destroy(pool *p);
+
+/* Checks out a connection, waiting at most until deadline_ms (CLOCK_MONOTONIC milliseconds,
+ * see pool_now_ms). UNAVAILABLE when none frees up in time or the server cannot be reached.
+ * The connection stays bound to that deadline: past it, the watchdog aborts its I/O. */
+menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out);
+/* Returns the connection; a connection that failed at the network level is closed here. */
+void pool_release(pool *p, pool_conn *c);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t pool_now_ms(void);
+
+/* The raw handle, e.g. for transactions. Borrowed while checked out. */
+MYSQL *pool_conn_mysql(pool_conn *c);
+
+/* Prepares (once per connection, then cached) and executes statement `id` with `params`
+ * (NULL when it has none; as many as the statement's markers). Results, if any, are buffered
+ * (mysql_stmt_store_result) so that the caller may fetch at leisure; the caller binds result
+ * buffers with mysql_stmt_bind_result and fetches, then calls pool_stmt_done. Errors map to
+ * statuses: connection trouble UNAVAILABLE (the connection is dropped on release), a deadline
+ * hit DEADLINE_EXCEEDED, constraint violations INVALID_ARGUMENT / FAILED_PRECONDITION. The
+ * server's error number is in *mysql_errno_out when not NULL. Latency and errors are recorded
+ * per statement name. */
+menu_status pool_exec(pool_conn *c, stmt_id id, MYSQL_BIND *params, MYSQL_STMT **out,
+                      unsigned *mysql_errno_out);
+/* Frees the buffered result of the last pool_exec on this statement. */
+void pool_stmt_done(MYSQL_STMT *stmt);
+
+/* Maps a Connector/C or server error on connection c to a status; marks c broken when the
+ * connection is unusable. `what` prefixes the message. */
+menu_status pool_error_status(pool_conn *c, unsigned err, const char *msg, const char *what);
+
+/* Gauges for metrics_on_collect: size and in-use counts. */
+void pool_stats(pool *p, int *size, int *in_use);
+
+#endif

@@ -1,0 +1,189 @@
+/* Conversions and checks shared by sql-svc's handlers (see sqlsvc.h). */
+#include "services/sql-svc/sqlsvc.h"
+
+#include <string.h>
+#include <time.h>
+
+sql_usec sql_now_usec(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (sql_usec)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+menu_status sql_ts_to_usec(const Google__Protobuf__Timestamp *ts, const char *field,
+                           sql_usec *out) {
+  if (ts->nanos < 0 || ts->nanos > 999999999)
+    return MENU_INVALID("%s: nanos must be in [0, 999999999]", field);
+  if (ts->seconds < SQL_USEC_MIN / 1000000 || ts->seconds > SQL_USEC_MAX / 1000000)
+    return MENU_INVALID("%s: must be between 0001-01-01 and 9999-12-31 UTC", field);
+  *out = (sql_usec)ts->seconds * 1000000 + ts->nanos / 1000;
+  return MENU_OK;
+}
+
+/* Floor division that also works for instants before 1970. */
+static int64_t floordiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+void sql_usec_to_mysql(sql_usec us, MYSQL_TIME *out) {
+  int64_t secs = floordiv(us, 1000000);
+  time_t t = (time_t)secs;
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  memset(out, 0, sizeof *out);
+  out->year = (unsigned)(tm.tm_year + 1900);
+  out->month = (unsigned)(tm.tm_mon + 1);
+  out->day = (unsigned)tm.tm_mday;
+  out->hour = (unsigned)tm.tm_hour;
+  out->minute = (unsigned)tm.tm_min;
+  out->second = (unsigned)tm.tm_sec;
+  out->second_part = (unsigned long)(us - secs * 1000000);
+  out->time_type = MYSQL_TIMESTAMP_DATETIME;
+}
+
+sql_usec sql_mysql_to_usec(const MYSQL_TIME *t) {
+  struct tm tm = {0};
+  tm.tm_year = (int)t->year - 1900;
+  tm.tm_mon = (int)t->month - 1;
+  tm.tm_mday = (int)t->day;
+  tm.tm_hour = (int)t->hour;
+  tm.tm_min = (int)t->minute;
+  tm.tm_sec = (int)t->second;
+  return (sql_usec)timegm(&tm) * 1000000 + (sql_usec)t->second_part;
+}
+
+Google__Protobuf__Timestamp *sql_usec_to_ts(rpc_ctx *ctx, sql_usec us) {
+  Google__Protobuf__Timestamp *ts =
+      RPC_NEW(ctx, Google__Protobuf__Timestamp, google__protobuf__timestamp__init);
+  int64_t secs = floordiv(us, 1000000);
+  ts->seconds = secs;
+  ts->nanos = (int32_t)((us - secs * 1000000) * 1000);
+  return ts;
+}
+
+static const struct {
+  Menu__V1__Channel ch;
+  const char *code;
+} channels[] = {
+    {MENU__V1__CHANNEL__CHANNEL_KIOSK, "KIOSK"},
+    {MENU__V1__CHANNEL__CHANNEL_WEB, "WEB"},
+    {MENU__V1__CHANNEL__CHANNEL_APP, "APP"},
+    {MENU__V1__CHANNEL__CHANNEL_DRIVE_THRU, "DRIVE_THRU"},
+    {MENU__V1__CHANNEL__CHANNEL_DELIVERY, "DELIVERY"},
+};
+
+const char *sql_channel_code(Menu__V1__Channel ch) {
+  for (size_t i = 0; i < sizeof channels / sizeof *channels; i++)
+    if (channels[i].ch == ch) return channels[i].code;
+  return NULL;
+}
+
+Menu__V1__Channel sql_channel_from_code(const char *code) {
+  for (size_t i = 0; code && i < sizeof channels / sizeof *channels; i++)
+    if (!strcmp(channels[i].code, code)) return channels[i].ch;
+  return MENU__V1__CHANNEL__CHANNEL_UNSPECIFIED;
+}
+
+static bool alnum(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+bool sql_code_valid(const char *s) {
+  if (!s || !alnum(s[0])) return false;
+  size_t i = 1;
+  for (; s[i]; i++) {
+    if (i >= 50) return false;
+    if (!alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-') return false;
+  }
+  return true;
+}
+
+bool sql_text_valid(const char *s, size_t max_bytes) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t n = strlen(s);
+  if (n > max_bytes) return false;
+  for (size_t i = 0; i < n;) {
+    unsigned c = p[i];
+    size_t len;
+    unsigned cp;
+    if (c < 0x80) { i++; continue; }
+    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
+    else return false;
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; k++) {
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+/* A little before the caller's deadline, so that our UNAVAILABLE / DEADLINE_EXCEEDED reaches
+ * the caller before its own timer fires and it learns why (pool exhausted, datastore slow). */
+int64_t sql_call_deadline(rpc_ctx *ctx) {
+  int64_t left = rpc_ctx_remaining_ms(ctx);
+  int64_t margin = left / 10 < 100 ? left / 10 : 100;
+  return pool_now_ms() + left - margin;
+}
+
+void sql_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len_store) {
+  memset(b, 0, sizeof *b);
+  *len_store = strlen(s);
+  b->buffer_type = MYSQL_TYPE_STRING;
+  b->buffer = (void *)s;
+  b->buffer_length = *len_store;
+  b->length = len_store;
+}
+
+void sql_bind_str_or_null(MYSQL_BIND *b, const char *s, unsigned long *len_store) {
+  if (s && *s) {
+    sql_bind_str(b, s, len_store);
+    return;
+  }
+  memset(b, 0, sizeof *b);
+  b->buffer_type = MYSQL_TYPE_NULL;
+}
+
+void sql_bind_i64(MYSQL_BIND *b, const int64_t *v) {
+  memset(b, 0, sizeof *b);
+  b->buffer_type = MYSQL_TYPE_LONGLONG;
+  b->buffer = (void *)v;
+}
+
+void sql_bind_i32(MYSQL_BIND *b, const int32_t *v) {
+  memset(b, 0, sizeof *b);
+  b->buffer_type = MYSQL_TYPE_LONG;
+  b->buffer = (void *)v;
+}
+
+void sql_bind_time(MYSQL_BIND *b, const MYSQL_TIME *t) {
+  memset(b, 0, sizeof *b);
+  b->buffer_type = MYSQL_TYPE_DATETIME;
+  b->buffer = (void *)t;
+}
+
+void sql_result_str(MYSQL_BIND *b, sql_strcol *c, char *buf, unsigned long cap) {
+  memset(b, 0, sizeof *b);
+  c->buf = buf;
+  c->cap = cap;
+  c->len = 0;
+  c->is_null = 0;
+  c->error = 0;
+  b->buffer_type = MYSQL_TYPE_STRING;
+  b->buffer = buf;
+  b->buffer_length = cap - 1;
+  b->length = &c->len;
+  b->is_null = &c->is_null;
+  b->error = &c->error;
+}
+
+const char *sql_strcol_value(sql_strcol *c) {
+  if (c->is_null) return NULL;
+  unsigned long n = c->len < c->cap - 1 ? c->len : c->cap - 1;
+  c->buf[n] = 0;
+  return c->buf;
+}

@@ -1,0 +1,31 @@
+/* Every SQL statement sql-svc sends at run time, by id: the pool prepares each once per
+ * connection and caches it. Keeping the SQL in one file makes it reviewable as a whole and
+ * lets EXPLAIN checks (README) run the exact text the service runs. */
+#ifndef SQL_STATEMENTS_H
+#define SQL_STATEMENTS_H
+
+typedef enum {
+  /* Availability: params (at DATETIME, channelCode, restaurantCode, productCode bound, limit).
+   * Columns: see AVAIL_COL_* in availability.c. */
+  STMT_AVAIL_LIST_FORWARD = 0,
+  STMT_AVAIL_LIST_BACKWARD,
+  /* params (at, productCode, channelCode, restaurantCode). */
+  STMT_AVAIL_GET_ONE,
+  /* Rules. */
+  STMT_RULE_RESOLVE, /* (productCode, groupId, marketCode, regionalCode, restaurantCode,
+                        menuTypeCode) -> ids (NULL when unknown) + group channel */
+  STMT_RULE_INSERT,
+  STMT_RULE_SELECT,  /* (ruleId) */
+  STMT_RULE_TERMINATE, /* (at, at, at, updatedBy, ruleId) */
+  STMT_COUNT
+} stmt_id;
+
+typedef struct {
+  const char *name; /* metrics label */
+  const char *sql;
+} stmt_def;
+
+/* Indexed by stmt_id. Immutable. */
+extern const stmt_def sql_statements[STMT_COUNT];
+
+#endif

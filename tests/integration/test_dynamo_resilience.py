@@ -1,0 +1,331 @@
+"""dynamo-svc when DynamoDB misbehaves, through the real binary over gRPC:
+- a fault-injecting HTTP proxy in front of a real dynalite answers throttling errors, 500s
+  and partial BatchGetItem results before passing requests through: the service retries
+  (counted at the proxy and in its metrics), does not retry ConditionalCheckFailed, answers
+  RESOURCE_EXHAUSTED when still throttled, and never backs off past the caller's deadline;
+- its own dynalite (scripts/dynalite.sh on a free port, so the shared one is untouched)
+  stopped: UNAVAILABLE within the deadline; frozen: the deadline is honoured; started
+  again: the same service process recovers."""
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+import uuid
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import grpc
+import pytest
+
+from conftest import ROOT, STATE, Service, env_of, free_port, unary
+from menu.v1 import category_pb2 as cat  # noqa: E402
+from menu.v1 import common_pb2  # noqa: E402
+from menu.v1 import ghost_swap_pb2 as gs  # noqa: E402
+
+KIOSK = common_pb2.CHANNEL_KIOSK
+CAT = "/menu.v1.CategoryService/"
+
+
+def tables_env():
+    tag = uuid.uuid4().hex[:10]
+    return {
+        "DYNAMODB_CATEGORY_TABLE": f"it-{tag}-categories",
+        "DYNAMODB_GHOST_SWAP_TABLE": f"it-{tag}-swaps",
+        "DYNAMODB_PRODUCT_COLLECTION_TABLE": f"it-{tag}-collections",
+    }
+
+
+def throttle(code="ProvisionedThroughputExceededException"):
+    return (400, {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "slow down"})
+
+
+SERVER_ERROR = (500, {"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                      "message": "boom"})
+
+
+class FaultProxy:
+    """HTTP proxy to dynalite. faults[op] is a list of canned answers used (and consumed) one
+    per request of that operation before requests pass through; split_batch makes the next
+    BatchGetItem answer report half of its keys as UnprocessedKeys."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.faults = {}
+        self.split_batch = 0
+        self.seen = []  # (operation, request body) of every request
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                op = self.headers.get("X-Amz-Target", "").split(".")[-1]
+                with proxy.lock:
+                    proxy.seen.append((op, body))
+                    canned = proxy.faults.get(op) or []
+                    answer = canned.pop(0) if canned else None
+                    split = op == "BatchGetItem" and proxy.split_batch > 0
+                    if split:
+                        proxy.split_batch -= 1
+                if answer:
+                    status, payload = answer
+                    return self.reply(status, json.dumps(payload).encode())
+                status, data = proxy.forward(self.headers, body)
+                if split and status == 200:
+                    data = proxy.unprocess_half(body, data)
+                self.reply(status, data)
+
+            def reply(self, status, data):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.0")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("x-amz-crc32", str(zlib.crc32(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def forward(self, headers, body):
+        keep = {k: v for k, v in headers.items() if k.lower() in (
+            "content-type", "x-amz-target", "x-amz-date", "authorization")}
+        req = urllib.request.Request(self.upstream, data=body, headers=keep, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    @staticmethod
+    def unprocess_half(request, data):
+        """Moves the found items of half the requested keys to UnprocessedKeys."""
+        req, resp = json.loads(request), json.loads(data)
+        (table, spec), = req["RequestItems"].items()
+        keys = spec["Keys"]
+        later = keys[len(keys) // 2:]
+        later_codes = {k["sk"]["S"] for k in later}
+        resp["Responses"][table] = [i for i in resp["Responses"][table]
+                                    if i["sk"]["S"] not in later_codes]
+        resp["UnprocessedKeys"] = {table: {"Keys": later}}
+        return json.dumps(resp).encode()
+
+    def count(self, op):
+        with self.lock:
+            return sum(1 for o, _ in self.seen if o == op)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def proxied(dynalite):
+    proxy = FaultProxy(dynalite["DYNAMODB_ENDPOINT"])
+    env = env_of(dynalite)
+    env.update(tables_env())
+    env.update({"DYNAMODB_ENDPOINT": f"http://127.0.0.1:{proxy.port}",
+                "DYNAMODB_MAX_ATTEMPTS": "3", "DYNAMODB_RETRY_BASE_MS": "10"})
+    svc = Service("dynamo-svc", env=env).wait_ready()
+    with svc.channel() as channel:
+        yield proxy, channel, svc
+    svc.stop()
+    proxy.close()
+
+
+def metric(svc, name, **labels):
+    text = urllib.request.urlopen(f"http://{svc.metrics_addr}/metrics", timeout=5).read().decode()
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{want}}} "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def create(channel, cid, timeout=10):
+    return unary(channel, CAT + "CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
+        id=cid, channel=KIOSK, name=cid, display_order=1)), cat.CreateCategoryResponse,
+        timeout=timeout)[0]
+
+
+def get(channel, cid, timeout=10):
+    return unary(channel, CAT + "GetCategory", cat.GetCategoryRequest(channel=KIOSK, id=cid),
+                 cat.GetCategoryResponse, timeout=timeout)[0].category
+
+
+def test_throttling_and_500_are_retried(proxied):
+    proxy, channel, svc = proxied
+    create(channel, "retry-1")
+    before = proxy.count("GetItem")
+    throttles = metric(svc, "dynamodb_retries_total", operation="GetItem", reason="throttling")
+    proxy.faults["GetItem"] = [throttle(), SERVER_ERROR]
+    assert get(channel, "retry-1").id == "retry-1"
+    assert proxy.count("GetItem") - before == 3
+    assert metric(svc, "dynamodb_retries_total", operation="GetItem",
+                  reason="throttling") == throttles + 1
+    assert metric(svc, "dynamodb_retries_total", operation="GetItem", reason="server_error") >= 1
+    assert metric(svc, "dynamodb_errors_total", operation="GetItem",
+                  type="ProvisionedThroughputExceededException") >= 1
+
+
+def test_conditional_check_failed_is_not_retried(proxied):
+    proxy, channel, svc = proxied
+    create(channel, "ccf-1")
+    before = proxy.count("PutItem")
+    with pytest.raises(grpc.RpcError) as e:
+        create(channel, "ccf-1")
+    assert e.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert proxy.count("PutItem") - before == 1
+
+
+def test_still_throttled_is_resource_exhausted(proxied):
+    proxy, channel, svc = proxied
+    create(channel, "thr-1")
+    before = proxy.count("GetItem")
+    proxy.faults["GetItem"] = [throttle("ThrottlingException")] * 5
+    with pytest.raises(grpc.RpcError) as e:
+        get(channel, "thr-1")
+    assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert proxy.count("GetItem") - before == 3  # DYNAMODB_MAX_ATTEMPTS
+    proxy.faults["GetItem"] = []
+
+
+def test_backoff_stays_inside_the_deadline(dynalite):
+    """Many attempts allowed, long backoff, short deadline: the answer (the last DynamoDB
+    error) comes before the deadline instead of a sleep that overruns it."""
+    proxy = FaultProxy(dynalite["DYNAMODB_ENDPOINT"])
+    env = env_of(dynalite)
+    env.update(tables_env())
+    env.update({"DYNAMODB_ENDPOINT": f"http://127.0.0.1:{proxy.port}",
+                "DYNAMODB_MAX_ATTEMPTS": "20", "DYNAMODB_RETRY_BASE_MS": "300"})
+    svc = Service("dynamo-svc", env=env).wait_ready()
+    try:
+        with svc.channel() as channel:
+            for _ in range(3):
+                before = proxy.count("GetItem")
+                proxy.faults["GetItem"] = [SERVER_ERROR] * 50
+                t0 = time.monotonic()
+                with pytest.raises(grpc.RpcError) as e:
+                    get(channel, "any", timeout=1.0)
+                took = time.monotonic() - t0
+                assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value.details()
+                assert took < 1.0
+                assert 1 <= proxy.count("GetItem") - before < 20
+    finally:
+        svc.stop()
+        proxy.close()
+
+
+def test_batch_get_retries_unprocessed_keys(proxied):
+    proxy, channel, svc = proxied
+    codes = [f"U{n:03d}" for n in range(20)]
+    for c in codes:
+        unary(channel, "/menu.v1.GhostSwapService/PutGhostSwap", gs.PutGhostSwapRequest(
+            ghost_swap=gs.GhostSwap(channel=KIOSK, product_code=c, swap_product_code="X" + c)),
+            gs.PutGhostSwapResponse, timeout=10)
+    before = len(proxy.seen)
+    proxy.split_batch = 1
+    r = unary(channel, "/menu.v1.GhostSwapService/BatchGetGhostSwaps",
+              gs.BatchGetGhostSwapsRequest(channel=KIOSK, product_codes=codes),
+              gs.BatchGetGhostSwapsResponse, timeout=10)[0]
+    assert [s.product_code for s in r.ghost_swaps] == codes
+    batches = [json.loads(b) for op, b in proxy.seen[before:] if op == "BatchGetItem"]
+    assert len(batches) == 2
+    (spec,) = batches[1]["RequestItems"].values()
+    assert sorted(k["sk"]["S"] for k in spec["Keys"]) == codes[10:]
+
+
+# ---- a private dynalite that goes away and comes back ---------------------------------------
+
+
+@pytest.fixture
+def own_dynalite():
+    port = free_port()
+    d = STATE / f"dynalite-outage-{port}"
+    script = str(ROOT / "scripts/dynalite.sh")
+    subprocess.run(["rm", "-rf", str(d)], check=True)
+    subprocess.run([script, "start", str(d), str(port)], check=True)
+    info = {"dir": d, "port": port, "script": script,
+            "env": {"DYNAMODB_ENDPOINT": f"http://127.0.0.1:{port}", "AWS_REGION": "us-east-1",
+                    "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}}
+    yield info
+    pid_file = d / "dynalite.pid"
+    if pid_file.exists():  # never leave it stopped with SIGSTOP
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGCONT)
+        except (ProcessLookupError, ValueError):
+            pass
+    subprocess.run([script, "stop", str(d)], check=False)
+
+
+def test_dynalite_down_is_unavailable_quickly_and_recovers(own_dynalite):
+    env = dict(own_dynalite["env"])
+    env.update(tables_env())
+    svc = Service("dynamo-svc", env=env).wait_ready()
+    d, script = own_dynalite["dir"], own_dynalite["script"]
+    try:
+        with svc.channel() as channel:
+            create(channel, "outage-1")
+            subprocess.run([script, "stop", str(d)], check=True)
+            for method, req, resp in [
+                ("GetCategory", cat.GetCategoryRequest(channel=KIOSK, id="outage-1"),
+                 cat.GetCategoryResponse),
+                ("ListCategories", cat.ListCategoriesRequest(channel=KIOSK),
+                 cat.ListCategoriesResponse),
+                ("CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
+                    id="outage-2", channel=KIOSK, name="n")), cat.CreateCategoryResponse),
+            ]:
+                t0 = time.monotonic()
+                with pytest.raises(grpc.RpcError) as e:
+                    unary(channel, CAT + method, req, resp, timeout=2.0)
+                assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value.details()
+                assert time.monotonic() - t0 < 2.0
+
+            subprocess.run([script, "start", str(d), str(own_dynalite["port"])], check=True)
+            deadline = time.monotonic() + 15
+            while True:  # the same process, no restart: the next calls just work
+                try:
+                    assert get(channel, "outage-1", timeout=2.0).id == "outage-1"
+                    break
+                except grpc.RpcError as e:
+                    assert e.code() == grpc.StatusCode.UNAVAILABLE
+                    assert time.monotonic() < deadline, "no recovery"
+                    time.sleep(0.2)
+            create(channel, "outage-3")
+        assert svc.proc.poll() is None
+    finally:
+        svc.stop()
+
+
+def test_frozen_dynalite_honours_the_deadline(own_dynalite):
+    env = dict(own_dynalite["env"])
+    env.update(tables_env())
+    svc = Service("dynamo-svc", env=env).wait_ready()
+    pid = int((own_dynalite["dir"] / "dynalite.pid").read_text())
+    try:
+        with svc.channel() as channel:
+            create(channel, "frozen-1")
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                t0 = time.monotonic()
+                with pytest.raises(grpc.RpcError) as e:
+                    get(channel, "frozen-1", timeout=1.0)
+                took = time.monotonic() - t0
+                assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+                assert took < 1.5
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            assert get(channel, "frozen-1", timeout=5.0).id == "frozen-1"
+    finally:
+        svc.stop()

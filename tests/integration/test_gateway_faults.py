@@ -1,0 +1,361 @@
+"""GetStoreMenu under backend faults that the real services cannot be made to show on demand:
+a backend that is slow, that fails once with UNAVAILABLE (retried) or with INTERNAL (not
+retried), and a caller that cancels. The backends here are small grpcio servers in this
+process implementing the backend services with injected faults; they stand in for a
+misbehaving service, never for a datastore. Composition against the real services is in
+test_gateway_menu.py."""
+
+import threading
+import time
+from concurrent import futures
+
+import grpc
+import pytest
+from grpc.health.v1 import health_pb2
+
+from conftest import unary
+
+from menu.v1 import category_pb2, common_pb2, ghost_swap_pb2, menu_pb2  # noqa: E402
+from menu.v1 import product_availability_pb2 as pa_pb2  # noqa: E402
+
+MENU = "/menu.v1.MenuService/GetStoreMenu"
+KIOSK = common_pb2.CHANNEL_KIOSK
+PART = menu_pb2.MenuPart
+
+
+class FakeBackend:
+    """A grpcio server on a loopback port. `behaviour(method, request, context)` returns the
+    response (or aborts); every call is recorded with its start/end on this process's
+    monotonic clock and whether the caller cancelled it."""
+
+    METHODS = {
+        "menu.v1.CategoryService": {
+            "ListCategories": (category_pb2.ListCategoriesRequest,
+                               category_pb2.ListCategoriesResponse)},
+        "menu.v1.GhostSwapService": {
+            "BatchGetGhostSwaps": (ghost_swap_pb2.BatchGetGhostSwapsRequest,
+                                   ghost_swap_pb2.BatchGetGhostSwapsResponse)},
+        "menu.v1.ProductAvailabilityService": {
+            "ListProductAvailabilities": (pa_pb2.ListProductAvailabilitiesRequest,
+                                          pa_pb2.ListProductAvailabilitiesResponse)},
+    }
+
+    def __init__(self, behaviour):
+        self.behaviour = behaviour
+        self.calls = []
+        self.lock = threading.Lock()
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+        for service, methods in self.METHODS.items():
+            handlers = {name: grpc.unary_unary_rpc_method_handler(
+                self._handler(name), request_deserializer=req.FromString,
+                response_serializer=resp.SerializeToString)
+                for name, (req, resp) in methods.items()}
+            self.server.add_generic_rpc_handlers(
+                (grpc.method_handlers_generic_handler(service, handlers),))
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+
+    def _handler(self, name):
+        def handle(request, context):
+            rec = {"method": name, "start": time.monotonic(), "end": None, "cancelled": None,
+                   "request_id": dict(context.invocation_metadata()).get("x-request-id"),
+                   "request": request}
+            with self.lock:
+                self.calls.append(rec)
+            try:
+                return self.behaviour(name, request, context)
+            finally:
+                # Still active here unless the caller cancelled or its deadline passed.
+                rec["cancelled"] = not context.is_active()
+                rec["end"] = time.monotonic()
+        return handle
+
+    def of(self, method, timeout=2.0):
+        """The calls of `method`, once every handler has returned (bounded wait)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                calls = [c for c in self.calls if c["method"] == method]
+            if all(c["end"] is not None for c in calls) or time.monotonic() > deadline:
+                return calls
+            time.sleep(0.01)
+
+    def started(self, method):
+        with self.lock:
+            return [c for c in self.calls if c["method"] == method]
+
+    @property
+    def target(self):
+        return f"ipv4:127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.server.stop(0)
+
+
+def sleep_unless_cancelled(context, seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and context.is_active():
+        time.sleep(0.005)
+
+
+def categories(n=2):
+    return category_pb2.ListCategoriesResponse(edges=[
+        category_pb2.CategoryEdge(cursor=f"c{i}", node=category_pb2.Category(
+            id=f"cat-{i}", channel=KIOSK, name=f"Category {i}", display_order=i))
+        for i in range(n)])
+
+
+def products(codes):
+    edges = [pa_pb2.ProductAvailabilityEdge(cursor=f"p-{c}", node=pa_pb2.ProductAvailability(
+        product_code=c, display_name=f"Product {c}")) for c in codes]
+    return pa_pb2.ListProductAvailabilitiesResponse(edges=edges, page_info=common_pb2.PageInfo(
+        start_cursor=edges[0].cursor if edges else "", end_cursor=edges[-1].cursor if edges else ""))
+
+
+def swaps_for(request):
+    return ghost_swap_pb2.BatchGetGhostSwapsResponse(ghost_swaps=[
+        ghost_swap_pb2.GhostSwap(channel=request.channel, product_code=c,
+                                 swap_product_code=c + "-S") for c in request.product_codes])
+
+
+def quick(name, request, context):
+    if name == "ListCategories":
+        return categories()
+    if name == "ListProductAvailabilities":
+        return products(["P1", "P2", "P3"])
+    return swaps_for(request)
+
+
+@pytest.fixture
+def fakes():
+    made = []
+
+    def make(behaviour):
+        f = FakeBackend(behaviour)
+        made.append(f)
+        return f
+    yield make
+    for f in made:
+        f.stop()
+
+
+def gateway(start_service, dyn, sql):
+    svc = start_service("gateway", env={"DYNAMO_SVC_TARGET": dyn.target,
+                                        "SQL_SVC_TARGET": sql.target}, wait=False)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and svc.proc.poll() is None:
+        try:
+            with svc.channel() as ch:
+                r, _ = unary(ch, "/grpc.health.v1.Health/Check", health_pb2.HealthCheckRequest(),
+                             health_pb2.HealthCheckResponse, timeout=0.5)
+            if r.status == health_pb2.HealthCheckResponse.SERVING:
+                return svc
+        except grpc.RpcError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("gateway did not become SERVING:\n" + svc.log_text())
+
+
+def menu_call(gw, timeout=10, **fields):
+    fields.setdefault("store_code", "S1")
+    fields.setdefault("channel", KIOSK)
+    with gw.channel() as ch:
+        resp, _ = unary(ch, MENU, menu_pb2.GetStoreMenuRequest(**fields),
+                        menu_pb2.GetStoreMenuResponse, timeout=timeout)
+    return resp
+
+
+def gateway_line(gw, status=None, timeout=5.0):
+    """The last GetStoreMenu log line of the gateway (written just after the reply)."""
+    import json
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [json.loads(l) for l in gw.log_path.read_text().split("\n")[:-1] if l.strip()]
+        lines = [l for l in lines if l.get("method") == MENU
+                 and (status is None or l["status"] == status)]
+        if lines or time.monotonic() > deadline:
+            return lines[-1] if lines else None
+        time.sleep(0.05)
+
+
+# ---- concurrency ---------------------------------------------------------------------------
+
+
+def test_slow_backends_are_waited_for_in_parallel(start_service, fakes):
+    def slow(name, request, context):
+        if name != "BatchGetGhostSwaps":
+            sleep_unless_cancelled(context, 0.3)
+        return quick(name, request, context)
+    dyn, sql = fakes(slow), fakes(slow)
+    gw = gateway(start_service, dyn, sql)
+    t0 = time.monotonic()
+    got = menu_call(gw)
+    secs = time.monotonic() - t0
+    assert len(got.categories) == 2 and len(got.products.edges) == 3
+    assert len(got.ghost_swaps) == 3
+    # Sequential would be >= 0.6 s.
+    assert secs < 0.5, secs
+    [c] = dyn.of("ListCategories")
+    [p] = sql.of("ListProductAvailabilities")
+    assert c["start"] < p["end"] and p["start"] < c["end"]  # same clock: this process's
+
+
+def test_swaps_are_fetched_while_categories_are_in_flight(start_service, fakes):
+    def slow_categories(name, request, context):
+        if name == "ListCategories":
+            sleep_unless_cancelled(context, 0.4)
+        return quick(name, request, context)
+    dyn, sql = fakes(slow_categories), fakes(quick)
+    gw = gateway(start_service, dyn, sql)
+    got = menu_call(gw)
+    assert [g.product_code for g in got.ghost_swaps] == ["P1", "P2", "P3"]
+    [c] = dyn.of("ListCategories")
+    [s] = dyn.of("BatchGetGhostSwaps")
+    [p] = sql.of("ListProductAvailabilities")
+    assert list(s["request"].product_codes) == ["P1", "P2", "P3"]
+    assert s["start"] >= p["start"] and s["end"] < c["end"]
+    line = gateway_line(gw)
+    assert line["ghost_swaps_end_ms"] < line["categories_end_ms"], line
+
+
+def test_one_swaps_call_per_hundred_codes(start_service, fakes):
+    codes = [f"P{i:04d}" for i in range(128)]
+
+    def big_page(name, request, context):
+        if name == "ListProductAvailabilities":
+            return products(codes)
+        return quick(name, request, context)
+    dyn, sql = fakes(big_page), fakes(big_page)
+    gw = gateway(start_service, dyn, sql)
+    got = menu_call(gw, page=common_pb2.PageRequest(first=128))
+    calls = dyn.of("BatchGetGhostSwaps")
+    assert sorted(len(c["request"].product_codes) for c in calls) == [28, 100]
+    assert [g.product_code for g in got.ghost_swaps] == codes
+
+
+# ---- deadlines and cancellation ------------------------------------------------------------
+
+
+def test_deadline_against_a_slow_backend(start_service, fakes):
+    def slow_sql(name, request, context):
+        sleep_unless_cancelled(context, 5)
+        return quick(name, request, context)
+    dyn, sql = fakes(quick), fakes(slow_sql)
+    gw = gateway(start_service, dyn, sql)
+    t0 = time.monotonic()
+    with pytest.raises(grpc.RpcError) as e:
+        menu_call(gw, timeout=0.05)
+    secs = time.monotonic() - t0
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert secs < 0.2, secs
+    # The backend call carried the deadline and was abandoned with it, not left running.
+    time.sleep(0.3)
+    [p] = sql.of("ListProductAvailabilities")
+    assert p["cancelled"] and p["end"] - p["start"] < 0.2, p
+
+
+def test_caller_cancel_cancels_backend_calls(start_service, fakes):
+    """The caller gives up: both backend calls end within moments, and so does the gateway's
+    handler. (Needs the server runtime to have GRPC_OP_RECV_CLOSE_ON_SERVER outstanding while
+    the handler runs: the C core propagates a cancel to child calls when that op completes.)"""
+    def slow(name, request, context):
+        sleep_unless_cancelled(context, 5)
+        return quick(name, request, context)
+    dyn, sql = fakes(slow), fakes(slow)
+    gw = gateway(start_service, dyn, sql)
+    with gw.channel() as ch:
+        fn = ch.unary_unary(MENU, request_serializer=lambda m: m.SerializeToString(),
+                            response_deserializer=menu_pb2.GetStoreMenuResponse.FromString)
+        fut = fn.future(menu_pb2.GetStoreMenuRequest(store_code="S1", channel=KIOSK), timeout=10)
+        deadline = time.monotonic() + 3
+        while (not dyn.started("ListCategories") or not sql.started("ListProductAvailabilities")) \
+                and time.monotonic() < deadline:
+            time.sleep(0.01)
+        fut.cancel()
+        cancelled_at = time.monotonic()
+    time.sleep(0.5)
+    for rec in dyn.of("ListCategories") + sql.of("ListProductAvailabilities"):
+        assert rec["cancelled"], rec
+        assert rec["end"] - cancelled_at < 0.3, rec
+    line = gateway_line(gw)
+    assert line["status"] == "CANCELLED", line
+    assert line["duration_ms"] < 1000, line
+
+
+# ---- retries and failures ------------------------------------------------------------------
+
+
+def test_unavailable_is_retried(start_service, fakes):
+    failures = {"ListCategories": 1, "ListProductAvailabilities": 2}
+
+    def flaky(name, request, context):
+        if failures.get(name, 0) > 0:
+            failures[name] -= 1
+            context.abort(grpc.StatusCode.UNAVAILABLE, "warming up")
+        return quick(name, request, context)
+    dyn, sql = fakes(flaky), fakes(flaky)
+    gw = gateway(start_service, dyn, sql)
+    got = menu_call(gw)
+    assert len(got.categories) == 2 and len(got.products.edges) == 3
+    assert list(got.missing_parts) == []
+    assert len(dyn.of("ListCategories")) == 2
+    assert len(sql.of("ListProductAvailabilities")) == 3
+    # Retries are transparent to the client metrics: one call, one OK.
+    import urllib.request
+    with urllib.request.urlopen(f"http://{gw.metrics_addr}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    assert ('grpc_client_handled_total{grpc_type="unary",grpc_service="menu.v1.CategoryService",'
+            'grpc_method="ListCategories",grpc_code="OK"} 1') in text
+
+
+def test_unavailable_retries_are_bounded(start_service, fakes):
+    def down(name, request, context):
+        if name == "ListProductAvailabilities":
+            context.abort(grpc.StatusCode.UNAVAILABLE, "still down")
+        return quick(name, request, context)
+    dyn, sql = fakes(quick), fakes(down)
+    gw = gateway(start_service, dyn, sql)
+    with pytest.raises(grpc.RpcError) as e:
+        menu_call(gw)
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert e.value.details() == \
+        "sql-svc (ProductAvailabilityService.ListProductAvailabilities): still down"
+    assert len(sql.of("ListProductAvailabilities")) == 3  # maxAttempts
+
+
+def test_other_failures_are_not_retried(start_service, fakes):
+    def broken(name, request, context):
+        if name == "ListCategories":
+            context.abort(grpc.StatusCode.INTERNAL, "bug")
+        return quick(name, request, context)
+    dyn, sql = fakes(broken), fakes(quick)
+    gw = gateway(start_service, dyn, sql)
+    with pytest.raises(grpc.RpcError) as e:
+        menu_call(gw)
+    assert e.value.code() == grpc.StatusCode.INTERNAL
+    assert e.value.details() == "dynamo-svc (CategoryService.ListCategories): bug"
+    assert len(dyn.of("ListCategories")) == 1
+
+    # allow_partial: the rest of the menu, with the failed part named.
+    got = menu_call(gw, allow_partial=True)
+    assert list(got.missing_parts) == [PART.MENU_PART_CATEGORIES]
+    assert len(got.products.edges) == 3 and len(got.ghost_swaps) == 3
+
+
+def test_ghost_swaps_failure(start_service, fakes):
+    def swaps_down(name, request, context):
+        if name == "BatchGetGhostSwaps":
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "throttled")
+        return quick(name, request, context)
+    dyn, sql = fakes(swaps_down), fakes(quick)
+    gw = gateway(start_service, dyn, sql)
+    with pytest.raises(grpc.RpcError) as e:
+        menu_call(gw)
+    assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert e.value.details() == "dynamo-svc (GhostSwapService.BatchGetGhostSwaps): throttled"
+    got = menu_call(gw, allow_partial=True)
+    assert list(got.missing_parts) == [PART.MENU_PART_GHOST_SWAPS]
+    assert len(got.categories) == 2 and len(got.products.edges) == 3
+    line = gateway_line(gw, status="OK")
+    assert line["ghost_swaps_status"] == "RESOURCE_EXHAUSTED"
+    assert "throttled" in line["ghost_swaps_error"]

@@ -1,0 +1,104 @@
+"""sql-svc when MariaDB misbehaves, through the real binary over gRPC: the server restarted under
+a running service (UNAVAILABLE during the outage, normal answers after, same process), and the
+pool exhausted (callers wait, then UNAVAILABLE at their deadline). These tests start their own
+MariaDB with scripts/mariadb.sh so that the shared one is never stopped."""
+
+import subprocess
+import threading
+import time
+import urllib.request
+
+import grpc
+import pytest
+
+from conftest import ROOT, STATE, free_port
+from menu.v1 import common_pb2 as cm
+from test_sql_support import list_page, subcommand, sql
+
+KIOSK = cm.CHANNEL_KIOSK
+MARIADB = str(ROOT / "scripts/mariadb.sh")
+
+
+@pytest.fixture(scope="module")
+def own_db():
+    d = STATE / "mariadb-sql-resilience"
+    port = str(free_port())
+    subprocess.run([MARIADB, "stop", str(d)], check=False)
+    subprocess.run(["rm", "-rf", str(d)], check=True)
+    subprocess.run([MARIADB, "start", str(d), port], check=True)
+    env = {"MYSQL_HOST": "127.0.0.1", "MYSQL_PORT": port, "MYSQL_USER": "menu",
+           "MYSQL_PASSWORD": "menu", "MYSQL_DATABASE": "menu"}
+    for cmd in ("migrate", "seed-demo"):
+        out = subcommand(env, cmd)
+        assert out.returncode == 0, out.stdout + out.stderr
+    yield d, port, env
+    subprocess.run([MARIADB, "stop", str(d)], check=False)
+
+
+def status_of(fn):
+    try:
+        fn()
+        return grpc.StatusCode.OK
+    except grpc.RpcError as e:
+        return e.code()
+
+
+def test_server_restart_unavailable_then_recovers_without_service_restart(own_db, start_service):
+    d, port, env = own_db
+    svc = start_service("sql-svc", env={**env, "MYSQL_POOL_SIZE": "4"})
+    pid = svc.proc.pid
+    assert len(list_page(svc, "R001", KIOSK).edges) > 0
+
+    subprocess.run([MARIADB, "stop", str(d)], check=True)
+    try:
+        for _ in range(3):  # every pooled connection is dead: each call fails fast
+            t = time.monotonic()
+            assert status_of(lambda: list_page(svc, "R001", KIOSK, timeout=5)) == \
+                grpc.StatusCode.UNAVAILABLE
+            assert time.monotonic() - t < 2.0
+    finally:
+        subprocess.run([MARIADB, "start", str(d), port], check=True)
+
+    # Back: the first call after the restart already answers (validation reconnects).
+    for _ in range(6):  # more calls than pooled connections: every connection was replaced
+        assert len(list_page(svc, "R001", KIOSK, timeout=5).edges) > 0
+    assert svc.proc.poll() is None and svc.proc.pid == pid
+
+
+def test_pool_exhausted_waits_then_unavailable_at_the_deadline(own_db, start_service):
+    d, port, env = own_db
+    svc = start_service("sql-svc", env={**env, "MYSQL_POOL_SIZE": "1"})
+    assert len(list_page(svc, "R001", KIOSK).edges) > 0
+
+    # Another client write-locks the rules table: the service's one connection blocks on it.
+    locker = subprocess.Popen(
+        ["mariadb", "--no-defaults", "-h", "127.0.0.1", "-P", port, "-umenu", "-pmenu", "menu",
+         "-e", "LOCK TABLES productAvailabilityRule WRITE; SELECT SLEEP(6); UNLOCK TABLES;"])
+    try:
+        time.sleep(0.5)
+        first = {}
+
+        def hold():
+            t = time.monotonic()
+            first["code"] = status_of(lambda: list_page(svc, "R001", KIOSK, timeout=3))
+            first["took"] = time.monotonic() - t
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        time.sleep(0.3)  # the first call now holds the only connection
+        t = time.monotonic()
+        code = status_of(lambda: list_page(svc, "R002", KIOSK, timeout=1.0))
+        waited = time.monotonic() - t
+        holder.join()
+        assert code == grpc.StatusCode.UNAVAILABLE
+        assert 0.7 <= waited <= 2.0  # it waited for a connection, up to its deadline
+        # The blocked call is cut at its own deadline, not at the lock's end (6 s).
+        assert first["code"] == grpc.StatusCode.DEADLINE_EXCEEDED and first["took"] < 4.5
+    finally:
+        locker.wait(15)
+
+    assert len(list_page(svc, "R001", KIOSK, timeout=5).edges) > 0  # the pool healed
+    text = urllib.request.urlopen(f"http://{svc.metrics_addr}/metrics", timeout=5).read().decode()
+    timeouts = [line for line in text.splitlines()
+                if line.startswith("mysql_pool_acquire_timeouts_total")]
+    assert timeouts and float(timeouts[0].split()[-1]) >= 1
