@@ -10,7 +10,7 @@ LOCAL := .local
 NODE_BIN := $(LOCAL)/node/node_modules/.bin
 PY := /usr/bin/python3
 
-PKGS := grpc libprotobuf-c libcurl openssl jansson libmicrohttpd mariadb
+PKGS := grpc libprotobuf-c libcurl openssl jansson libmicrohttpd mariadb zlib
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing \
                -D_GNU_SOURCE -pthread -I. -I$(GEN)
 ifeq ($(SANITIZE),1)
@@ -138,8 +138,10 @@ test: deps
 unit-test: $(UNIT_BINS)
 	@scripts/run-unit-tests.sh $(UNIT_BINS)
 
+# Integration tests start a real MariaDB, a real dynalite and the real binaries; deploy tests
+# render and validate the Kubernetes manifests and check the images' runtime libraries.
 integration-test: build $(PY_GEN_STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider tests/integration tests/deploy $(PYTEST_ARGS)
 
 # --- local stack -----------------------------------------------------------------------------
 up: deps
@@ -161,6 +163,10 @@ lint: deps
 
 format:
 	@scripts/format.sh
+
+# Container images (needs a container engine; none runs on the CI machine).
+images: build
+	deploy/build-images.sh
 
 clean:
 	rm -rf $(B)

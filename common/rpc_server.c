@@ -595,7 +595,7 @@ int rpc_server_start(rpc_server *s) {
   if (!s->reflection || health_register(s->health) || reflection_register(s->reflection))
     return -1;
 
-  grpc_arg args[6];
+  grpc_arg args[7];
   size_t nargs = 0;
   args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                              {.integer = s->cfg.max_recv_bytes}};
@@ -605,6 +605,8 @@ int rpc_server_start(rpc_server *s) {
                              {.integer = 10000}};
   args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
                              {.integer = 1}};
+  /* A second process on the same port must fail to start, not silently share the traffic. */
+  args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, {.integer = 0}};
   if (s->cfg.max_connection_age_ms > 0) {
     args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONNECTION_AGE_MS,
                                {.integer = (int)s->cfg.max_connection_age_ms}};
