@@ -345,6 +345,72 @@ static void on_request(rpc_tag *tag, bool ok) {
     enqueue(s, ctx);
 }
 
+/* ---- unknown methods ---------------------------------------------------------------------- */
+
+/* A call to a method nobody registered would otherwise wait for a generic request_call until its
+ * deadline; answer UNIMPLEMENTED at once instead. */
+typedef struct {
+  rpc_tag tag;
+  rpc_server *server;
+  int cq;
+  bool replied;
+  grpc_call *call;
+  grpc_call_details details;
+  grpc_metadata_array md;
+  grpc_slice message;
+  int cancelled;
+} rpc_unknown;
+
+static void on_unknown(rpc_tag *tag, bool ok);
+
+static void unknown_post(rpc_server *s, int cq) {
+  rpc_unknown *u = calloc(1, sizeof *u);
+  u->tag.fn = on_unknown;
+  u->server = s;
+  u->cq = cq;
+  grpc_call_details_init(&u->details);
+  grpc_metadata_array_init(&u->md);
+  if (grpc_server_request_call(s->server, &u->call, &u->details, &u->md, s->cqs[cq], s->cqs[cq],
+                               &u->tag) != GRPC_CALL_OK) {
+    grpc_call_details_destroy(&u->details);
+    grpc_metadata_array_destroy(&u->md);
+    free(u);
+  }
+}
+
+static void on_unknown(rpc_tag *tag, bool ok) {
+  rpc_unknown *u = (rpc_unknown *)tag;
+  if (ok && !u->replied) {
+    rpc_server *s = u->server;
+    if (!atomic_load(&s->shutting_down)) unknown_post(s, u->cq);
+    char *method = grpc_slice_to_c_string(u->details.method);
+    log_line *l = log_begin(LOG_WARN, "rpc");
+    log_str(l, "method", method);
+    log_str(l, "status", "UNIMPLEMENTED");
+    log_end(l);
+    metrics_add(s->m_handled, METRICS_LABELS("unary", "unknown", "unknown", "UNIMPLEMENTED"), 1);
+    char msg[300];
+    snprintf(msg, sizeof msg, "unknown method %s", method);
+    gpr_free(method);
+    u->message = grpc_slice_from_copied_string(msg);
+    grpc_op ops[3];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[1].data.send_status_from_server.status = GRPC_STATUS_UNIMPLEMENTED;
+    ops[1].data.send_status_from_server.status_details = &u->message;
+    ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[2].data.recv_close_on_server.cancelled = &u->cancelled;
+    u->replied = true;
+    if (grpc_call_start_batch(u->call, ops, 3, &u->tag, NULL) == GRPC_CALL_OK) return;
+  }
+  if (u->call) grpc_call_unref(u->call);
+  if (u->replied) grpc_slice_unref(u->message);
+  grpc_call_details_destroy(&u->details);
+  grpc_metadata_array_destroy(&u->md);
+  free(u);
+}
+
 /* ---- unary calls -------------------------------------------------------------------------- */
 
 static void on_reply_done(rpc_tag *tag, bool ok);
@@ -649,10 +715,12 @@ int rpc_server_start(rpc_server *s) {
     pthread_create(&s->workers[i], NULL, worker_main, s);
   s->cq_threads = calloc((size_t)n_cq, sizeof(pthread_t));
   for (int i = 0; i < n_cq; i++) pthread_create(&s->cq_threads[i], NULL, cq_main, s->cqs[i]);
-  for (int cq = 0; cq < n_cq; cq++)
+  for (int cq = 0; cq < n_cq; cq++) {
     for (size_t i = 0; i < s->n_methods; i++)
       for (int k = 0; k < s->cfg.requests_per_method; k++)
         request_post(s, &s->methods[i], cq);
+    for (int k = 0; k < 2; k++) unknown_post(s, cq);
+  }
 
   if (s->cfg.metrics_addr && strcmp(s->cfg.metrics_addr, "off")) {
     s->http = metrics_http_start(s->metrics, s->cfg.metrics_addr);
