@@ -10,7 +10,7 @@ LOCAL := .local
 NODE_BIN := $(LOCAL)/node/node_modules/.bin
 PY := /usr/bin/python3
 
-PKGS := grpc libprotobuf-c libcurl openssl jansson libmicrohttpd mariadb
+PKGS := grpc libprotobuf-c libcurl openssl jansson libmicrohttpd mariadb zlib
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing \
                -D_GNU_SOURCE -pthread -I. -I$(GEN)
 ifeq ($(SANITIZE),1)
@@ -69,7 +69,7 @@ deps:
 
 build: $(BINS) $(TOOL_BINS) $(UNIT_BINS)
 
-$(GEN_STAMP): $(MENU_PROTOS)
+$(GEN_STAMP): $(MENU_PROTOS) Makefile
 	@mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) -Iproto -I$(GRPC_PROTO_DIR) -I/usr/include $(MENU_PROTOS) \
 	  $(addprefix $(GRPC_PROTO_DIR)/,$(EXT_PROTOS)) $(addprefix /usr/include/,$(WKT_PROTOS))
@@ -78,11 +78,12 @@ $(GEN_STAMP): $(MENU_PROTOS)
 	@touch $@
 $(GEN_C) $(DESCRIPTOR_SET): $(GEN_STAMP)
 
-# Python message classes for the integration tests (an independent client: grpcio).
+# Python message classes of menu.v1 for the integration tests (an independent client: grpcio).
+# Health and reflection messages come from the descriptor set instead: a generated grpc/
+# package would shadow grpcio's own.
 $(PY_GEN_STAMP): $(MENU_PROTOS)
 	@mkdir -p $(B)/py
-	protoc --python_out=$(B)/py -Iproto -I$(GRPC_PROTO_DIR) -I/usr/include $(MENU_PROTOS) \
-	  $(addprefix $(GRPC_PROTO_DIR)/,$(EXT_PROTOS))
+	protoc --python_out=$(B)/py -Iproto $(MENU_PROTOS)
 	@touch $@
 
 # Every object waits for the generated headers.
@@ -137,8 +138,10 @@ test: deps
 unit-test: $(UNIT_BINS)
 	@scripts/run-unit-tests.sh $(UNIT_BINS)
 
+# Integration tests start a real MariaDB, a real dynalite and the real binaries; deploy tests
+# render and validate the Kubernetes manifests and check the images' runtime libraries.
 integration-test: build $(PY_GEN_STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider tests/integration tests/deploy $(PYTEST_ARGS)
 
 # --- local stack -----------------------------------------------------------------------------
 up: deps
@@ -160,6 +163,10 @@ lint: deps
 
 format:
 	@scripts/format.sh
+
+# Container images (needs a container engine; none runs on the CI machine).
+images: build
+	deploy/build-images.sh
 
 clean:
 	rm -rf $(B)

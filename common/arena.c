@@ -70,9 +70,10 @@ char *arena_sprintf(arena *a, const char *fmt, ...) {
   va_start(ap, fmt);
   int n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
-  char *d = arena_alloc(a, (size_t)(n < 0 ? 0 : n) + 1);
+  size_t size = (size_t)(n < 0 ? 0 : n) + 1;
+  char *d = arena_alloc(a, size);
   va_start(ap, fmt);
-  vsnprintf(d, (size_t)n + 1, fmt, ap);
+  vsnprintf(d, size, fmt, ap);
   va_end(ap);
   return d;
 }

@@ -67,7 +67,7 @@ void log_double(log_line *l, const char *key, double value) {
 
 void log_end(log_line *l) {
   if (!l) return;
-  char *text = json_dumps(l->obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  char *text = json_dumps(l->obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
   if (text) {
     size_t n = strlen(text);
     text[n] = '\n'; /* json_dumps leaves room for the NUL we overwrite; write n+1 bytes */

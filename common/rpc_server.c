@@ -51,7 +51,12 @@ struct log_field {
 };
 
 struct rpc_ctx {
-  rpc_tag done_tag; /* the reply batch */
+  rpc_tag done_tag;  /* the reply batch */
+  rpc_tag close_tag; /* RECV_CLOSE_ON_SERVER, posted on arrival so that a client's cancel
+                      * reaches the call (and its children) while the handler still runs */
+  atomic_int pending_tags; /* the ctx is finished when both tags have fired */
+  bool reply_ok;
+  atomic_bool closed;
   rpc_server *server;
   rpc_method *method;
   grpc_call *call;
@@ -86,6 +91,7 @@ struct rpc_server {
   reflection *reflection;
   metrics_http *http;
   bool started;
+  int port;
   atomic_bool shutting_down;
   /* handler pool */
   pthread_t *workers;
@@ -182,6 +188,7 @@ rpc_server *rpc_server_create(const rpc_server_config *cfg, metrics_registry *me
 }
 
 metrics_registry *rpc_server_metrics(rpc_server *s) { return s->metrics; }
+int rpc_server_port(const rpc_server *s) { return s->port; }
 
 static void add_service_name(rpc_server *s, const char *service) {
   for (size_t i = 0; i < s->n_services; i++)
@@ -280,6 +287,7 @@ static bool request_id_ok(const char *id) {
 
 static void handle_unary(rpc_ctx *ctx);
 static void enqueue(rpc_server *s, rpc_ctx *ctx);
+static void on_close(rpc_tag *tag, bool ok);
 
 static void on_request(rpc_tag *tag, bool ok) {
   rpc_request *r = (rpc_request *)tag;
@@ -323,10 +331,84 @@ static void on_request(rpc_tag *tag, bool ok) {
   }
   ctx->request_id = rid;
   free(r);
+  ctx->pending_tags = 2;
+  ctx->close_tag.fn = on_close;
+  grpc_op close_op;
+  memset(&close_op, 0, sizeof close_op);
+  close_op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+  close_op.data.recv_close_on_server.cancelled = &ctx->cancelled;
+  if (grpc_call_start_batch(ctx->call, &close_op, 1, &ctx->close_tag, NULL) != GRPC_CALL_OK)
+    ctx->pending_tags = 1; /* cannot happen on a fresh call; finish without it */
   if (m->kind == RPC_KIND_UNARY_INLINE || !m->fn)
     handle_unary(ctx); /* cheap: built-in or UNIMPLEMENTED */
   else
     enqueue(s, ctx);
+}
+
+/* ---- unknown methods ---------------------------------------------------------------------- */
+
+/* A call to a method nobody registered would otherwise wait for a generic request_call until its
+ * deadline; answer UNIMPLEMENTED at once instead. */
+typedef struct {
+  rpc_tag tag;
+  rpc_server *server;
+  int cq;
+  bool replied;
+  grpc_call *call;
+  grpc_call_details details;
+  grpc_metadata_array md;
+  grpc_slice message;
+  int cancelled;
+} rpc_unknown;
+
+static void on_unknown(rpc_tag *tag, bool ok);
+
+static void unknown_post(rpc_server *s, int cq) {
+  rpc_unknown *u = calloc(1, sizeof *u);
+  u->tag.fn = on_unknown;
+  u->server = s;
+  u->cq = cq;
+  grpc_call_details_init(&u->details);
+  grpc_metadata_array_init(&u->md);
+  if (grpc_server_request_call(s->server, &u->call, &u->details, &u->md, s->cqs[cq], s->cqs[cq],
+                               &u->tag) != GRPC_CALL_OK) {
+    grpc_call_details_destroy(&u->details);
+    grpc_metadata_array_destroy(&u->md);
+    free(u);
+  }
+}
+
+static void on_unknown(rpc_tag *tag, bool ok) {
+  rpc_unknown *u = (rpc_unknown *)tag;
+  if (ok && !u->replied) {
+    rpc_server *s = u->server;
+    if (!atomic_load(&s->shutting_down)) unknown_post(s, u->cq);
+    char *method = grpc_slice_to_c_string(u->details.method);
+    log_line *l = log_begin(LOG_WARN, "rpc");
+    log_str(l, "method", method);
+    log_str(l, "status", "UNIMPLEMENTED");
+    log_end(l);
+    metrics_add(s->m_handled, METRICS_LABELS("unary", "unknown", "unknown", "UNIMPLEMENTED"), 1);
+    char msg[300];
+    snprintf(msg, sizeof msg, "unknown method %s", method);
+    gpr_free(method);
+    u->message = grpc_slice_from_copied_string(msg);
+    grpc_op ops[3];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[1].data.send_status_from_server.status = GRPC_STATUS_UNIMPLEMENTED;
+    ops[1].data.send_status_from_server.status_details = &u->message;
+    ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[2].data.recv_close_on_server.cancelled = &u->cancelled;
+    u->replied = true;
+    if (grpc_call_start_batch(u->call, ops, 3, &u->tag, NULL) == GRPC_CALL_OK) return;
+  }
+  if (u->call) grpc_call_unref(u->call);
+  if (u->replied) grpc_slice_unref(u->message);
+  grpc_call_details_destroy(&u->details);
+  grpc_metadata_array_destroy(&u->md);
+  free(u);
 }
 
 /* ---- unary calls -------------------------------------------------------------------------- */
@@ -335,8 +417,6 @@ static void on_reply_done(rpc_tag *tag, bool ok);
 
 static menu_status run_handler(rpc_ctx *ctx, ProtobufCMessage **resp_out) {
   rpc_method *m = ctx->method;
-  if (!m->fn)
-    return menu_status_make(GRPC_STATUS_UNIMPLEMENTED, "%s is not implemented yet", m->path);
   if (!ctx->payload)
     return MENU_INVALID("request message missing");
   unsigned char *data;
@@ -344,6 +424,8 @@ static menu_status run_handler(rpc_ctx *ctx, ProtobufCMessage **resp_out) {
   ProtobufCMessage *req = protobuf_c_message_unpack(m->in, &ctx->arena.pb, n, data);
   if (!req)
     return MENU_INVALID("request does not decode as %s", m->in->name);
+  if (!m->fn)
+    return menu_status_make(GRPC_STATUS_UNIMPLEMENTED, "%s is not implemented yet", m->path);
   if (rpc_ctx_expired(ctx))
     return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "deadline passed before handling");
   ProtobufCMessage *resp = arena_alloc(&ctx->arena, m->out->sizeof_message);
@@ -359,7 +441,7 @@ static void handle_unary(rpc_ctx *ctx) {
   if (ctx->status.code == GRPC_STATUS_OK && rpc_ctx_expired(ctx))
     ctx->status = menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
 
-  grpc_op ops[4];
+  grpc_op ops[3];
   memset(ops, 0, sizeof ops);
   size_t n = 0;
   ctx->initial_md[0].key = grpc_slice_from_static_string("x-request-id");
@@ -382,9 +464,6 @@ static void handle_unary(rpc_ctx *ctx) {
   ops[n].data.send_status_from_server.status_details =
       ctx->status.code == GRPC_STATUS_OK ? NULL : &ctx->status_details;
   n++;
-  ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-  ops[n].data.recv_close_on_server.cancelled = &ctx->cancelled;
-  n++;
   ctx->done_tag.fn = on_reply_done;
   grpc_call_error err = grpc_call_start_batch(ctx->call, ops, n, &ctx->done_tag, NULL);
   if (err != GRPC_CALL_OK) {
@@ -393,14 +472,28 @@ static void handle_unary(rpc_ctx *ctx) {
   }
 }
 
+static void ctx_finish(rpc_ctx *ctx);
+
 static void on_reply_done(rpc_tag *tag, bool ok) {
-  rpc_ctx *ctx = (rpc_ctx *)tag;
+  rpc_ctx *ctx = (rpc_ctx *)((char *)tag - offsetof(rpc_ctx, done_tag));
+  ctx->reply_ok = ok;
+  if (atomic_fetch_sub(&ctx->pending_tags, 1) == 1) ctx_finish(ctx);
+}
+
+static void on_close(rpc_tag *tag, bool ok) {
+  rpc_ctx *ctx = (rpc_ctx *)((char *)tag - offsetof(rpc_ctx, close_tag));
+  atomic_store(&ctx->closed, true);
+  if (atomic_fetch_sub(&ctx->pending_tags, 1) == 1) ctx_finish(ctx);
+}
+
+/* Both batches are done: account for the call and free it. */
+static void ctx_finish(rpc_ctx *ctx) {
   rpc_server *s = ctx->server;
   rpc_method *m = ctx->method;
   gpr_timespec end = now_mono();
   grpc_status_code code = ctx->status.code;
   /* The client went away or the deadline passed while we worked: that is what it saw. */
-  if (ctx->cancelled || !ok)
+  if (ctx->cancelled || !ctx->reply_ok)
     code = gpr_time_cmp(end, ctx->deadline) >= 0 ? GRPC_STATUS_DEADLINE_EXCEEDED
                                                  : GRPC_STATUS_CANCELLED;
   double secs = seconds_between(ctx->started, end);
@@ -491,6 +584,10 @@ int64_t rpc_ctx_remaining_ms(const rpc_ctx *ctx) {
   return ms > 0 ? ms : 0;
 }
 bool rpc_ctx_expired(const rpc_ctx *ctx) { return gpr_time_cmp(now_mono(), ctx->deadline) >= 0; }
+bool rpc_ctx_cancelled(const rpc_ctx *ctx) {
+  /* Before the reply is sent, the close event only completes when the call was cancelled. */
+  return atomic_load(&((rpc_ctx *)ctx)->closed) || rpc_ctx_expired(ctx);
+}
 const char *rpc_ctx_request_id(const rpc_ctx *ctx) { return ctx->request_id; }
 const char *rpc_ctx_metadata(rpc_ctx *ctx, const char *key) {
   return metadata_value(&ctx->md, key, &ctx->arena);
@@ -564,7 +661,7 @@ int rpc_server_start(rpc_server *s) {
   if (!s->reflection || health_register(s->health) || reflection_register(s->reflection))
     return -1;
 
-  grpc_arg args[6];
+  grpc_arg args[7];
   size_t nargs = 0;
   args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                              {.integer = s->cfg.max_recv_bytes}};
@@ -574,6 +671,8 @@ int rpc_server_start(rpc_server *s) {
                              {.integer = 10000}};
   args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
                              {.integer = 1}};
+  /* A second process on the same port must fail to start, not silently share the traffic. */
+  args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, {.integer = 0}};
   if (s->cfg.max_connection_age_ms > 0) {
     args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONNECTION_AGE_MS,
                                {.integer = (int)s->cfg.max_connection_age_ms}};
@@ -609,16 +708,19 @@ int rpc_server_start(rpc_server *s) {
   }
   grpc_server_start(s->server);
   s->started = true;
+  s->port = port;
 
   s->workers = calloc((size_t)s->cfg.handler_threads, sizeof(pthread_t));
   for (int i = 0; i < s->cfg.handler_threads; i++)
     pthread_create(&s->workers[i], NULL, worker_main, s);
   s->cq_threads = calloc((size_t)n_cq, sizeof(pthread_t));
   for (int i = 0; i < n_cq; i++) pthread_create(&s->cq_threads[i], NULL, cq_main, s->cqs[i]);
-  for (int cq = 0; cq < n_cq; cq++)
+  for (int cq = 0; cq < n_cq; cq++) {
     for (size_t i = 0; i < s->n_methods; i++)
       for (int k = 0; k < s->cfg.requests_per_method; k++)
         request_post(s, &s->methods[i], cq);
+    for (int k = 0; k < 2; k++) unknown_post(s, cq);
+  }
 
   if (s->cfg.metrics_addr && strcmp(s->cfg.metrics_addr, "off")) {
     s->http = metrics_http_start(s->metrics, s->cfg.metrics_addr);

@@ -35,6 +35,8 @@ char *rpc_ctx_strdup(rpc_ctx *ctx, const char *s);
 gpr_timespec rpc_ctx_deadline(const rpc_ctx *ctx);
 int64_t rpc_ctx_remaining_ms(const rpc_ctx *ctx); /* 0 when passed */
 bool rpc_ctx_expired(const rpc_ctx *ctx);
+/* True once the caller cancelled or the deadline passed: stop working, the answer is lost. */
+bool rpc_ctx_cancelled(const rpc_ctx *ctx);
 
 /* x-request-id from the caller, or one generated for this call. Never NULL. */
 const char *rpc_ctx_request_id(const rpc_ctx *ctx);
@@ -93,6 +95,8 @@ int rpc_server_add_service(rpc_server *s, const ProtobufCServiceDescriptor *desc
 
 /* Binds, starts the threads and the metrics endpoint, sets health SERVING. -1 on failure. */
 int rpc_server_start(rpc_server *s);
+/* The bound gRPC port (useful with GRPC_ADDR=127.0.0.1:0); 0 before start. */
+int rpc_server_port(const rpc_server *s);
 
 /* Blocks until SIGTERM or SIGINT, then shuts down gracefully: health NOT_SERVING, no new
  * calls, in-flight calls get SHUTDOWN_GRACE_MS to finish, then the rest are cancelled.

@@ -8,13 +8,13 @@ DEBS=(
   build-essential pkg-config clang-format
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler libprotobuf-dev grpc-proto
   libcurl4-openssl-dev libssl-dev libjansson-dev libmicrohttpd-dev libmariadb-dev libmariadb-dev-compat
-  libcmocka-dev
+  libcmocka-dev zlib1g-dev
   mariadb-server mariadb-client
   nodejs npm
-  python3 python3-grpcio python3-protobuf python3-pytest
+  python3 python3-grpcio python3-protobuf python3-pytest python3-yaml
   nghttp2-client curl ca-certificates procps
 )
-NPM_PKGS=(dynalite@4.0.0 @bufbuild/buf@1.75.0)
+NPM_PKGS=(dynalite@4.0.0 @bufbuild/buf@1.75.0 kubernetes-models@5.1.0)
 
 missing=()
 for p in "${DEBS[@]}"; do

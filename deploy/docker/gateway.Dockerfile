@@ -9,7 +9,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config \
       libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler libprotobuf-dev grpc-proto \
-      libcurl4-openssl-dev libssl-dev libjansson-dev libmicrohttpd-dev libmariadb-dev libmariadb-dev-compat \
+      libcurl4-openssl-dev libssl-dev libjansson-dev libmicrohttpd-dev libmariadb-dev libmariadb-dev-compat zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Sources only (gateway.Dockerfile.dockerignore keeps build/, .local/ and .git out of the context,

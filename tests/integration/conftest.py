@@ -19,7 +19,13 @@ BIN = BUILD / "bin"
 sys.path.insert(0, str(BUILD / "py"))
 
 import grpc  # noqa: E402
-from grpc.health.v1 import health_pb2  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pb  # noqa: E402
+
+HealthCheckRequest = pb.message("grpc.health.v1.HealthCheckRequest")
+HealthCheckResponse = pb.message("grpc.health.v1.HealthCheckResponse")
+SERVING = 1
 
 STATE = ROOT / ".local" / "test"
 CURSOR_KEY = "integration-test-cursor-key-0123456789"
@@ -32,23 +38,23 @@ def free_port():
 
 
 def wait_serving(addr, timeout=15.0, service=""):
-    """Polls grpc.health.v1.Health/Check until SERVING or the timeout."""
+    """Polls grpc.health.v1.Health/Check until SERVING or the timeout. A fresh channel per try:
+    a channel that failed to connect would otherwise back off for seconds."""
     deadline = time.monotonic() + timeout
-    check = None
-    with grpc.insecure_channel(addr) as ch:
-        check = ch.unary_unary(
-            "/grpc.health.v1.Health/Check",
-            request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
-            response_deserializer=health_pb2.HealthCheckResponse.FromString,
-        )
-        while time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        with grpc.insecure_channel(addr) as ch:
+            check = ch.unary_unary(
+                "/grpc.health.v1.Health/Check",
+                request_serializer=HealthCheckRequest.SerializeToString,
+                response_deserializer=HealthCheckResponse.FromString,
+            )
             try:
-                r = check(health_pb2.HealthCheckRequest(service=service), timeout=1)
-                if r.status == health_pb2.HealthCheckResponse.SERVING:
+                r = check(HealthCheckRequest(service=service), timeout=1)
+                if r.status == SERVING:
                     return True
             except grpc.RpcError:
                 pass
-            time.sleep(0.1)
+        time.sleep(0.05)
     return False
 
 
@@ -100,7 +106,7 @@ class Service:
                 out.append(json.loads(line))
         return out
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=15.0):

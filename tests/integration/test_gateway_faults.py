@@ -11,7 +11,7 @@ from concurrent import futures
 
 import grpc
 import pytest
-from grpc.health.v1 import health_pb2
+from conftest import SERVING, HealthCheckRequest, HealthCheckResponse
 
 from conftest import unary
 
@@ -146,9 +146,9 @@ def gateway(start_service, dyn, sql):
     while time.monotonic() < deadline and svc.proc.poll() is None:
         try:
             with svc.channel() as ch:
-                r, _ = unary(ch, "/grpc.health.v1.Health/Check", health_pb2.HealthCheckRequest(),
-                             health_pb2.HealthCheckResponse, timeout=0.5)
-            if r.status == health_pb2.HealthCheckResponse.SERVING:
+                r, _ = unary(ch, "/grpc.health.v1.Health/Check", HealthCheckRequest(),
+                             HealthCheckResponse, timeout=0.5)
+            if r.status == SERVING:
                 return svc
         except grpc.RpcError:
             pass

@@ -19,7 +19,7 @@ import pytest
 from google.protobuf import timestamp_pb2
 
 from conftest import BIN, CURSOR_KEY, env_of, unary
-from grpc.health.v1 import health_pb2
+from conftest import SERVING, HealthCheckRequest, HealthCheckResponse
 
 from menu.v1 import category_pb2, common_pb2, ghost_swap_pb2, menu_pb2  # noqa: E402
 from menu.v1 import product_availability_pb2 as pa_pb2  # noqa: E402
@@ -68,9 +68,9 @@ def up(start_service, name, env, creds=None):
             break
         try:
             with (grpc.secure_channel(svc.addr, creds) if creds else svc.channel()) as ch:
-                r, _ = unary(ch, "/grpc.health.v1.Health/Check", health_pb2.HealthCheckRequest(),
-                             health_pb2.HealthCheckResponse, timeout=0.5)
-            if r.status == health_pb2.HealthCheckResponse.SERVING:
+                r, _ = unary(ch, "/grpc.health.v1.Health/Check", HealthCheckRequest(),
+                             HealthCheckResponse, timeout=0.5)
+            if r.status == SERVING:
                 return svc
         except grpc.RpcError:
             pass
@@ -390,7 +390,7 @@ def test_short_deadline_against_a_frozen_backend(stack, frozen):
     deadline comes back as DEADLINE_EXCEEDED in about 50 ms, not a hang."""
     menu_call(stack.gw, allow_partial=True)  # connections are up: the freeze hits mid-call
     svc = getattr(stack, frozen)
-    svc.signal(signal.SIGSTOP)
+    svc.send_signal(signal.SIGSTOP)
     try:
         for _ in range(3):
             code, _, secs = menu_error(stack.gw, timeout=0.05)
@@ -418,7 +418,7 @@ def test_short_deadline_against_a_frozen_backend(stack, frozen):
         assert list(got.missing_parts) == want
         assert 0.8 < secs < 1.0, secs
     finally:
-        svc.signal(signal.SIGCONT)
+        svc.send_signal(signal.SIGCONT)
     # Thawed, it answers again through the same channel.
     got = menu_call(stack.gw, allow_partial=True)
     assert (PART.MENU_PART_PRODUCTS if frozen == "sql" else PART.MENU_PART_CATEGORIES) \

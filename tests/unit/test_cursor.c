@@ -1,0 +1,79 @@
+/* Cursors: round trip, and every way a cursor can be wrong is INVALID_ARGUMENT. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/cursor.h"
+
+static cursor_key key(const char *s) {
+  cursor_key k = {0};
+  k.len = strlen(s);
+  memcpy(k.bytes, s, k.len);
+  return k;
+}
+
+static void test_round_trip_is_url_safe(void **state) {
+  cursor_key k = key("0123456789abcdef0123456789abcdef");
+  char *c = cursor_encode(&k, "categories:KIOSK", "{\"o\":5,\"id\":\"x?/+\"}");
+  assert_null(strpbrk(c, "+/="));
+  char *payload = NULL;
+  menu_status s = cursor_decode(&k, "categories:KIOSK", c, "page.after", &payload);
+  assert_int_equal(s.code, GRPC_STATUS_OK);
+  assert_string_equal(payload, "{\"o\":5,\"id\":\"x?/+\"}");
+  free(payload);
+  free(c);
+}
+
+static void test_other_list_key_or_tamper_rejected(void **state) {
+  cursor_key k = key("0123456789abcdef0123456789abcdef");
+  cursor_key other = key("another-key-of-enough-length!!!!");
+  char *c = cursor_encode(&k, "categories:KIOSK", "P1000");
+  char *payload = NULL;
+  menu_status s = cursor_decode(&k, "categories:WEB", c, "page.after", &payload);
+  assert_int_equal(s.code, GRPC_STATUS_INVALID_ARGUMENT);
+  assert_non_null(strstr(s.message, "page.after"));
+  assert_null(payload);
+  s = cursor_decode(&other, "categories:KIOSK", c, "page.after", &payload);
+  assert_int_equal(s.code, GRPC_STATUS_INVALID_ARGUMENT);
+  for (size_t i = 0; c[i]; i++) { /* flip every character in turn */
+    char saved = c[i];
+    c[i] = saved == 'A' ? 'B' : 'A';
+    s = cursor_decode(&k, "categories:KIOSK", c, "page.before", &payload);
+    assert_int_equal(s.code, GRPC_STATUS_INVALID_ARGUMENT);
+    c[i] = saved;
+  }
+  c[strlen(c) - 3] = 0; /* truncated */
+  s = cursor_decode(&k, "categories:KIOSK", c, "page.after", &payload);
+  assert_int_equal(s.code, GRPC_STATUS_INVALID_ARGUMENT);
+  free(c);
+}
+
+static void test_garbage_rejected(void **state) {
+  cursor_key k = key("0123456789abcdef0123456789abcdef");
+  const char *bad[] = {"", "!!!!", "a", "AAAA", "not base64 at all", "\xff\xfe"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char *payload = NULL;
+    menu_status s = cursor_decode(&k, "x", bad[i], "page.after", &payload);
+    assert_int_equal(s.code, GRPC_STATUS_INVALID_ARGUMENT);
+    assert_null(payload);
+  }
+  char *longc = malloc(5000);
+  memset(longc, 'A', 4999);
+  longc[4999] = 0;
+  char *payload = NULL;
+  assert_int_equal(cursor_decode(&k, "x", longc, "page.after", &payload).code,
+                   GRPC_STATUS_INVALID_ARGUMENT);
+  free(longc);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_round_trip_is_url_safe),
+      cmocka_unit_test(test_other_list_key_or_tamper_rejected),
+      cmocka_unit_test(test_garbage_rejected),
+  };
+  return cmocka_run_group_tests_name("cursor", tests, NULL, NULL);
+}

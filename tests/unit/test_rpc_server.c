@@ -1,0 +1,222 @@
+/* The runtime end to end over loopback: a real server with a typed service and the async
+ * client: status mapping, UNIMPLEMENTED for unbuilt methods, request ids, concurrency of the
+ * handler pool, deadlines, and a graceful shutdown that lets a slow call finish. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <grpc/grpc.h>
+#include <grpc/support/time.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "common/rpc_client.h"
+#include "common/rpc_server.h"
+#include "menu/v1/category.pb-c.h"
+
+/* ListCategories sleeps page.first milliseconds and answers one edge whose node name is the
+ * request id the handler saw. CreateCategory rejects; the rest are not built. */
+static menu_status list_categories(rpc_ctx *ctx, const ProtobufCMessage *req,
+                                   ProtobufCMessage *resp, void *svc) {
+  const Menu__V1__ListCategoriesRequest *in = (const void *)req;
+  Menu__V1__ListCategoriesResponse *out = (void *)resp;
+  if (in->page && in->page->first > 0) usleep((useconds_t)in->page->first * 1000);
+  out->n_edges = 1;
+  out->edges = RPC_NEW_ARRAY(ctx, Menu__V1__CategoryEdge *, 1);
+  out->edges[0] = RPC_NEW(ctx, Menu__V1__CategoryEdge, menu__v1__category_edge__init);
+  out->edges[0]->node = RPC_NEW(ctx, Menu__V1__Category, menu__v1__category__init);
+  out->edges[0]->node->name = rpc_ctx_strdup(ctx, rpc_ctx_request_id(ctx));
+  out->edges[0]->node->display_order = (int32_t)rpc_ctx_remaining_ms(ctx);
+  return MENU_OK;
+}
+
+static menu_status create_category(rpc_ctx *ctx, const ProtobufCMessage *req,
+                                   ProtobufCMessage *resp, void *svc) {
+  return MENU_INVALID("category.name: must not be empty");
+}
+
+static const rpc_method_impl impls[] = {
+    {"ListCategories", list_categories}, {"CreateCategory", create_category}, {NULL, NULL}};
+
+typedef struct {
+  metrics_registry *metrics;
+  rpc_server *server;
+  rpc_channel *channel;
+  const rpc_client_method *list, *create, *get;
+} fixture;
+
+static int setup(void **state) {
+  static fixture f;
+  memset(&f, 0, sizeof f);
+  log_init("test", "error");
+  grpc_init();
+  rpc_server_config cfg = {.service_name = "test", .listen_addr = "127.0.0.1:0",
+                           .metrics_addr = "off", .cq_threads = 2, .handler_threads = 4,
+                           .requests_per_method = 4, .default_deadline_ms = 5000,
+                           .shutdown_grace_ms = 3000, .max_recv_bytes = 1 << 20};
+  f.metrics = metrics_registry_create();
+  f.server = rpc_server_create(&cfg, f.metrics);
+  assert_int_equal(rpc_server_add_service(f.server, &menu__v1__category_service__descriptor,
+                                          impls, NULL), 0);
+  assert_int_equal(rpc_server_start(f.server), 0);
+  char target[64];
+  snprintf(target, sizeof target, "ipv4:127.0.0.1:%d", rpc_server_port(f.server));
+  rpc_channel_config cc = {.target = target, .metrics = f.metrics};
+  f.channel = rpc_channel_create(&cc);
+  rpc_channel_add_service(f.channel, &menu__v1__category_service__descriptor);
+  f.list = rpc_channel_method(f.channel, "menu.v1.CategoryService", "ListCategories");
+  f.create = rpc_channel_method(f.channel, "menu.v1.CategoryService", "CreateCategory");
+  f.get = rpc_channel_method(f.channel, "menu.v1.CategoryService", "GetCategory");
+  *state = &f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  rpc_server_shutdown(f->server);
+  rpc_channel_destroy(f->channel);
+  rpc_server_destroy(f->server);
+  metrics_registry_destroy(f->metrics);
+  grpc_shutdown();
+  return 0;
+}
+
+static gpr_timespec in_ms(int ms) {
+  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
+}
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* One call; returns its status, copies the first node's name. */
+static menu_status call_list(fixture *f, int sleep_ms, int deadline_ms, char *name, size_t n) {
+  arena a;
+  arena_init(&a);
+  rpc_batch *b = rpc_batch_create(NULL, in_ms(deadline_ms), &a);
+  Menu__V1__PageRequest page = MENU__V1__PAGE_REQUEST__INIT;
+  page.first = sleep_ms;
+  Menu__V1__ListCategoriesRequest req = MENU__V1__LIST_CATEGORIES_REQUEST__INIT;
+  req.channel = MENU__V1__CHANNEL__CHANNEL_KIOSK;
+  req.page = &page;
+  rpc_batch_start(b, f->channel, f->list, &req.base, NULL);
+  rpc_pending *p = rpc_batch_next(b);
+  menu_status st = rpc_pending_status(p);
+  if (name && menu_status_is_ok(&st)) {
+    const Menu__V1__ListCategoriesResponse *r = (const void *)rpc_pending_response(p);
+    snprintf(name, n, "%s", r->edges[0]->node->name);
+  }
+  rpc_batch_destroy(b);
+  arena_free(&a);
+  return st;
+}
+
+static void test_ok_with_generated_request_id(void **state) {
+  char name[128] = "";
+  menu_status st = call_list(*state, 0, 2000, name, sizeof name);
+  assert_int_equal(st.code, GRPC_STATUS_OK);
+  assert_int_equal(strlen(name), 36); /* a UUID made by the server for this call */
+  assert_int_equal(name[14], '4');
+}
+
+static void test_handler_error_and_unimplemented(void **state) {
+  fixture *f = *state;
+  arena a;
+  arena_init(&a);
+  rpc_batch *b = rpc_batch_create(NULL, in_ms(2000), &a);
+  Menu__V1__CreateCategoryRequest creq = MENU__V1__CREATE_CATEGORY_REQUEST__INIT;
+  Menu__V1__GetCategoryRequest greq = MENU__V1__GET_CATEGORY_REQUEST__INIT;
+  rpc_pending *pc = rpc_batch_start(b, f->channel, f->create, &creq.base, NULL);
+  rpc_pending *pg = rpc_batch_start(b, f->channel, f->get, &greq.base, NULL);
+  while (rpc_batch_next(b)) {
+  }
+  menu_status sc = rpc_pending_status(pc), sg = rpc_pending_status(pg);
+  assert_int_equal(sc.code, GRPC_STATUS_INVALID_ARGUMENT);
+  assert_string_equal(sc.message, "category.name: must not be empty");
+  assert_int_equal(sg.code, GRPC_STATUS_UNIMPLEMENTED);
+  assert_non_null(strstr(sg.message, "/menu.v1.CategoryService/GetCategory"));
+  assert_null(rpc_pending_response(pg));
+  rpc_batch_destroy(b);
+  arena_free(&a);
+}
+
+static void test_calls_run_concurrently(void **state) {
+  fixture *f = *state;
+  arena a;
+  arena_init(&a);
+  Menu__V1__PageRequest page = MENU__V1__PAGE_REQUEST__INIT;
+  page.first = 300;
+  Menu__V1__ListCategoriesRequest req = MENU__V1__LIST_CATEGORIES_REQUEST__INIT;
+  req.page = &page;
+  double t0 = now_s();
+  rpc_batch *b = rpc_batch_create(NULL, in_ms(5000), &a);
+  for (int i = 0; i < 3; i++) rpc_batch_start(b, f->channel, f->list, &req.base, NULL);
+  int ok = 0;
+  for (rpc_pending *p; (p = rpc_batch_next(b));) ok += rpc_pending_status(p).code == GRPC_STATUS_OK;
+  double took = now_s() - t0;
+  rpc_batch_destroy(b);
+  arena_free(&a);
+  assert_int_equal(ok, 3);
+  assert_true(took < 0.6); /* three 300 ms handlers at once, not one after another */
+}
+
+static void test_deadline_is_enforced_and_visible(void **state) {
+  double t0 = now_s();
+  menu_status st = call_list(*state, 600, 100, NULL, 0);
+  double took = now_s() - t0;
+  assert_int_equal(st.code, GRPC_STATUS_DEADLINE_EXCEEDED);
+  assert_true(took < 0.4);
+  char name[64];
+  fixture *f = *state;
+  arena a;
+  arena_init(&a);
+  rpc_batch *b = rpc_batch_create(NULL, in_ms(1500), &a);
+  Menu__V1__ListCategoriesRequest req = MENU__V1__LIST_CATEGORIES_REQUEST__INIT;
+  rpc_batch_start(b, f->channel, f->list, &req.base, NULL);
+  rpc_pending *p = rpc_batch_next(b);
+  assert_int_equal(rpc_pending_status(p).code, GRPC_STATUS_OK);
+  const Menu__V1__ListCategoriesResponse *r = (const void *)rpc_pending_response(p);
+  /* the handler sees the caller's deadline (clock conversion may add a few ms) */
+  int remaining = r->edges[0]->node->display_order;
+  if (!(remaining > 1000 && remaining <= 1600)) fail_msg("remaining %d", remaining);
+  rpc_batch_destroy(b);
+  arena_free(&a);
+  (void)name;
+}
+
+static void *shutdown_later(void *arg) {
+  usleep(150 * 1000);
+  rpc_server_shutdown(arg);
+  return NULL;
+}
+
+static void test_shutdown_lets_in_flight_call_finish(void **state) {
+  fixture *f = *state;
+  pthread_t t;
+  pthread_create(&t, NULL, shutdown_later, f->server);
+  double t0 = now_s();
+  menu_status st = call_list(f, 600, 5000, NULL, 0); /* still running when shutdown starts */
+  double took = now_s() - t0;
+  pthread_join(t, NULL);
+  assert_int_equal(st.code, GRPC_STATUS_OK);
+  assert_true(took >= 0.55);
+  st = call_list(f, 0, 500, NULL, 0); /* the server is gone now */
+  assert_true(st.code == GRPC_STATUS_UNAVAILABLE || st.code == GRPC_STATUS_DEADLINE_EXCEEDED);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_ok_with_generated_request_id, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_handler_error_and_unimplemented, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_calls_run_concurrently, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_deadline_is_enforced_and_visible, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_shutdown_lets_in_flight_call_finish, setup, teardown),
+  };
+  return cmocka_run_group_tests_name("rpc_server", tests, NULL, NULL);
+}
