@@ -24,7 +24,8 @@ int app_main(const app_def *def) {
   rpc_server_block_signals(); /* before any thread: sigwait in main gets SIGTERM/SIGINT */
   config cfg = {0};
   const char *level = config_str(&cfg, "LOG_LEVEL", "info");
-  if (!log_init(def->name, level)) config_error(&cfg, "LOG_LEVEL=%s: use debug, info, warn or error", level);
+  if (!log_init(def->name, level))
+    config_error(&cfg, "LOG_LEVEL=%s: use debug, info, warn or error", level);
   rpc_server_config scfg;
   rpc_server_config_load(&cfg, &scfg, def->name, def->default_listen, def->default_metrics);
 

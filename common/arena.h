@@ -14,7 +14,7 @@ typedef struct {
 } arena;
 
 void arena_init(arena *a);
-void arena_free(arena *a); /* frees every block; the arena can be used again after */
+void arena_free(arena *a);             /* frees every block; the arena can be used again after */
 void *arena_alloc(arena *a, size_t n); /* zeroed, 16-byte aligned; aborts on OOM */
 char *arena_strdup(arena *a, const char *s);
 char *arena_strndup(arena *a, const char *s, size_t n);

@@ -49,7 +49,8 @@ int64_t config_int(config *c, const char *name, int64_t def, int64_t min, int64_
 bool config_bool(config *c, const char *name, bool def) {
   const char *v = getenv(name);
   if (!v || !*v) return def;
-  static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false", "no", "off"};
+  static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false", "no",
+                                                                              "off"};
   for (size_t i = 0; i < 4; i++) {
     if (!strcasecmp(v, yes[i])) return true;
     if (!strcasecmp(v, no[i])) return false;

@@ -32,8 +32,10 @@ void cursor_key_load(config *c, cursor_key *out) {
   RAND_bytes(out->bytes, 32);
   out->len = 32;
   if (!secret)
-    log_warn("CURSOR_KEY and CURSOR_KEY_FILE unset: using a random key; cursors will not "
-             "survive a restart nor work across replicas", NULL);
+    log_warn(
+        "CURSOR_KEY and CURSOR_KEY_FILE unset: using a random key; cursors will not "
+        "survive a restart nor work across replicas",
+        NULL);
 }
 
 static void tag(const cursor_key *k, const char *scope, const unsigned char *p, size_t n,
@@ -62,8 +64,10 @@ char *cursor_encode(const cursor_key *k, const char *scope, const char *payload)
   while (len > 0 && out[len - 1] == '=') len--;
   out[len] = 0;
   for (char *p = out; *p; p++) {
-    if (*p == '+') *p = '-';
-    else if (*p == '/') *p = '_';
+    if (*p == '+')
+      *p = '-';
+    else if (*p == '/')
+      *p = '_';
   }
   return out;
 }
@@ -77,8 +81,10 @@ menu_status cursor_decode(const cursor_key *k, const char *scope, const char *cu
   char *b64 = malloc(n + 4);
   for (size_t i = 0; i < n; i++) {
     char ch = cursor[i];
-    if (ch == '-') ch = '+';
-    else if (ch == '_') ch = '/';
+    if (ch == '-')
+      ch = '+';
+    else if (ch == '_')
+      ch = '/';
     else if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) {
       free(b64);
       return MENU_INVALID("%s: malformed cursor", field);

@@ -17,7 +17,7 @@ void descriptor_index_destroy(descriptor_index *idx);
 const unsigned char *descriptor_set_embedded(size_t *len);
 
 size_t descriptor_index_file_count(const descriptor_index *idx);
-int descriptor_index_file_by_name(const descriptor_index *idx, const char *name); /* -1 */
+int descriptor_index_file_by_name(const descriptor_index *idx, const char *name);     /* -1 */
 int descriptor_index_file_by_symbol(const descriptor_index *idx, const char *symbol); /* -1 */
 bool descriptor_index_is_message(const descriptor_index *idx, const char *symbol);
 const char *descriptor_index_file_name(const descriptor_index *idx, int file);

@@ -31,12 +31,12 @@ struct watcher {
   health *h;
   watcher *next;
   grpc_call *call;
-  bool known;            /* service name registered */
-  bool sending;          /* a SEND_MESSAGE batch is in flight */
-  bool dirty;            /* status changed while sending */
-  bool closed;           /* RECV_CLOSE_ON_SERVER completed */
-  bool finishing;        /* status sent or being sent */
-  int last_sent;         /* -1: nothing yet */
+  bool known;     /* service name registered */
+  bool sending;   /* a SEND_MESSAGE batch is in flight */
+  bool dirty;     /* status changed while sending */
+  bool closed;    /* RECV_CLOSE_ON_SERVER completed */
+  bool finishing; /* status sent or being sent */
+  int last_sent;  /* -1: nothing yet */
   int cancelled;
   grpc_byte_buffer *msg;
   grpc_slice details;
@@ -67,8 +67,7 @@ static menu_status check(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMes
   health *h = arg;
   const Grpc__Health__V1__HealthCheckRequest *in = (const void *)req;
   Grpc__Health__V1__HealthCheckResponse *out = (void *)resp;
-  if (!known_service(h, in->service))
-    return MENU_NOT_FOUND("unknown service %s", in->service);
+  if (!known_service(h, in->service)) return MENU_NOT_FOUND("unknown service %s", in->service);
   pthread_mutex_lock(&h->mu);
   out->status = h->serving ? SERVING : NOT_SERVING;
   pthread_mutex_unlock(&h->mu);
@@ -133,8 +132,10 @@ static void on_send(rpc_tag *tag, bool ok) {
   health *h = w->h;
   pthread_mutex_lock(&h->mu);
   w->sending = false;
-  if (w->closed) watcher_free(w);
-  else if (ok) watcher_pump(w);
+  if (w->closed)
+    watcher_free(w);
+  else if (ok)
+    watcher_pump(w);
   pthread_mutex_unlock(&h->mu);
 }
 

@@ -86,12 +86,12 @@ static void log_va(log_level level, const char *msg, va_list ap) {
   log_end(l);
 }
 
-#define LOG_FN(name, level)            \
-  void name(const char *msg, ...) {    \
-    va_list ap;                        \
-    va_start(ap, msg);                 \
-    log_va(level, msg, ap);            \
-    va_end(ap);                        \
+#define LOG_FN(name, level)         \
+  void name(const char *msg, ...) { \
+    va_list ap;                     \
+    va_start(ap, msg);              \
+    log_va(level, msg, ap);         \
+    va_end(ap);                     \
   }
 LOG_FN(log_debug, LOG_DEBUG)
 LOG_FN(log_info, LOG_INFO)

@@ -15,9 +15,9 @@ enum kind { COUNTER, GAUGE, HISTOGRAM };
 typedef struct series {
   struct series *next;
   char **values;
-  double value;     /* counter, gauge */
-  double sum;       /* histogram */
-  double *buckets;  /* histogram: non-cumulative counts per bucket, +Inf last */
+  double value;    /* counter, gauge */
+  double sum;      /* histogram */
+  double *buckets; /* histogram: non-cumulative counts per bucket, +Inf last */
   double count;
 } series;
 
@@ -193,10 +193,14 @@ static void put_number(strbuf *b, double v) {
 
 static void put_escaped(strbuf *b, const char *s) {
   for (; *s; s++) {
-    if (*s == '\\') strbuf_puts(b, "\\\\");
-    else if (*s == '"') strbuf_puts(b, "\\\"");
-    else if (*s == '\n') strbuf_puts(b, "\\n");
-    else strbuf_putc(b, *s);
+    if (*s == '\\')
+      strbuf_puts(b, "\\\\");
+    else if (*s == '"')
+      strbuf_puts(b, "\\\"");
+    else if (*s == '\n')
+      strbuf_puts(b, "\\n");
+    else
+      strbuf_putc(b, *s);
   }
 }
 
@@ -236,8 +240,10 @@ char *metrics_render(metrics_registry *r) {
       double cumulative = 0;
       for (size_t i = 0; i <= f->n_bounds; i++) {
         char le[32];
-        if (i < f->n_bounds) snprintf(le, sizeof le, "%g", f->bounds[i]);
-        else snprintf(le, sizeof le, "+Inf");
+        if (i < f->n_bounds)
+          snprintf(le, sizeof le, "%g", f->bounds[i]);
+        else
+          snprintf(le, sizeof le, "+Inf");
         cumulative += s->buckets[i];
         strbuf_printf(&b, "%s_bucket", f->name);
         put_labels(&b, f, s, le);

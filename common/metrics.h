@@ -30,8 +30,8 @@ metrics_family *metrics_histogram(metrics_registry *r, const char *name, const c
                                   size_t n_buckets);
 
 /* label_values must match the family's label names in number and order. */
-void metrics_add(metrics_family *f, const char *const *label_values, double v);  /* counter */
-void metrics_set(metrics_family *f, const char *const *label_values, double v);  /* gauge */
+void metrics_add(metrics_family *f, const char *const *label_values, double v);     /* counter */
+void metrics_set(metrics_family *f, const char *const *label_values, double v);     /* gauge */
 void metrics_observe(metrics_family *f, const char *const *label_values, double v); /* histogram */
 
 /* Called before every render, e.g. to set gauges read from a pool. */

@@ -52,8 +52,8 @@ metrics_http *metrics_http_start(metrics_registry *r, const char *addr) {
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
   if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, answer, h, MHD_OPTION_SOCK_ADDR,
-                               (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-                               MHD_OPTION_END);
+                               (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+                               MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
   if (!h->daemon) {
     log_error("metrics: cannot listen", "addr", addr, NULL);
     free(h);

@@ -11,9 +11,9 @@
 #define PAGE_MAX_SIZE 128
 
 typedef struct {
-  int limit;          /* 1..PAGE_MAX_SIZE */
-  bool forward;       /* false: `last`/`before` paging */
-  const char *cursor; /* the after (forward) or before (backward) cursor; NULL at the ends */
+  int limit;                /* 1..PAGE_MAX_SIZE */
+  bool forward;             /* false: `last`/`before` paging */
+  const char *cursor;       /* the after (forward) or before (backward) cursor; NULL at the ends */
   const char *cursor_field; /* "page.after" or "page.before", for error messages */
 } page_params;
 

@@ -64,60 +64,60 @@ static void answer(reflection *r, refl_req *req, refl_resp *out, arena *a) {
   out->original_request = req;
   int file;
   switch (req->message_request_case) {
-  case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES: {
-    size_t n = rpc_server_service_count(r->server);
-    Grpc__Reflection__V1__ListServiceResponse *ls = arena_alloc(a, sizeof *ls);
-    grpc__reflection__v1__list_service_response__init(ls);
-    ls->n_service = n;
-    ls->service = arena_alloc(a, n * sizeof(void *));
-    for (size_t i = 0; i < n; i++) {
-      ls->service[i] = arena_alloc(a, sizeof(Grpc__Reflection__V1__ServiceResponse));
-      grpc__reflection__v1__service_response__init(ls->service[i]);
-      ls->service[i]->name = (char *)rpc_server_service_name(r->server, i);
-    }
-    out->message_response_case =
-        GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE;
-    out->list_services_response = ls;
-    return;
-  }
-  case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME:
-    file = descriptor_index_file_by_name(r->idx, req->file_by_filename);
-    if (file < 0)
-      set_error(out, a, GRPC_STATUS_NOT_FOUND,
-                arena_sprintf(a, "file not found: %s", req->file_by_filename));
-    else
-      set_files(out, a, r->idx, file);
-    return;
-  case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL:
-    file = descriptor_index_file_by_symbol(r->idx, req->file_containing_symbol);
-    if (file < 0)
-      set_error(out, a, GRPC_STATUS_NOT_FOUND,
-                arena_sprintf(a, "symbol not found: %s", req->file_containing_symbol));
-    else
-      set_files(out, a, r->idx, file);
-    return;
-  case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_EXTENSION:
-    set_error(out, a, GRPC_STATUS_NOT_FOUND,
-              arena_sprintf(a, "extension not found: %s(%d)",
-                            req->file_containing_extension->containing_type,
-                            req->file_containing_extension->extension_number));
-    return;
-  case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_ALL_EXTENSION_NUMBERS_OF_TYPE:
-    if (!descriptor_index_is_message(r->idx, req->all_extension_numbers_of_type)) {
-      set_error(out, a, GRPC_STATUS_NOT_FOUND,
-                arena_sprintf(a, "type not found: %s", req->all_extension_numbers_of_type));
-    } else { /* our protos declare no extensions */
-      Grpc__Reflection__V1__ExtensionNumberResponse *en = arena_alloc(a, sizeof *en);
-      grpc__reflection__v1__extension_number_response__init(en);
-      en->base_type_name = req->all_extension_numbers_of_type;
+    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES: {
+      size_t n = rpc_server_service_count(r->server);
+      Grpc__Reflection__V1__ListServiceResponse *ls = arena_alloc(a, sizeof *ls);
+      grpc__reflection__v1__list_service_response__init(ls);
+      ls->n_service = n;
+      ls->service = arena_alloc(a, n * sizeof(void *));
+      for (size_t i = 0; i < n; i++) {
+        ls->service[i] = arena_alloc(a, sizeof(Grpc__Reflection__V1__ServiceResponse));
+        grpc__reflection__v1__service_response__init(ls->service[i]);
+        ls->service[i]->name = (char *)rpc_server_service_name(r->server, i);
+      }
       out->message_response_case =
-          GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ALL_EXTENSION_NUMBERS_RESPONSE;
-      out->all_extension_numbers_response = en;
+          GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE;
+      out->list_services_response = ls;
+      return;
     }
-    return;
-  default:
-    set_error(out, a, GRPC_STATUS_INVALID_ARGUMENT, "message_request: none set");
-    return;
+    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME:
+      file = descriptor_index_file_by_name(r->idx, req->file_by_filename);
+      if (file < 0)
+        set_error(out, a, GRPC_STATUS_NOT_FOUND,
+                  arena_sprintf(a, "file not found: %s", req->file_by_filename));
+      else
+        set_files(out, a, r->idx, file);
+      return;
+    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL:
+      file = descriptor_index_file_by_symbol(r->idx, req->file_containing_symbol);
+      if (file < 0)
+        set_error(out, a, GRPC_STATUS_NOT_FOUND,
+                  arena_sprintf(a, "symbol not found: %s", req->file_containing_symbol));
+      else
+        set_files(out, a, r->idx, file);
+      return;
+    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_EXTENSION:
+      set_error(out, a, GRPC_STATUS_NOT_FOUND,
+                arena_sprintf(a, "extension not found: %s(%d)",
+                              req->file_containing_extension->containing_type,
+                              req->file_containing_extension->extension_number));
+      return;
+    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_ALL_EXTENSION_NUMBERS_OF_TYPE:
+      if (!descriptor_index_is_message(r->idx, req->all_extension_numbers_of_type)) {
+        set_error(out, a, GRPC_STATUS_NOT_FOUND,
+                  arena_sprintf(a, "type not found: %s", req->all_extension_numbers_of_type));
+      } else { /* our protos declare no extensions */
+        Grpc__Reflection__V1__ExtensionNumberResponse *en = arena_alloc(a, sizeof *en);
+        grpc__reflection__v1__extension_number_response__init(en);
+        en->base_type_name = req->all_extension_numbers_of_type;
+        out->message_response_case =
+            GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ALL_EXTENSION_NUMBERS_RESPONSE;
+        out->all_extension_numbers_response = en;
+      }
+      return;
+    default:
+      set_error(out, a, GRPC_STATUS_INVALID_ARGUMENT, "message_request: none set");
+      return;
   }
 }
 

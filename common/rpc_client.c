@@ -79,8 +79,8 @@ static grpc_channel_credentials *channel_credentials(const rpc_channel_config *c
   char *key = cfg->tls_key_file ? slurp(cfg->tls_key_file) : NULL;
   grpc_channel_credentials *creds = NULL;
   if (!ca || (cfg->tls_cert_file && !cert) || (cfg->tls_key_file && !key)) {
-    log_error("cannot read backend TLS files", "ca", cfg->tls_ca_file, "cert",
-              cfg->tls_cert_file, "key", cfg->tls_key_file, NULL);
+    log_error("cannot read backend TLS files", "ca", cfg->tls_ca_file, "cert", cfg->tls_cert_file,
+              "key", cfg->tls_key_file, NULL);
   } else {
     grpc_ssl_pem_key_cert_pair pair = {key, cert};
     creds = grpc_ssl_credentials_create(ca, cert && key ? &pair : NULL, NULL, NULL);
@@ -96,12 +96,13 @@ rpc_channel *rpc_channel_create(const rpc_channel_config *cfg) {
   if (!creds) return NULL;
   grpc_arg args[4];
   size_t n = 0;
-  args[n++] = (grpc_arg){GRPC_ARG_STRING, GRPC_ARG_SERVICE_CONFIG,
+  args[n++] = (grpc_arg){GRPC_ARG_STRING,
+                         GRPC_ARG_SERVICE_CONFIG,
                          {.string = (char *)(cfg->service_config_json ? cfg->service_config_json
                                                                       : DEFAULT_SERVICE_CONFIG)}};
   if (cfg->keepalive_time_ms > 0) {
-    args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS,
-                           {.integer = cfg->keepalive_time_ms}};
+    args[n++] = (grpc_arg){
+        GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = cfg->keepalive_time_ms}};
     args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, {.integer = 10000}};
   }
   grpc_channel_args cargs = {n, args};
@@ -120,8 +121,7 @@ rpc_channel *rpc_channel_create(const rpc_channel_config *cfg) {
     ch->m_seconds = metrics_histogram(cfg->metrics, "grpc_client_handling_seconds",
                                       "Histogram of response latency (seconds) of the gRPC "
                                       "until it is finished by the application.",
-                                      labels, metrics_default_buckets,
-                                      metrics_default_buckets_len);
+                                      labels, metrics_default_buckets, metrics_default_buckets_len);
   }
   return ch;
 }

@@ -21,8 +21,8 @@ typedef struct rpc_client_method rpc_client_method;
 typedef struct {
   const char *target;              /* "dns:///127.0.0.1:50052", "ipv4:127.0.0.1:1,127.0.0.1:2" */
   const char *service_config_json; /* NULL: {"loadBalancingConfig":[{"round_robin":{}}]} */
-  const char *tls_ca_file;   /* optional: TLS to the backend, verified against this CA */
-  const char *tls_cert_file; /* optional with tls_ca_file: client certificate (mutual TLS) */
+  const char *tls_ca_file;         /* optional: TLS to the backend, verified against this CA */
+  const char *tls_cert_file;       /* optional with tls_ca_file: client certificate (mutual TLS) */
   const char *tls_key_file;
   int keepalive_time_ms;     /* 0: gRPC's default (off) */
   metrics_registry *metrics; /* may be NULL */

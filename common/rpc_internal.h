@@ -28,8 +28,8 @@ typedef void (*rpc_stream_start_fn)(rpc_server *s, grpc_call *call, grpc_byte_bu
 
 /* Registers a method by full path with its kind. For streams, `start` is used and `fn` is NULL.
  * `service` is the full service name ("grpc.health.v1.Health") for health and reflection. */
-int rpc_server_add_raw_method(rpc_server *s, const char *service, const char *method,
-                              rpc_kind kind, const ProtobufCMessageDescriptor *in,
+int rpc_server_add_raw_method(rpc_server *s, const char *service, const char *method, rpc_kind kind,
+                              const ProtobufCMessageDescriptor *in,
                               const ProtobufCMessageDescriptor *out, rpc_unary_fn fn,
                               rpc_stream_start_fn start, void *arg, bool payload);
 
@@ -41,7 +41,7 @@ const char *rpc_server_service_name(const rpc_server *s, size_t i);
 typedef struct health health;
 health *health_create(rpc_server *s);
 void health_destroy(health *h);
-int health_register(health *h); /* adds grpc.health.v1.Health */
+int health_register(health *h);                   /* adds grpc.health.v1.Health */
 void health_set_serving(health *h, bool serving); /* for "" and every registered service */
 /* Ends every Watch stream (after a last NOT_SERVING message) so shutdown need not wait. */
 void health_end_watches(health *h);

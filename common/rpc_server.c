@@ -19,17 +19,17 @@
 #include "common/rpc_internal.h"
 
 typedef struct rpc_method {
-  char *path;     /* "/menu.v1.CategoryService/ListCategories" */
-  char *service;  /* "menu.v1.CategoryService" (metrics label grpc_service) */
-  char *name;     /* "ListCategories" (metrics label grpc_method) */
+  char *path;       /* "/menu.v1.CategoryService/ListCategories" */
+  char *service;    /* "menu.v1.CategoryService" (metrics label grpc_service) */
+  char *name;       /* "ListCategories" (metrics label grpc_method) */
   const char *type; /* grpc_type label: unary, server_stream, bidi_stream */
   rpc_kind kind;
   const ProtobufCMessageDescriptor *in, *out;
   rpc_unary_fn fn; /* NULL: UNIMPLEMENTED */
   rpc_stream_start_fn start;
   void *arg;
-  bool payload;  /* GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER */
-  void *handle;  /* from grpc_server_register_method */
+  bool payload; /* GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER */
+  void *handle; /* from grpc_server_register_method */
 } rpc_method;
 
 /* One outstanding grpc_server_request_registered_call. */
@@ -51,9 +51,9 @@ struct log_field {
 };
 
 struct rpc_ctx {
-  rpc_tag done_tag;  /* the reply batch */
-  rpc_tag close_tag; /* RECV_CLOSE_ON_SERVER, posted on arrival so that a client's cancel
-                      * reaches the call (and its children) while the handler still runs */
+  rpc_tag done_tag;        /* the reply batch */
+  rpc_tag close_tag;       /* RECV_CLOSE_ON_SERVER, posted on arrival so that a client's cancel
+                            * reaches the call (and its children) while the handler still runs */
   atomic_int pending_tags; /* the ctx is finished when both tags have fired */
   bool reply_ok;
   atomic_bool closed;
@@ -169,8 +169,8 @@ rpc_server *rpc_server_create(const rpc_server_config *cfg, metrics_registry *me
   s->cfg = *cfg;
   s->metrics = metrics;
   static const char *const labels[] = {"grpc_type", "grpc_service", "grpc_method", NULL};
-  static const char *const labels_code[] = {"grpc_type", "grpc_service", "grpc_method",
-                                            "grpc_code", NULL};
+  static const char *const labels_code[] = {"grpc_type", "grpc_service", "grpc_method", "grpc_code",
+                                            NULL};
   s->m_started = metrics_counter(metrics, "grpc_server_started_total",
                                  "Total number of RPCs started on the server.", labels);
   s->m_handled = metrics_counter(metrics, "grpc_server_handled_total",
@@ -200,8 +200,8 @@ static void add_service_name(rpc_server *s, const char *service) {
 size_t rpc_server_service_count(const rpc_server *s) { return s->n_services; }
 const char *rpc_server_service_name(const rpc_server *s, size_t i) { return s->services[i]; }
 
-int rpc_server_add_raw_method(rpc_server *s, const char *service, const char *method,
-                              rpc_kind kind, const ProtobufCMessageDescriptor *in,
+int rpc_server_add_raw_method(rpc_server *s, const char *service, const char *method, rpc_kind kind,
+                              const ProtobufCMessageDescriptor *in,
                               const ProtobufCMessageDescriptor *out, rpc_unary_fn fn,
                               rpc_stream_start_fn start, void *arg, bool payload) {
   if (s->started) return -1;
@@ -242,8 +242,8 @@ int rpc_server_add_service(rpc_server *s, const ProtobufCServiceDescriptor *desc
     rpc_unary_fn fn = NULL;
     for (const rpc_method_impl *i = impls; i && i->name; i++)
       if (!strcmp(i->name, md->name)) fn = i->fn;
-    rpc_server_add_raw_method(s, desc->name, md->name, RPC_KIND_UNARY, md->input, md->output,
-                              fn, NULL, svc, true);
+    rpc_server_add_raw_method(s, desc->name, md->name, RPC_KIND_UNARY, md->input, md->output, fn,
+                              NULL, svc, true);
   }
   return 0;
 }
@@ -317,8 +317,8 @@ static void on_request(rpc_tag *tag, bool ok) {
   ctx->started = now_mono();
   arena_init(&ctx->arena);
   gpr_timespec deadline = gpr_convert_clock_type(r->deadline, GPR_CLOCK_MONOTONIC);
-  gpr_timespec cap = gpr_time_add(ctx->started, gpr_time_from_millis(s->cfg.default_deadline_ms,
-                                                                     GPR_TIMESPAN));
+  gpr_timespec cap =
+      gpr_time_add(ctx->started, gpr_time_from_millis(s->cfg.default_deadline_ms, GPR_TIMESPAN));
   ctx->deadline = gpr_time_cmp(deadline, cap) < 0 ? deadline : cap;
   const char *rid = metadata_value(&ctx->md, "x-request-id", &ctx->arena);
   if (!rid || !request_id_ok(rid)) {
@@ -417,13 +417,11 @@ static void on_reply_done(rpc_tag *tag, bool ok);
 
 static menu_status run_handler(rpc_ctx *ctx, ProtobufCMessage **resp_out) {
   rpc_method *m = ctx->method;
-  if (!ctx->payload)
-    return MENU_INVALID("request message missing");
+  if (!ctx->payload) return MENU_INVALID("request message missing");
   unsigned char *data;
   size_t n = rpc_read_byte_buffer(ctx->payload, &ctx->arena, &data);
   ProtobufCMessage *req = protobuf_c_message_unpack(m->in, &ctx->arena.pb, n, data);
-  if (!req)
-    return MENU_INVALID("request does not decode as %s", m->in->name);
+  if (!req) return MENU_INVALID("request does not decode as %s", m->in->name);
   if (!m->fn)
     return menu_status_make(GRPC_STATUS_UNIMPLEMENTED, "%s is not implemented yet", m->path);
   if (rpc_ctx_expired(ctx))
@@ -515,8 +513,10 @@ static void ctx_finish(rpc_ctx *ctx) {
     log_str(l, "peer", rpc_ctx_peer(ctx));
     log_str(l, "request_id", ctx->request_id);
     for (struct log_field *f = ctx->fields; f; f = f->next) {
-      if (f->str) log_str(l, f->key, f->str);
-      else log_int(l, f->key, f->num);
+      if (f->str)
+        log_str(l, f->key, f->str);
+      else
+        log_int(l, f->key, f->num);
     }
     log_end(l);
   }
@@ -536,8 +536,10 @@ static void ctx_finish(rpc_ctx *ctx) {
 
 static void enqueue(rpc_server *s, rpc_ctx *ctx) {
   pthread_mutex_lock(&s->mu);
-  if (s->job_tail) s->job_tail->next_job = ctx;
-  else s->job_head = ctx;
+  if (s->job_tail)
+    s->job_tail->next_job = ctx;
+  else
+    s->job_head = ctx;
   s->job_tail = ctx;
   pthread_cond_signal(&s->cond);
   pthread_mutex_unlock(&s->mu);
@@ -658,25 +660,26 @@ static grpc_server_credentials *server_credentials(const rpc_server_config *c) {
 
 int rpc_server_start(rpc_server *s) {
   s->reflection = reflection_create(s);
-  if (!s->reflection || health_register(s->health) || reflection_register(s->reflection))
-    return -1;
+  if (!s->reflection || health_register(s->health) || reflection_register(s->reflection)) return -1;
 
   grpc_arg args[7];
   size_t nargs = 0;
-  args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-                             {.integer = s->cfg.max_recv_bytes}};
+  args[nargs++] = (grpc_arg){
+      GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = s->cfg.max_recv_bytes}};
   /* Let clients keep idle connections alive with pings every 10 s or more (the gateway pings
    * every 30 s so that dead pods are noticed) without being told "too many pings". */
-  args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             {.integer = 10000}};
-  args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
-                             {.integer = 1}};
+  args[nargs++] = (grpc_arg){
+      GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, {.integer = 10000}};
+  args[nargs++] =
+      (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, {.integer = 1}};
   /* A second process on the same port must fail to start, not silently share the traffic. */
   args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, {.integer = 0}};
   if (s->cfg.max_connection_age_ms > 0) {
-    args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONNECTION_AGE_MS,
+    args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER,
+                               GRPC_ARG_MAX_CONNECTION_AGE_MS,
                                {.integer = (int)s->cfg.max_connection_age_ms}};
-    args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+    args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER,
+                               GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
                                {.integer = (int)s->cfg.shutdown_grace_ms}};
   }
   grpc_channel_args cargs = {nargs, args};
@@ -717,8 +720,7 @@ int rpc_server_start(rpc_server *s) {
   for (int i = 0; i < n_cq; i++) pthread_create(&s->cq_threads[i], NULL, cq_main, s->cqs[i]);
   for (int cq = 0; cq < n_cq; cq++) {
     for (size_t i = 0; i < s->n_methods; i++)
-      for (int k = 0; k < s->cfg.requests_per_method; k++)
-        request_post(s, &s->methods[i], cq);
+      for (int k = 0; k < s->cfg.requests_per_method; k++) request_post(s, &s->methods[i], cq);
     for (int k = 0; k < 2; k++) unknown_post(s, cq);
   }
 
@@ -730,8 +732,8 @@ int rpc_server_start(rpc_server *s) {
   log_line *l = log_begin(LOG_INFO, "serving");
   log_str(l, "grpc_addr", s->cfg.listen_addr);
   log_str(l, "metrics_addr", s->cfg.metrics_addr);
-  log_str(l, "tls", s->cfg.tls_cert_file ? (s->cfg.tls_client_ca_file ? "mutual" : "server")
-                                         : "off");
+  log_str(l, "tls",
+          s->cfg.tls_cert_file ? (s->cfg.tls_client_ca_file ? "mutual" : "server") : "off");
   log_int(l, "handler_threads", s->cfg.handler_threads);
   log_end(l);
   return 0;

@@ -26,8 +26,12 @@ typedef struct rpc_ctx rpc_ctx;
 
 /* Memory freed when the call ends: use it for everything in the response. */
 arena *rpc_ctx_arena(rpc_ctx *ctx);
-#define RPC_NEW(ctx, Type, init_fn) \
-  ({ Type *p_ = arena_alloc(rpc_ctx_arena(ctx), sizeof(Type)); init_fn(p_); p_; })
+#define RPC_NEW(ctx, Type, init_fn)                           \
+  ({                                                          \
+    Type *p_ = arena_alloc(rpc_ctx_arena(ctx), sizeof(Type)); \
+    init_fn(p_);                                              \
+    p_;                                                       \
+  })
 #define RPC_NEW_ARRAY(ctx, Type, n) ((Type *)arena_alloc(rpc_ctx_arena(ctx), sizeof(Type) * (n)))
 char *rpc_ctx_strdup(rpc_ctx *ctx, const char *s);
 
@@ -67,16 +71,16 @@ typedef struct {
 /* ---- server ------------------------------------------------------------------------------- */
 
 typedef struct {
-  const char *service_name;    /* for logs and metrics, e.g. "dynamo-svc" */
-  const char *listen_addr;     /* GRPC_ADDR */
-  const char *metrics_addr;    /* METRICS_ADDR */
-  int cq_threads;              /* GRPC_CQ_THREADS */
-  int handler_threads;         /* GRPC_HANDLER_THREADS */
-  int requests_per_method;     /* outstanding requested calls per method and queue */
-  int64_t default_deadline_ms; /* RPC_DEFAULT_DEADLINE_MS: when the caller sets none */
-  int64_t shutdown_grace_ms;   /* SHUTDOWN_GRACE_MS */
+  const char *service_name;      /* for logs and metrics, e.g. "dynamo-svc" */
+  const char *listen_addr;       /* GRPC_ADDR */
+  const char *metrics_addr;      /* METRICS_ADDR */
+  int cq_threads;                /* GRPC_CQ_THREADS */
+  int handler_threads;           /* GRPC_HANDLER_THREADS */
+  int requests_per_method;       /* outstanding requested calls per method and queue */
+  int64_t default_deadline_ms;   /* RPC_DEFAULT_DEADLINE_MS: when the caller sets none */
+  int64_t shutdown_grace_ms;     /* SHUTDOWN_GRACE_MS */
   int64_t max_connection_age_ms; /* GRPC_MAX_CONNECTION_AGE_MS, 0 = unlimited */
-  int max_recv_bytes;          /* GRPC_MAX_RECV_BYTES */
+  int max_recv_bytes;            /* GRPC_MAX_RECV_BYTES */
   const char *tls_cert_file, *tls_key_file, *tls_client_ca_file; /* TLS_* (all optional) */
 } rpc_server_config;
 

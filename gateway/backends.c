@@ -41,13 +41,12 @@ char *gateway_service_config_json(const char *const *methods, int max_attempts) 
     for (size_t i = 0; methods[i]; i++) {
       const char *slash = strchr(methods[i], '/');
       if (!slash) continue;
-      json_array_append_new(names,
-                            json_pack("{s:s%,s:s}", "service", methods[i],
-                                      (size_t)(slash - methods[i]), "method", slash + 1));
+      json_array_append_new(names, json_pack("{s:s%,s:s}", "service", methods[i],
+                                             (size_t)(slash - methods[i]), "method", slash + 1));
     }
     json_t *retry = json_pack("{s:i,s:s,s:s,s:f,s:[s]}", "maxAttempts", max_attempts,
-                              "initialBackoff", "0.05s", "maxBackoff", "0.5s",
-                              "backoffMultiplier", 2.0, "retryableStatusCodes", "UNAVAILABLE");
+                              "initialBackoff", "0.05s", "maxBackoff", "0.5s", "backoffMultiplier",
+                              2.0, "retryableStatusCodes", "UNAVAILABLE");
     json_t *mc = json_pack("[{s:o,s:o}]", "name", names, "retryPolicy", retry);
     json_object_set_new(root, "methodConfig", mc);
     /* Retries stop while more than half of the recent calls failed (token bucket of 10,
@@ -115,8 +114,7 @@ gateway_backends *gateway_backends_create(const gateway_backends_config *cfg,
                   &menu__v1__ghost_swap_service__descriptor, "BatchGetGhostSwaps",
                   "GhostSwapService.BatchGetGhostSwaps") ||
       method_bind(&b->list_product_availabilities, b->sql, "sql-svc",
-                  &menu__v1__product_availability_service__descriptor,
-                  "ListProductAvailabilities",
+                  &menu__v1__product_availability_service__descriptor, "ListProductAvailabilities",
                   "ProductAvailabilityService.ListProductAvailabilities"))
     goto Error;
   log_line *l = log_begin(LOG_INFO, "backends");

@@ -15,13 +15,13 @@
 #define GATEWAY_DEFAULT_SQL_TARGET "dns:///127.0.0.1:50053"
 
 typedef struct {
-  const char *dynamo_target;   /* DYNAMO_SVC_TARGET */
-  const char *sql_target;      /* SQL_SVC_TARGET */
-  int keepalive_ms;            /* BACKEND_KEEPALIVE_MS, 0 = off */
-  int max_attempts;            /* BACKEND_RETRY_MAX_ATTEMPTS, 1 = no retries */
-  int64_t deadline_margin_ms;  /* BACKEND_DEADLINE_MARGIN_MS */
-  const char *tls_ca_file;     /* BACKEND_TLS_CA_FILE: TLS to both backends when set */
-  const char *tls_cert_file;   /* BACKEND_TLS_CERT_FILE + _KEY_FILE: client cert (mTLS) */
+  const char *dynamo_target;  /* DYNAMO_SVC_TARGET */
+  const char *sql_target;     /* SQL_SVC_TARGET */
+  int keepalive_ms;           /* BACKEND_KEEPALIVE_MS, 0 = off */
+  int max_attempts;           /* BACKEND_RETRY_MAX_ATTEMPTS, 1 = no retries */
+  int64_t deadline_margin_ms; /* BACKEND_DEADLINE_MARGIN_MS */
+  const char *tls_ca_file;    /* BACKEND_TLS_CA_FILE: TLS to both backends when set */
+  const char *tls_cert_file;  /* BACKEND_TLS_CERT_FILE + _KEY_FILE: client cert (mTLS) */
   const char *tls_key_file;
 } gateway_backends_config;
 

@@ -237,8 +237,11 @@ menu_status store_menu_get(rpc_ctx *ctx, const ProtobufCMessage *req_msg,
   menu_status st = store_menu_validate(req);
   if (!menu_status_is_ok(&st)) return st;
 
-  fanout f = {.ctx = ctx, .a = rpc_ctx_arena(ctx), .allow_partial = req->allow_partial,
-              .t0_ms = mono_ms(), .fatal = MENU_OK};
+  fanout f = {.ctx = ctx,
+              .a = rpc_ctx_arena(ctx),
+              .allow_partial = req->allow_partial,
+              .t0_ms = mono_ms(),
+              .fatal = MENU_OK};
   f.parts[PART_CATEGORIES] = (part){.kind = PART_CATEGORIES, .m = &be->list_categories};
   f.parts[PART_PRODUCTS] = (part){.kind = PART_PRODUCTS, .m = &be->list_product_availabilities};
   f.parts[PART_SWAPS] = (part){.kind = PART_SWAPS, .m = &be->batch_get_ghost_swaps};

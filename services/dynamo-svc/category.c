@@ -50,8 +50,8 @@ static json_t *start_key(const char *pk, const char *payload) {
   for (int i = 0; i < 10; i++)
     if (payload[i] < '0' || payload[i] > '9') return NULL;
   if (!dyn_code_valid(payload + 11)) return NULL;
-  return json_pack("{s:{s:s},s:{s:s},s:{s:s}}", "pk", "S", pk, "sk", "S", payload + 11,
-                   "order_key", "S", payload);
+  return json_pack("{s:{s:s},s:{s:s},s:{s:s}}", "pk", "S", pk, "sk", "S", payload + 11, "order_key",
+                   "S", payload);
 }
 
 static char *payload_of(arena *a, const json_t *item) {
@@ -155,13 +155,13 @@ static menu_status update(dyn_svc *s, dyn_call *call, const Menu__V1__UpdateCate
   char now[32];
   dyn_time_now(now);
   json_t *key = dyn_key(dyn_channel_pk(call->a, c->channel), c->id);
-  json_t *names = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "#pk", "pk", "#name", "name", "#do",
-                            "display_order", "#ok", "order_key", "#v", "version", "#ut",
-                            "update_time");
-  json_t *values = json_pack("{s:{s:s},s:o,s:{s:s},s:o,s:o,s:{s:s}}", ":name", "S", c->name,
-                             ":do", ddb_n(c->display_order), ":ok", "S",
-                             order_key(call->a, c->display_order, c->id), ":v", ddb_n(c->version),
-                             ":next", ddb_n(c->version + 1), ":now", "S", now);
+  json_t *names =
+      json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "#pk", "pk", "#name", "name", "#do", "display_order",
+                "#ok", "order_key", "#v", "version", "#ut", "update_time");
+  json_t *values =
+      json_pack("{s:{s:s},s:o,s:{s:s},s:o,s:o,s:{s:s}}", ":name", "S", c->name, ":do",
+                ddb_n(c->display_order), ":ok", "S", order_key(call->a, c->display_order, c->id),
+                ":v", ddb_n(c->version), ":next", ddb_n(c->version + 1), ":now", "S", now);
   ddb_item_op op = {.table = s->category_table,
                     .key = key,
                     .update = "SET #name = :name, #do = :do, #ok = :ok, #v = :next, #ut = :now",
@@ -185,8 +185,8 @@ static menu_status update(dyn_svc *s, dyn_call *call, const Menu__V1__UpdateCate
 
 /* ---- delete -------------------------------------------------------------------------------- */
 
-static menu_status delete(dyn_svc *s, dyn_call *call, const Menu__V1__DeleteCategoryRequest *req,
-                          Menu__V1__DeleteCategoryResponse *resp) {
+static menu_status delete (dyn_svc *s, dyn_call *call, const Menu__V1__DeleteCategoryRequest *req,
+                           Menu__V1__DeleteCategoryResponse *resp) {
   menu_status st = dyn_check_channel(req->channel, "channel");
   if (menu_status_is_ok(&st)) st = dyn_check_code(req->id, "id");
   if (!menu_status_is_ok(&st)) return st;

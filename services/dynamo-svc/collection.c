@@ -131,11 +131,11 @@ menu_status dyn_collection_create(dyn_svc *s, dyn_call *call,
   }
   char now[32];
   dyn_time_now(now);
-  json_t *item = json_pack(
-      "{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:o,s:o,s:{s:s},s:{s:s}}", "pk", "S",
-      dyn_channel_pk(call->a, c.channel), "sk", "S", c.id, "id", "S", c.id, "channel", "S",
-      dyn_channel_name(c.channel), "name", "S", c.name, "product_codes", codes_value(&c),
-      "version", ddb_n(1), "create_time", "S", now, "update_time", "S", now);
+  json_t *item = json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:o,s:o,s:{s:s},s:{s:s}}",
+                           "pk", "S", dyn_channel_pk(call->a, c.channel), "sk", "S", c.id, "id",
+                           "S", c.id, "channel", "S", dyn_channel_name(c.channel), "name", "S",
+                           c.name, "product_codes", codes_value(&c), "version", ddb_n(1),
+                           "create_time", "S", now, "update_time", "S", now);
   json_t *names = json_pack("{s:s}", "#pk", "pk");
   ddb_item_op op = {.table = s->collection_table,
                     .item = item,
@@ -168,9 +168,9 @@ static menu_status update(dyn_svc *s, dyn_call *call,
   json_t *key = dyn_key(dyn_channel_pk(call->a, c->channel), c->id);
   json_t *names = json_pack("{s:s,s:s,s:s,s:s,s:s}", "#pk", "pk", "#name", "name", "#codes",
                             "product_codes", "#v", "version", "#ut", "update_time");
-  json_t *values = json_pack("{s:{s:s},s:o,s:o,s:o,s:{s:s}}", ":name", "S", c->name, ":codes",
-                             codes_value(c), ":v", ddb_n(c->version), ":next",
-                             ddb_n(c->version + 1), ":now", "S", now);
+  json_t *values =
+      json_pack("{s:{s:s},s:o,s:o,s:o,s:{s:s}}", ":name", "S", c->name, ":codes", codes_value(c),
+                ":v", ddb_n(c->version), ":next", ddb_n(c->version + 1), ":now", "S", now);
   ddb_item_op op = {.table = s->collection_table,
                     .key = key,
                     .update = "SET #name = :name, #codes = :codes, #v = :next, #ut = :now",
@@ -194,9 +194,9 @@ static menu_status update(dyn_svc *s, dyn_call *call,
 
 /* ---- delete -------------------------------------------------------------------------------- */
 
-static menu_status delete(dyn_svc *s, dyn_call *call,
-                          const Menu__V1__DeleteProductCollectionRequest *req,
-                          Menu__V1__DeleteProductCollectionResponse *resp) {
+static menu_status delete (dyn_svc *s, dyn_call *call,
+                           const Menu__V1__DeleteProductCollectionRequest *req,
+                           Menu__V1__DeleteProductCollectionResponse *resp) {
   menu_status st = dyn_check_channel(req->channel, "channel");
   if (menu_status_is_ok(&st)) st = dyn_check_code(req->id, "id");
   if (!menu_status_is_ok(&st)) return st;

@@ -48,7 +48,8 @@ dyn_svc *dyn_svc_create(config *c, metrics_registry *metrics) {
     int64_t until = ddb_deadline_in(startup_ms);
     for (;;) {
       int64_t left = until - ddb_now_ms();
-      menu_status st = dyn_tables_ensure(s, ddb_deadline_in(left < 10000 ? (left > 0 ? left : 1) : 10000));
+      menu_status st =
+          dyn_tables_ensure(s, ddb_deadline_in(left < 10000 ? (left > 0 ? left : 1) : 10000));
       if (menu_status_is_ok(&st)) break;
       if (st.code != GRPC_STATUS_UNAVAILABLE || ddb_now_ms() + 500 >= until) {
         log_error("cannot create the DynamoDB tables", "error", st.message, "endpoint",
@@ -164,7 +165,8 @@ menu_status dyn_check_name(const char *s, const char *field, size_t max_chars) {
     uint32_t cp;
     size_t n = utf8_next(p, &cp);
     if (!n) return MENU_INVALID("%s: not valid UTF-8", field);
-    if (cp < 0x20 || cp == 0x7F) return MENU_INVALID("%s: control characters are not allowed", field);
+    if (cp < 0x20 || cp == 0x7F)
+      return MENU_INVALID("%s: control characters are not allowed", field);
     if (cp != ' ') blank = false;
     p += n;
     if (++chars > max_chars) return MENU_INVALID("%s: at most %zu characters", field, max_chars);
@@ -200,8 +202,12 @@ Google__Protobuf__Timestamp *dyn_time_parse(arena *a, const char *s) {
       if (scale) nanos += (*p - '0') * scale;
   }
   if (*p != 'Z') return NULL;
-  struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                  .tm_min = mi, .tm_sec = sec};
+  struct tm tm = {.tm_year = y - 1900,
+                  .tm_mon = mo - 1,
+                  .tm_mday = d,
+                  .tm_hour = h,
+                  .tm_min = mi,
+                  .tm_sec = sec};
   Google__Protobuf__Timestamp *t = arena_alloc(a, sizeof *t);
   google__protobuf__timestamp__init(t);
   t->seconds = timegm(&tm);
@@ -215,8 +221,8 @@ void dyn_uuid(char out[37]) {
   b[6] = (b[6] & 0x0F) | 0x40;
   b[8] = (b[8] & 0x3F) | 0x80;
   snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-           b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-           b[14], b[15]);
+           b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+           b[15]);
 }
 
 char *dyn_strdup(arena *a, const char *s) { return arena_strdup(a, s ? s : ""); }

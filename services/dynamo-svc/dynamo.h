@@ -21,9 +21,9 @@
 #include "menu/v1/product_collection.pb-c.h"
 #include "services/dynamo-svc/ddb/ddb.h"
 
-#define DYN_NAME_MAX_CHARS 200      /* names: valid UTF-8, 1..200 code points */
-#define DYN_COLLECTION_MAX_CODES 500 /* product codes in one collection */
-#define DYN_BATCH_GET_MAX 100       /* BatchGetGhostSwaps */
+#define DYN_NAME_MAX_CHARS 200                /* names: valid UTF-8, 1..200 code points */
+#define DYN_COLLECTION_MAX_CODES 500          /* product codes in one collection */
+#define DYN_BATCH_GET_MAX 100                 /* BatchGetGhostSwaps */
 #define DYN_CATEGORY_INDEX "by_display_order" /* LSI of the category table on order_key */
 
 /* Built once by main (dyn_svc_create), read-only afterwards: thread-safe. */
@@ -54,11 +54,11 @@ typedef struct {
 dyn_call dyn_call_of(rpc_ctx *ctx);
 
 /* Defines fn_handler, the rpc_unary_fn that runs fn(svc, call, typed req, typed resp). */
-#define DYN_HANDLER(fn, Req, Resp)                                                    \
-  static menu_status fn##_handler(rpc_ctx *ctx, const ProtobufCMessage *req,          \
-                                  ProtobufCMessage *resp, void *svc) {                \
-    dyn_call call = dyn_call_of(ctx);                                                 \
-    return fn(svc, &call, (const Req *)req, (Resp *)resp);                            \
+#define DYN_HANDLER(fn, Req, Resp)                                           \
+  static menu_status fn##_handler(rpc_ctx *ctx, const ProtobufCMessage *req, \
+                                  ProtobufCMessage *resp, void *svc) {       \
+    dyn_call call = dyn_call_of(ctx);                                        \
+    return fn(svc, &call, (const Req *)req, (Resp *)resp);                   \
   }
 
 /* ---- validation ------------------------------------------------------------------------- */
@@ -106,7 +106,7 @@ json_t *dyn_key(const char *pk, const char *sk);
 typedef struct {
   const char *entity; /* cursor scope prefix, e.g. "categories" */
   const char *table;
-  const char *index;  /* NULL: the table's own sort key orders the list */
+  const char *index; /* NULL: the table's own sort key orders the list */
   /* ExclusiveStartKey for a cursor payload in partition pk; NULL when malformed. */
   json_t *(*start_key)(const char *pk, const char *payload);
   /* The cursor payload of an item (arena memory); NULL when the item is malformed. */
@@ -114,8 +114,8 @@ typedef struct {
 } dyn_list_def;
 
 typedef struct {
-  json_t *items;   /* array in list order (caller json_decrefs via dyn_page_free) */
-  char **cursors;  /* one per item (arena) */
+  json_t *items;  /* array in list order (caller json_decrefs via dyn_page_free) */
+  char **cursors; /* one per item (arena) */
   size_t n;
   bool has_next, has_previous;
 } dyn_page;
@@ -137,7 +137,8 @@ extern const rpc_method_impl dyn_ghost_swap_methods[];
 extern const rpc_method_impl dyn_collection_methods[];
 
 /* The create paths without a gRPC call (seed-demo). resp is filled from the arena. */
-menu_status dyn_category_create(dyn_svc *s, dyn_call *call, const Menu__V1__CreateCategoryRequest *req,
+menu_status dyn_category_create(dyn_svc *s, dyn_call *call,
+                                const Menu__V1__CreateCategoryRequest *req,
                                 Menu__V1__CreateCategoryResponse *resp);
 menu_status dyn_ghost_swap_put(dyn_svc *s, dyn_call *call, const Menu__V1__PutGhostSwapRequest *req,
                                Menu__V1__PutGhostSwapResponse *resp);

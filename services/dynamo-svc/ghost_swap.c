@@ -97,11 +97,11 @@ menu_status dyn_ghost_swap_put(dyn_svc *s, dyn_call *call, const Menu__V1__PutGh
   ddb_error err;
   json_t *result = NULL;
   if (g->version == 0) {
-    json_t *item = json_pack(
-        "{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:o,s:{s:s},s:{s:s}}", "pk", "S", pk, "sk", "S",
-        g->product_code, "channel", "S", dyn_channel_name(g->channel), "product_code", "S",
-        g->product_code, "swap_product_code", "S", g->swap_product_code, "version", ddb_n(1),
-        "create_time", "S", now, "update_time", "S", now);
+    json_t *item = json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:o,s:{s:s},s:{s:s}}", "pk",
+                             "S", pk, "sk", "S", g->product_code, "channel", "S",
+                             dyn_channel_name(g->channel), "product_code", "S", g->product_code,
+                             "swap_product_code", "S", g->swap_product_code, "version", ddb_n(1),
+                             "create_time", "S", now, "update_time", "S", now);
     json_t *names = json_pack("{s:s}", "#pk", "pk");
     ddb_item_op op = {.table = s->ghost_swap_table,
                       .item = item,
@@ -119,9 +119,9 @@ menu_status dyn_ghost_swap_put(dyn_svc *s, dyn_call *call, const Menu__V1__PutGh
     json_t *key = dyn_key(pk, g->product_code);
     json_t *names = json_pack("{s:s,s:s,s:s,s:s}", "#pk", "pk", "#swap", "swap_product_code", "#v",
                               "version", "#ut", "update_time");
-    json_t *values = json_pack("{s:{s:s},s:o,s:o,s:{s:s}}", ":swap", "S", g->swap_product_code,
-                               ":v", ddb_n(g->version), ":next", ddb_n(g->version + 1), ":now",
-                               "S", now);
+    json_t *values =
+        json_pack("{s:{s:s},s:o,s:o,s:{s:s}}", ":swap", "S", g->swap_product_code, ":v",
+                  ddb_n(g->version), ":next", ddb_n(g->version + 1), ":now", "S", now);
     ddb_item_op op = {.table = s->ghost_swap_table,
                       .key = key,
                       .update = "SET #swap = :swap, #v = :next, #ut = :now",
@@ -144,8 +144,8 @@ menu_status dyn_ghost_swap_put(dyn_svc *s, dyn_call *call, const Menu__V1__PutGh
 
 /* ---- delete -------------------------------------------------------------------------------- */
 
-static menu_status delete(dyn_svc *s, dyn_call *call, const Menu__V1__DeleteGhostSwapRequest *req,
-                          Menu__V1__DeleteGhostSwapResponse *resp) {
+static menu_status delete (dyn_svc *s, dyn_call *call, const Menu__V1__DeleteGhostSwapRequest *req,
+                           Menu__V1__DeleteGhostSwapResponse *resp) {
   menu_status st = dyn_check_channel(req->channel, "channel");
   if (menu_status_is_ok(&st)) st = dyn_check_code(req->product_code, "product_code");
   if (!menu_status_is_ok(&st)) return st;
@@ -199,8 +199,8 @@ static menu_status batch_get(dyn_svc *s, dyn_call *call,
   }
   json_t *items = NULL;
   ddb_error err;
-  st = ddb_batch_get_item(s->ddb, s->ghost_swap_table, keys, false, call->deadline_ms, &items,
-                          &err);
+  st =
+      ddb_batch_get_item(s->ddb, s->ghost_swap_table, keys, false, call->deadline_ms, &items, &err);
   json_decref(keys);
   if (!menu_status_is_ok(&st)) {
     json_decref(seen);

@@ -12,8 +12,8 @@ static void *init(config *c, rpc_server *s) {
   if (!svc) return NULL;
   if (rpc_server_add_service(s, &menu__v1__category_service__descriptor, dyn_category_methods,
                              svc) ||
-      rpc_server_add_service(s, &menu__v1__ghost_swap_service__descriptor,
-                             dyn_ghost_swap_methods, svc) ||
+      rpc_server_add_service(s, &menu__v1__ghost_swap_service__descriptor, dyn_ghost_swap_methods,
+                             svc) ||
       rpc_server_add_service(s, &menu__v1__product_collection_service__descriptor,
                              dyn_collection_methods, svc)) {
     dyn_svc_destroy(svc);

@@ -13,10 +13,12 @@
 static const struct {
   const char *id, *name;
 } base_categories[] = {
-    {"burgers", "Burgers"},     {"chicken", "Chicken & Fish"}, {"salads", "Salads"},
-    {"wraps", "Wraps"},         {"sides", "Sides"},            {"breakfast", "Breakfast"},
-    {"desserts", "Desserts"},   {"drinks", "Cold Drinks"},     {"coffee", "McCafé Coffee"},
-    {"kids-menu", "Kids Menu"}, {"value-menu", "Value Menu"},  {"sauces", "Sauces & Dips"},
+    {"burgers", "Burgers"},       {"chicken", "Chicken & Fish"},
+    {"salads", "Salads"},         {"wraps", "Wraps"},
+    {"sides", "Sides"},           {"breakfast", "Breakfast"},
+    {"desserts", "Desserts"},     {"drinks", "Cold Drinks"},
+    {"coffee", "McCafé Coffee"},  {"kids-menu", "Kids Menu"},
+    {"value-menu", "Value Menu"}, {"sauces", "Sauces & Dips"},
 };
 
 static const struct {
@@ -24,8 +26,8 @@ static const struct {
   int base;   /* how many of base_categories */
   int extras; /* generated "limited time" categories */
 } category_plan[] = {
-    {MENU__V1__CHANNEL__CHANNEL_KIOSK, 12, 140},     {MENU__V1__CHANNEL__CHANNEL_WEB, 12, 0},
-    {MENU__V1__CHANNEL__CHANNEL_APP, 10, 0},         {MENU__V1__CHANNEL__CHANNEL_DRIVE_THRU, 8, 0},
+    {MENU__V1__CHANNEL__CHANNEL_KIOSK, 12, 140}, {MENU__V1__CHANNEL__CHANNEL_WEB, 12, 0},
+    {MENU__V1__CHANNEL__CHANNEL_APP, 10, 0},     {MENU__V1__CHANNEL__CHANNEL_DRIVE_THRU, 8, 0},
     {MENU__V1__CHANNEL__CHANNEL_DELIVERY, 8, 0},
 };
 
@@ -149,7 +151,8 @@ static bool seed_collections(dyn_svc *s, tally *t) {
 int dyn_seed_demo_main(void) {
   config c = {0};
   const char *level = config_str(&c, "LOG_LEVEL", "info");
-  if (!log_init("dynamo-svc", level)) config_error(&c, "LOG_LEVEL=%s: use debug, info, warn or error", level);
+  if (!log_init("dynamo-svc", level))
+    config_error(&c, "LOG_LEVEL=%s: use debug, info, warn or error", level);
   dyn_svc *s = dyn_svc_create(&c, NULL);
   if (!config_ok(&c, "dynamo-svc")) {
     dyn_svc_destroy(s);

@@ -12,13 +12,13 @@
 static json_t *table_def(const char *name, bool with_order_index) {
   json_t *attrs = json_pack("[{s:s,s:s},{s:s,s:s}]", "AttributeName", "pk", "AttributeType", "S",
                             "AttributeName", "sk", "AttributeType", "S");
-  json_t *def = json_pack("{s:s,s:o,s:[{s:s,s:s},{s:s,s:s}],s:s}", "TableName", name,
-                          "AttributeDefinitions", attrs, "KeySchema", "AttributeName", "pk",
-                          "KeyType", "HASH", "AttributeName", "sk", "KeyType", "RANGE",
-                          "BillingMode", "PAY_PER_REQUEST");
+  json_t *def =
+      json_pack("{s:s,s:o,s:[{s:s,s:s},{s:s,s:s}],s:s}", "TableName", name, "AttributeDefinitions",
+                attrs, "KeySchema", "AttributeName", "pk", "KeyType", "HASH", "AttributeName", "sk",
+                "KeyType", "RANGE", "BillingMode", "PAY_PER_REQUEST");
   if (with_order_index) {
-    json_array_append_new(attrs, json_pack("{s:s,s:s}", "AttributeName", "order_key",
-                                           "AttributeType", "S"));
+    json_array_append_new(
+        attrs, json_pack("{s:s,s:s}", "AttributeName", "order_key", "AttributeType", "S"));
     json_object_set_new(
         def, "LocalSecondaryIndexes",
         json_pack("[{s:s,s:[{s:s,s:s},{s:s,s:s}],s:{s:s}}]", "IndexName", DYN_CATEGORY_INDEX,

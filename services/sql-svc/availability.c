@@ -26,11 +26,16 @@ int availability_rule_type_from_db(const char *s) {
 
 const char *availability_rule_type_to_db(int t) {
   switch (t) {
-  case MENU__V1__RULE_TYPE__RULE_TYPE_GLOBAL_EXPERIENCE: return "global-experience";
-  case MENU__V1__RULE_TYPE__RULE_TYPE_MARKET: return "market";
-  case MENU__V1__RULE_TYPE__RULE_TYPE_REGIONAL: return "regional";
-  case MENU__V1__RULE_TYPE__RULE_TYPE_RESTAURANT: return "restaurant";
-  default: return NULL;
+    case MENU__V1__RULE_TYPE__RULE_TYPE_GLOBAL_EXPERIENCE:
+      return "global-experience";
+    case MENU__V1__RULE_TYPE__RULE_TYPE_MARKET:
+      return "market";
+    case MENU__V1__RULE_TYPE__RULE_TYPE_REGIONAL:
+      return "regional";
+    case MENU__V1__RULE_TYPE__RULE_TYPE_RESTAURANT:
+      return "restaurant";
+    default:
+      return NULL;
   }
 }
 
@@ -150,8 +155,10 @@ menu_status availability_list(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protob
     }
     if (at_given && cur_at != at) {
       free(payload);
-      return MENU_INVALID("at_time: differs from the instant %s was issued for; omit at_time "
-                          "or send the response's at_time", pg.cursor_field);
+      return MENU_INVALID(
+          "at_time: differs from the instant %s was issued for; omit at_time "
+          "or send the response's at_time",
+          pg.cursor_field);
     }
     at = cur_at;
     key_code = rpc_ctx_strdup(ctx, colon + 1);
@@ -175,8 +182,8 @@ menu_status availability_list(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protob
   st = pool_acquire(svc->pool, sql_call_deadline(ctx), &conn);
   if (!menu_status_is_ok(&st)) return st;
   MYSQL_STMT *s = NULL;
-  st = pool_exec(conn, pg.forward ? STMT_AVAIL_LIST_FORWARD : STMT_AVAIL_LIST_BACKWARD, params,
-                 &s, NULL);
+  st = pool_exec(conn, pg.forward ? STMT_AVAIL_LIST_FORWARD : STMT_AVAIL_LIST_BACKWARD, params, &s,
+                 NULL);
   if (!menu_status_is_ok(&st)) goto out;
 
   avail_row *row = arena_alloc(rpc_ctx_arena(ctx), sizeof *row);
@@ -294,8 +301,10 @@ menu_status availability_get(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protobu
     rows++;
     if (found || denied || !sql_strcol_value(&row->code)) continue;
     const char *effect = sql_strcol_value(&row->effect);
-    if (effect && !strcmp(effect, "allow")) found = avail_node(ctx, row);
-    else denied = true;
+    if (effect && !strcmp(effect, "allow"))
+      found = avail_node(ctx, row);
+    else
+      denied = true;
   }
   st = store_row_status(rows, row, req->store_code, channel);
   if (!menu_status_is_ok(&st)) goto out;

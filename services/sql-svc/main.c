@@ -18,12 +18,9 @@
 #include "services/sql-svc/sqlsvc.h"
 
 static const rpc_method_impl methods[] = {
-    {"ListProductAvailabilities", availability_list},
-    {"GetProductAvailability", availability_get},
-    {"CreateAvailabilityRule", rules_create},
-    {"GetAvailabilityRule", rules_get},
-    {"TerminateAvailabilityRule", rules_terminate},
-    {NULL, NULL},
+    {"ListProductAvailabilities", availability_list}, {"GetProductAvailability", availability_get},
+    {"CreateAvailabilityRule", rules_create},         {"GetAvailabilityRule", rules_get},
+    {"TerminateAvailabilityRule", rules_terminate},   {NULL, NULL},
 };
 
 static void *init(config *c, rpc_server *s) {
@@ -37,8 +34,7 @@ static void *init(config *c, rpc_server *s) {
   }
   svc->pool = pool_create(&pc, rpc_server_metrics(s));
   pool_config_free(&pc);
-  if (rpc_server_add_service(s, &menu__v1__product_availability_service__descriptor, methods,
-                             svc))
+  if (rpc_server_add_service(s, &menu__v1__product_availability_service__descriptor, methods, svc))
     return NULL;
   return svc;
 }

@@ -78,8 +78,8 @@ static int list_migrations(const char *dir, migration_file **out, int *n, menu_s
   for (int i = 1; i < k; i++) {
     if (v[i].version == v[i - 1].version) {
       *st = menu_status_make(GRPC_STATUS_FAILED_PRECONDITION,
-                             "migrations: %s and %s share version %d", v[i - 1].name,
-                             v[i].name, v[i].version);
+                             "migrations: %s and %s share version %d", v[i - 1].name, v[i].name,
+                             v[i].version);
       free(v);
       return -1;
     }
@@ -103,8 +103,7 @@ static char *read_file(const char *path) {
 
 static menu_status exec_sql(MYSQL *m, const char *sql, const char *what) {
   if (mysql_real_query(m, sql, strlen(sql))) {
-    return menu_status_make(GRPC_STATUS_UNAVAILABLE, "migrations: %s: %s", what,
-                            mysql_error(m));
+    return menu_status_make(GRPC_STATUS_UNAVAILABLE, "migrations: %s: %s", what, mysql_error(m));
   }
   MYSQL_RES *r = mysql_store_result(m);
   if (r) mysql_free_result(r);
@@ -115,8 +114,7 @@ static menu_status exec_sql(MYSQL *m, const char *sql, const char *what) {
 static menu_status apply_file(MYSQL *m, const char *path, const char *name) {
   char *text = read_file(path);
   if (!text)
-    return menu_status_make(GRPC_STATUS_FAILED_PRECONDITION, "migrations: cannot read %s",
-                            path);
+    return menu_status_make(GRPC_STATUS_FAILED_PRECONDITION, "migrations: cannot read %s", path);
   menu_status st = MENU_OK;
   strbuf stmt;
   strbuf_init(&stmt);
@@ -167,8 +165,9 @@ static menu_status applied_versions(MYSQL *m, int **out, int *n) {
 
 static menu_status record(MYSQL *m, int version, const char *name) {
   MYSQL_STMT *s = mysql_stmt_init(m);
-  const char *sql = "INSERT INTO schemaVersion (version, name, appliedAt)"
-                    " VALUES (?, ?, UTC_TIMESTAMP(6))";
+  const char *sql =
+      "INSERT INTO schemaVersion (version, name, appliedAt)"
+      " VALUES (?, ?, UTC_TIMESTAMP(6))";
   menu_status st = MENU_OK;
   MYSQL_BIND b[2];
   memset(b, 0, sizeof b);
@@ -205,8 +204,8 @@ menu_status migrate_run(MYSQL *m, const char *dir, int *applied) {
   bool locked = row && row[0] && atoi(row[0]) == 1;
   if (r) mysql_free_result(r);
   if (!locked) {
-    st = MENU_UNAVAILABLE("migrations: another runner holds the lock for over %d s",
-                          LOCK_TIMEOUT_S);
+    st =
+        MENU_UNAVAILABLE("migrations: another runner holds the lock for over %d s", LOCK_TIMEOUT_S);
     goto out;
   }
   st = exec_sql(m,

@@ -183,20 +183,19 @@ pool *pool_create(const pool_config *cfg, metrics_registry *metrics) {
     p->m_errors = metrics_counter(metrics, "mysql_query_errors_total",
                                   "MySQL statements that failed, by statement and status",
                                   METRICS_LABELS("statement", "code"));
-    p->m_wait = metrics_histogram(metrics, "mysql_pool_wait_seconds",
-                                  "Time spent waiting for a free pooled connection",
-                                  METRICS_NO_LABELS, query_buckets,
-                                  sizeof query_buckets / sizeof *query_buckets);
-    p->m_timeouts = metrics_counter(metrics, "mysql_pool_acquire_timeouts_total",
-                                    "Checkouts that found no free connection in time",
-                                    METRICS_NO_LABELS);
-    p->m_reconnects = metrics_counter(metrics, "mysql_pool_connects_total",
-                                      "Connections (re)established, by result",
-                                      METRICS_LABELS("result"));
-    p->m_size = metrics_gauge(metrics, "mysql_pool_size", "Configured pool size",
-                              METRICS_NO_LABELS);
-    p->m_in_use = metrics_gauge(metrics, "mysql_pool_in_use", "Connections checked out",
-                                METRICS_NO_LABELS);
+    p->m_wait = metrics_histogram(
+        metrics, "mysql_pool_wait_seconds", "Time spent waiting for a free pooled connection",
+        METRICS_NO_LABELS, query_buckets, sizeof query_buckets / sizeof *query_buckets);
+    p->m_timeouts =
+        metrics_counter(metrics, "mysql_pool_acquire_timeouts_total",
+                        "Checkouts that found no free connection in time", METRICS_NO_LABELS);
+    p->m_reconnects =
+        metrics_counter(metrics, "mysql_pool_connects_total",
+                        "Connections (re)established, by result", METRICS_LABELS("result"));
+    p->m_size =
+        metrics_gauge(metrics, "mysql_pool_size", "Configured pool size", METRICS_NO_LABELS);
+    p->m_in_use =
+        metrics_gauge(metrics, "mysql_pool_in_use", "Connections checked out", METRICS_NO_LABELS);
     metrics_on_collect(metrics, collect, p);
   }
   for (int i = 0; i < p->size; i++) {
@@ -208,8 +207,8 @@ pool *pool_create(const pool_config *cfg, metrics_registry *metrics) {
     menu_status st;
     MYSQL *m = pool_connect_one(&p->cfg, p->cfg.connect_timeout_s, false, &st);
     if (!m) {
-      log_warn("mysql pool: connection not established at start-up; will retry on use",
-               "error", st.message, NULL);
+      log_warn("mysql pool: connection not established at start-up; will retry on use", "error",
+               st.message, NULL);
       break;
     }
     p->conns[i].m = m;
@@ -257,8 +256,7 @@ menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out) {
     for (int i = 0; i < p->size; i++) {
       pool_conn *x = &p->conns[i];
       if (x->in_use) continue;
-      if (!c || (x->m && !c->m) || (!!x->m == !!c->m && x->last_used_ms > c->last_used_ms))
-        c = x;
+      if (!c || (x->m && !c->m) || (!!x->m == !!c->m && x->last_used_ms > c->last_used_ms)) c = x;
     }
     if (c) break;
     if (pool_now_ms() >= deadline_ms) break;
@@ -273,8 +271,7 @@ menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out) {
     pthread_mutex_unlock(&p->mu);
     if (p->m_timeouts) metrics_add(p->m_timeouts, METRICS_NO_LABELS, 1);
     if (p->m_wait) metrics_observe(p->m_wait, METRICS_NO_LABELS, (pool_now_ms() - start) / 1e3);
-    return MENU_UNAVAILABLE("mysql: all %d pooled connections busy until the deadline",
-                            p->size);
+    return MENU_UNAVAILABLE("mysql: all %d pooled connections busy until the deadline", p->size);
   }
   c->in_use = true;
   c->broken = c->killed = false;
@@ -290,8 +287,8 @@ menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out) {
     pthread_mutex_lock(&p->mu);
     killed = c->killed;
     pthread_mutex_unlock(&p->mu);
-    log_info("mysql pool: dropping a connection that failed validation", "error",
-             mysql_error(c->m), NULL);
+    log_info("mysql pool: dropping a connection that failed validation", "error", mysql_error(c->m),
+             NULL);
     conn_close(c);
     if (killed) {
       pool_release(p, c);
@@ -310,8 +307,7 @@ menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out) {
     if (t > p->cfg.connect_timeout_s) t = p->cfg.connect_timeout_s;
     menu_status st;
     MYSQL *m = pool_connect_one(&p->cfg, t, false, &st);
-    if (p->m_reconnects)
-      metrics_add(p->m_reconnects, METRICS_LABELS(m ? "ok" : "error"), 1);
+    if (p->m_reconnects) metrics_add(p->m_reconnects, METRICS_LABELS(m ? "ok" : "error"), 1);
     if (!m) {
       pool_release(p, c);
       return st;
@@ -346,37 +342,36 @@ menu_status pool_error_status(pool_conn *c, unsigned err, const char *msg, const
   pthread_mutex_unlock(&c->p->mu);
   if (killed) {
     c->broken = true;
-    return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "mysql: deadline exceeded (%s)",
-                            what);
+    return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "mysql: deadline exceeded (%s)", what);
   }
   switch (err) {
-  case ERRNO_MARIADB_CONSTRAINT_FAILED:
-  case ERRNO_MYSQL_CHECK_VIOLATED:
-    return MENU_INVALID("%s: violates a constraint: %s", what, msg);
-  case ER_NO_REFERENCED_ROW_2:
-  case ER_NO_REFERENCED_ROW:
-    return menu_status_make(GRPC_STATUS_FAILED_PRECONDITION,
-                            "%s: refers to a row that does not exist", what);
-  case ER_DUP_ENTRY:
-    return menu_status_make(GRPC_STATUS_ALREADY_EXISTS, "%s: already exists", what);
-  case ER_LOCK_DEADLOCK:
-    return menu_status_make(GRPC_STATUS_ABORTED, "%s: deadlock, retry", what);
-  case ER_LOCK_WAIT_TIMEOUT:
-  case ER_CON_COUNT_ERROR:
-  case ER_TOO_MANY_USER_CONNECTIONS:
-    return MENU_UNAVAILABLE("mysql: %s: %s", what, msg);
-  case ERRNO_MARIADB_STATEMENT_TIMEOUT:
-  case ERRNO_MYSQL_QUERY_TIMEOUT:
-    return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "mysql: %s: %s", what, msg);
-  case ER_SERVER_SHUTDOWN:
-  case ER_QUERY_INTERRUPTED:
-  case ERRNO_MARIADB_CONNECTION_KILLED:
-  case ERRNO_MYSQL_CLIENT_INTERACTION_TIMEOUT:
-  case ER_NEED_REPREPARE:
-    c->broken = true;
-    return MENU_UNAVAILABLE("mysql: %s: %s", what, msg);
-  default:
-    break;
+    case ERRNO_MARIADB_CONSTRAINT_FAILED:
+    case ERRNO_MYSQL_CHECK_VIOLATED:
+      return MENU_INVALID("%s: violates a constraint: %s", what, msg);
+    case ER_NO_REFERENCED_ROW_2:
+    case ER_NO_REFERENCED_ROW:
+      return menu_status_make(GRPC_STATUS_FAILED_PRECONDITION,
+                              "%s: refers to a row that does not exist", what);
+    case ER_DUP_ENTRY:
+      return menu_status_make(GRPC_STATUS_ALREADY_EXISTS, "%s: already exists", what);
+    case ER_LOCK_DEADLOCK:
+      return menu_status_make(GRPC_STATUS_ABORTED, "%s: deadlock, retry", what);
+    case ER_LOCK_WAIT_TIMEOUT:
+    case ER_CON_COUNT_ERROR:
+    case ER_TOO_MANY_USER_CONNECTIONS:
+      return MENU_UNAVAILABLE("mysql: %s: %s", what, msg);
+    case ERRNO_MARIADB_STATEMENT_TIMEOUT:
+    case ERRNO_MYSQL_QUERY_TIMEOUT:
+      return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "mysql: %s: %s", what, msg);
+    case ER_SERVER_SHUTDOWN:
+    case ER_QUERY_INTERRUPTED:
+    case ERRNO_MARIADB_CONNECTION_KILLED:
+    case ERRNO_MYSQL_CLIENT_INTERACTION_TIMEOUT:
+    case ER_NEED_REPREPARE:
+      c->broken = true;
+      return MENU_UNAVAILABLE("mysql: %s: %s", what, msg);
+    default:
+      break;
   }
   if (err >= CR_MIN_ERROR && err <= CR_MAX_ERROR) {
     /* Client-side: connection lost, refused, out of sync. A fresh connection fixes them. */
@@ -420,8 +415,7 @@ menu_status pool_exec(pool_conn *c, stmt_id id, MYSQL_BIND *params, MYSQL_STMT *
   if (params && mysql_stmt_bind_param(s, params)) goto fail_stmt;
   if (mysql_stmt_execute(s)) goto fail_stmt;
   if (mysql_stmt_field_count(s) > 0 && mysql_stmt_store_result(s)) goto fail_stmt;
-  if (c->p->m_query)
-    metrics_observe(c->p->m_query, METRICS_LABELS(d->name), elapsed_s(&t0));
+  if (c->p->m_query) metrics_observe(c->p->m_query, METRICS_LABELS(d->name), elapsed_s(&t0));
   *out = s;
   return MENU_OK;
 

@@ -21,15 +21,15 @@ typedef struct pool pool;
 typedef struct pool_conn pool_conn;
 
 typedef struct {
-  const char *host;     /* MYSQL_HOST */
-  int port;             /* MYSQL_PORT */
-  const char *user;     /* MYSQL_USER */
-  char *password;       /* MYSQL_PASSWORD(_FILE); owned by the config, wiped by pool_config_free */
-  const char *database; /* MYSQL_DATABASE */
-  int size;             /* MYSQL_POOL_SIZE */
+  const char *host;      /* MYSQL_HOST */
+  int port;              /* MYSQL_PORT */
+  const char *user;      /* MYSQL_USER */
+  char *password;        /* MYSQL_PASSWORD(_FILE); owned by the config, wiped by pool_config_free */
+  const char *database;  /* MYSQL_DATABASE */
+  int size;              /* MYSQL_POOL_SIZE */
   int connect_timeout_s; /* MYSQL_CONNECT_TIMEOUT_S: cap on one connect attempt */
-  int io_timeout_s;     /* MYSQL_IO_TIMEOUT_S: read/write timeout set at connect, a backstop
-                           behind the per-call deadline watchdog */
+  int io_timeout_s;      /* MYSQL_IO_TIMEOUT_S: read/write timeout set at connect, a backstop
+                            behind the per-call deadline watchdog */
 } pool_config;
 
 /* Reads the MYSQL_* variables (problems recorded in c). */

@@ -37,8 +37,8 @@ static menu_status rule_load(rpc_ctx *ctx, pool_conn *conn, int64_t id,
     signed char hidden, active;
     MYSQL_TIME eff, term, cat, uat;
     sql_strcol product, channel, type, effect, market, region, store, menu, cby, uby;
-    char b_product[256], b_channel[64], b_type[32], b_effect[16], b_market[256],
-        b_region[256], b_store[256], b_menu[256], b_cby[512], b_uby[512];
+    char b_product[256], b_channel[64], b_type[32], b_effect[16], b_market[256], b_region[256],
+        b_store[256], b_menu[256], b_cby[512], b_uby[512];
   } r;
   MYSQL_BIND b[18];
   memset(b, 0, sizeof b);
@@ -125,13 +125,14 @@ static menu_status check_scope(const Menu__V1__AvailabilityRule *r) {
                 {"rule.regional_code", MENU__V1__RULE_TYPE__RULE_TYPE_REGIONAL},
                 {"rule.restaurant_code", MENU__V1__RULE_TYPE__RULE_TYPE_RESTAURANT}};
   const char *vals[] = {r->market_code, r->regional_code, r->restaurant_code};
-  const char *type_name = protobuf_c_enum_descriptor_get_value(
-                              &menu__v1__rule_type__descriptor, (int)r->rule_type)
-                              ->name;
+  const char *type_name =
+      protobuf_c_enum_descriptor_get_value(&menu__v1__rule_type__descriptor, (int)r->rule_type)
+          ->name;
   for (int i = 0; i < 3; i++) {
     if (scopes[i].needs == r->rule_type) {
       if (!set(vals[i])) return MENU_INVALID("%s: required for %s", scopes[i].field, type_name);
-      if (!sql_code_valid(vals[i])) return MENU_INVALID("%s: must match %s", scopes[i].field, CODE_RE);
+      if (!sql_code_valid(vals[i]))
+        return MENU_INVALID("%s: must match %s", scopes[i].field, CODE_RE);
     } else if (set(vals[i])) {
       return MENU_INVALID("%s: must be empty for %s", scopes[i].field, type_name);
     }
@@ -155,7 +156,7 @@ menu_status rules_create(rpc_ctx *ctx, const ProtobufCMessage *reqm, ProtobufCMe
   if (!type) return MENU_INVALID("rule.rule_type: required (not RULE_TYPE_UNSPECIFIED)");
   const char *effect = r->rule_effect == MENU__V1__RULE_EFFECT__RULE_EFFECT_ALLOW  ? "allow"
                        : r->rule_effect == MENU__V1__RULE_EFFECT__RULE_EFFECT_DENY ? "deny"
-                                                                                  : NULL;
+                                                                                   : NULL;
   if (!effect) return MENU_INVALID("rule.rule_effect: required (ALLOW or DENY)");
   menu_status st = check_scope(r);
   if (!menu_status_is_ok(&st)) return st;
@@ -207,11 +208,11 @@ menu_status rules_create(rpc_ctx *ctx, const ProtobufCMessage *reqm, ProtobufCMe
   }
   pool_stmt_done(s);
   s = NULL;
-  static const char *const fields[] = {"rule.product_code", "rule.rule_group_id",
-                                       "rule.market_code", "rule.regional_code",
+  static const char *const fields[] = {"rule.product_code",    "rule.rule_group_id",
+                                       "rule.market_code",     "rule.regional_code",
                                        "rule.restaurant_code", "rule.menu_type_code"};
-  const char *given[] = {r->product_code, "", r->market_code, r->regional_code,
-                         r->restaurant_code, r->menu_type_code};
+  const char *given[] = {r->product_code,  "", r->market_code, r->regional_code, r->restaurant_code,
+                         r->menu_type_code};
   for (int i = 0; i < 6; i++) {
     if (nulls[i] && (i < 2 || set(given[i]))) {
       st = i == 1 ? MENU_NOT_FOUND("%s: rule group %lld not found", fields[i], (long long)group)

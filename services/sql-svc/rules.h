@@ -7,8 +7,7 @@
 
 menu_status rules_create(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp,
                          void *svc);
-menu_status rules_get(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp,
-                      void *svc);
+menu_status rules_get(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp, void *svc);
 menu_status rules_terminate(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp,
                             void *svc);
 

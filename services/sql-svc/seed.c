@@ -29,17 +29,18 @@ static const char *const common_sql[] = {
 
 /* The group of a channel and scope, as a scalar subquery over aliases ch (channelCode) and
  * the scope's group type code. */
-#define GROUP_OF(channel_expr, type)                                                         \
-  "(SELECT g.productAvailabilityRuleGroupId FROM productAvailabilityRuleGroup g"             \
-  " JOIN productAvailabilityRuleGroupType t"                                                 \
-  "  ON t.productAvailabilityRuleGroupTypeId = g.productAvailabilityRuleGroupTypeId"         \
-  " JOIN channel c ON c.channelId = g.channelId"                                             \
-  " WHERE c.channelCode = " channel_expr " AND t.code = '" type "'"                         \
+#define GROUP_OF(channel_expr, type)                                                 \
+  "(SELECT g.productAvailabilityRuleGroupId FROM productAvailabilityRuleGroup g"     \
+  " JOIN productAvailabilityRuleGroupType t"                                         \
+  "  ON t.productAvailabilityRuleGroupTypeId = g.productAvailabilityRuleGroupTypeId" \
+  " JOIN channel c ON c.channelId = g.channelId"                                     \
+  " WHERE c.channelCode = " channel_expr " AND t.code = '" type                      \
+  "'"                                                                                \
   " ORDER BY g.productAvailabilityRuleGroupId LIMIT 1)"
 
-#define RULE_COLS                                                                            \
+#define RULE_COLS                                                                             \
   "INSERT INTO productAvailabilityRule (productId, productAvailabilityRuleGroupId, ruleType," \
-  " ruleEffect, isHidden, isActive, restaurantId, marketId, regionalId, menuTypeId,"         \
+  " ruleEffect, isHidden, isActive, restaurantId, marketId, regionalId, menuTypeId,"          \
   " effectiveDatetime, terminationDatetime, createdBy, createdAt, updatedBy, updatedAt) "
 
 static const char *const demo_sql[] = {
@@ -60,7 +61,8 @@ static const char *const demo_sql[] = {
     "  UNION ALL SELECT 'R001', 'WEB', 'REGULAR' UNION ALL SELECT 'R001', 'APP', 'REGULAR'"
     "  UNION ALL SELECT 'R001', 'DRIVE_THRU', 'REGULAR' UNION ALL SELECT 'R002', 'KIOSK', 'REGULAR'"
     "  UNION ALL SELECT 'R002', 'APP', 'REGULAR' UNION ALL SELECT 'R002', 'DELIVERY', 'REGULAR'"
-    "  UNION ALL SELECT 'R002', 'DELIVERY', 'LATE_NIGHT' UNION ALL SELECT 'R003', 'KIOSK', 'REGULAR'"
+    "  UNION ALL SELECT 'R002', 'DELIVERY', 'LATE_NIGHT' UNION ALL SELECT 'R003', 'KIOSK', "
+    "'REGULAR'"
     "  UNION ALL SELECT 'R003', 'WEB', 'REGULAR' UNION ALL SELECT 'R004', 'APP', 'REGULAR'"
     "  UNION ALL SELECT 'R004', 'KIOSK', 'REGULAR') x"
     " JOIN restaurant r ON r.restaurantCode = x.s JOIN channel c ON c.channelCode = x.ch"
@@ -161,8 +163,7 @@ menu_status seed_demo(MYSQL *m) {
   menu_status st = run_list(m, common_sql);
   if (menu_status_is_ok(&st)) st = run_list(m, demo_sql);
   if (!menu_status_is_ok(&st)) return st;
-  if (scalar(m, "SELECT COUNT(*) FROM productAvailabilityRule WHERE createdBy = 'seed-demo'") >
-      0) {
+  if (scalar(m, "SELECT COUNT(*) FROM productAvailabilityRule WHERE createdBy = 'seed-demo'") > 0) {
     log_info("seed-demo: rules already present, reference data refreshed only", NULL);
     return MENU_OK;
   }
@@ -202,39 +203,39 @@ static menu_status run_ints(MYSQL *m, const char *sql, const long long *v, int n
   return st;
 }
 
-#define DIGITS                                                                               \
+#define DIGITS                                                                                 \
   "(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4" \
-  " UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8"             \
+  " UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8"               \
   " UNION ALL SELECT 9)"
 
 /* Rule n of the generated set: its scope by range of n, its product, channel and scope entity
  * by multiplicative hashing of n (deterministic, spread), some deny, hidden, expired, future
  * or menu-type bound. Params: rules, markets, regions, restaurants, products. */
-#define GEN_RULES                                                                            \
-  RULE_COLS                                                                                  \
-  "SELECT STRAIGHT_JOIN p.productId, g.productAvailabilityRuleGroupId, x.ruleType,"                      \
-  " IF(x.n % 7 = 0, 'deny', 'allow'), IF(x.n % 11 = 0, 1, 0), 1,"                            \
-  " IF(x.ruleType = 'restaurant', (SELECT restaurantId FROM restaurant"                      \
+#define GEN_RULES                                                                                  \
+  RULE_COLS                                                                                        \
+  "SELECT STRAIGHT_JOIN p.productId, g.productAvailabilityRuleGroupId, x.ruleType,"                \
+  " IF(x.n % 7 = 0, 'deny', 'allow'), IF(x.n % 11 = 0, 1, 0), 1,"                                  \
+  " IF(x.ruleType = 'restaurant', (SELECT restaurantId FROM restaurant"                            \
   "   WHERE restaurantCode = CONCAT('S', LPAD(1 + (x.n * 7907) % x.restaurants, 5, '0'))), NULL)," \
-  " IF(x.ruleType = 'market', (SELECT marketId FROM market"                                  \
-  "   WHERE marketCode = CONCAT('M', LPAD(1 + x.n % x.markets, 3, '0'))), NULL),"            \
-  " IF(x.ruleType = 'regional', (SELECT regionalId FROM regional"                            \
-  "   WHERE regionalCode = CONCAT('G', LPAD(1 + (x.n * 31) % x.regions, 4, '0'))), NULL),"   \
-  " IF(x.n % 13 = 0, (SELECT menuTypeId FROM menuType WHERE menuTypeCode = 'BREAKFAST'), NULL)," \
-  " IF(x.n % 17 = 0, '2099-01-01 00:00:00', '2020-01-01 00:00:00'),"                         \
-  " IF(x.n % 10 = 3 AND x.n % 17 <> 0, '2022-01-01 00:00:00', '9999-12-31 23:59:59'),"                          \
-  " 'generate', UTC_TIMESTAMP(6), 'generate', UTC_TIMESTAMP(6)"                              \
-  " FROM (SELECT q.n, q.markets, q.regions, q.restaurants, q.products,"                      \
-  "   CASE WHEN q.n < q.rules * 0.10 THEN 'global-experience'"                               \
-  "        WHEN q.n < q.rules * 0.30 THEN 'market'"                                          \
-  "        WHEN q.n < q.rules * 0.55 THEN 'regional' ELSE 'restaurant' END AS ruleType"      \
-  "  FROM (SELECT genSeq.n, ? AS rules, ? AS markets, ? AS regions, ? AS restaurants,"       \
-  "   ? AS products FROM genSeq) q WHERE q.n < q.rules) x"                                   \
-  " JOIN product p ON p.productCode = CONCAT('P', 1000 + (x.n * 7919) % x.products)"         \
-  " JOIN channel c ON c.channelCode = ELT(1 + (x.n DIV 3) % 5, 'KIOSK', 'WEB', 'APP',"       \
-  "  'DRIVE_THRU', 'DELIVERY')"                                                              \
-  " JOIN productAvailabilityRuleGroupType t ON t.code = x.ruleType"                          \
-  " JOIN productAvailabilityRuleGroup g ON g.channelId = c.channelId"                        \
+  " IF(x.ruleType = 'market', (SELECT marketId FROM market"                                        \
+  "   WHERE marketCode = CONCAT('M', LPAD(1 + x.n % x.markets, 3, '0'))), NULL),"                  \
+  " IF(x.ruleType = 'regional', (SELECT regionalId FROM regional"                                  \
+  "   WHERE regionalCode = CONCAT('G', LPAD(1 + (x.n * 31) % x.regions, 4, '0'))), NULL),"         \
+  " IF(x.n % 13 = 0, (SELECT menuTypeId FROM menuType WHERE menuTypeCode = 'BREAKFAST'), NULL),"   \
+  " IF(x.n % 17 = 0, '2099-01-01 00:00:00', '2020-01-01 00:00:00'),"                               \
+  " IF(x.n % 10 = 3 AND x.n % 17 <> 0, '2022-01-01 00:00:00', '9999-12-31 23:59:59'),"             \
+  " 'generate', UTC_TIMESTAMP(6), 'generate', UTC_TIMESTAMP(6)"                                    \
+  " FROM (SELECT q.n, q.markets, q.regions, q.restaurants, q.products,"                            \
+  "   CASE WHEN q.n < q.rules * 0.10 THEN 'global-experience'"                                     \
+  "        WHEN q.n < q.rules * 0.30 THEN 'market'"                                                \
+  "        WHEN q.n < q.rules * 0.55 THEN 'regional' ELSE 'restaurant' END AS ruleType"            \
+  "  FROM (SELECT genSeq.n, ? AS rules, ? AS markets, ? AS regions, ? AS restaurants,"             \
+  "   ? AS products FROM genSeq) q WHERE q.n < q.rules) x"                                         \
+  " JOIN product p ON p.productCode = CONCAT('P', 1000 + (x.n * 7919) % x.products)"               \
+  " JOIN channel c ON c.channelCode = ELT(1 + (x.n DIV 3) % 5, 'KIOSK', 'WEB', 'APP',"             \
+  "  'DRIVE_THRU', 'DELIVERY')"                                                                    \
+  " JOIN productAvailabilityRuleGroupType t ON t.code = x.ruleType"                                \
+  " JOIN productAvailabilityRuleGroup g ON g.channelId = c.channelId"                              \
   "  AND g.productAvailabilityRuleGroupTypeId = t.productAvailabilityRuleGroupTypeId"
 
 menu_status seed_generate(MYSQL *m, const seed_sizes *z) {
@@ -261,7 +262,8 @@ menu_status seed_generate(MYSQL *m, const seed_sizes *z) {
                 "INSERT INTO genSeq (n) SELECT a.d + 10 * b.d + 100 * c.d + 1000 * d.d"
                 " + 10000 * e.d + 100000 * f.d AS n FROM " DIGITS " a CROSS JOIN " DIGITS
                 " b CROSS JOIN " DIGITS " c CROSS JOIN " DIGITS " d CROSS JOIN " DIGITS
-                " e CROSS JOIN " DIGITS " f"
+                " e CROSS JOIN " DIGITS
+                " f"
                 " WHERE a.d + 10 * b.d + 100 * c.d + 1000 * d.d + 10000 * e.d"
                 " + 100000 * f.d < ?",
                 seq_args, 1);
@@ -313,8 +315,9 @@ menu_status seed_generate(MYSQL *m, const seed_sizes *z) {
   const long long a6[] = {z->rules, z->markets, z->regions, z->restaurants, z->products};
   st = run_ints(m, GEN_RULES, a6, 5);
   if (!menu_status_is_ok(&st)) goto out;
-  st = run_text(m, "ANALYZE TABLE productAvailabilityRule, restaurant, product,"
-                   " restaurantChannelMenuTypeAssociation, productAvailabilityRuleGroup");
+  st = run_text(m,
+                "ANALYZE TABLE productAvailabilityRule, restaurant, product,"
+                " restaurantChannelMenuTypeAssociation, productAvailabilityRuleGroup");
 out:
   run_text(m, "DROP TABLE IF EXISTS genSeq");
   return st;

@@ -32,8 +32,7 @@ typedef int64_t sql_usec;
 sql_usec sql_now_usec(void);
 /* Validates (seconds within DATETIME's range, nanos 0..999999999), truncates to microseconds.
  * INVALID_ARGUMENT naming `field` otherwise. */
-menu_status sql_ts_to_usec(const Google__Protobuf__Timestamp *ts, const char *field,
-                           sql_usec *out);
+menu_status sql_ts_to_usec(const Google__Protobuf__Timestamp *ts, const char *field, sql_usec *out);
 void sql_usec_to_mysql(sql_usec us, MYSQL_TIME *out);
 sql_usec sql_mysql_to_usec(const MYSQL_TIME *t);
 /* Allocated in the call's arena. */

@@ -5,30 +5,29 @@
 /* The store and channel as one row (zero rows: unknown store; NULL channelId: unknown
  * channel), with the evaluation instant bound once. onChannel: condition 2's "S is associated
  * with C" (prefix of the association's primary key). */
-#define AVAIL_STORE(extra)                                                                   \
-  "WITH s AS ("                                                                              \
-  " SELECT r.restaurantId, r.marketId, r.regionalId, c.channelId,"                           \
-  "  CAST(? AS DATETIME(6)) AS t,"                                                           \
-  "  EXISTS (SELECT 1 FROM restaurantChannelMenuTypeAssociation a"                           \
-  "   WHERE a.restaurantId = r.restaurantId AND a.channelId = c.channelId) AS onChannel"     \
-  extra                                                                                      \
-  " FROM restaurant r LEFT JOIN channel c ON c.channelCode = ?"                              \
+#define AVAIL_STORE(extra)                                                                     \
+  "WITH s AS ("                                                                                \
+  " SELECT r.restaurantId, r.marketId, r.regionalId, c.channelId,"                             \
+  "  CAST(? AS DATETIME(6)) AS t,"                                                             \
+  "  EXISTS (SELECT 1 FROM restaurantChannelMenuTypeAssociation a"                             \
+  "   WHERE a.restaurantId = r.restaurantId AND a.channelId = c.channelId) AS onChannel" extra \
+  " FROM restaurant r LEFT JOIN channel c ON c.channelCode = ?"                                \
   " WHERE r.restaurantCode = ?), "
 
 /* One branch per scope so that each reads its own index (ix_rule_group_scope for global
  * rules of the channel's groups, ix_rule_market / _regional / _restaurant for the others):
  * an OR across the scopes would force a scan. Conditions 1 and 2 are checked here. */
-#define AVAIL_BRANCH(scope_cond, product_cond)                                               \
-  " SELECT par.productAvailabilityRuleId, par.productId, par.productAvailabilityRuleGroupId,"\
-  "  par.ruleType, par.ruleEffect, par.isHidden, par.menuTypeId, par.effectiveDatetime,"     \
-  "  par.createdBy, par.createdAt, par.updatedBy, par.updatedAt"                             \
-  " FROM s JOIN productAvailabilityRuleGroup g ON g.channelId = s.channelId"                 \
-  " JOIN productAvailabilityRule par"                                                        \
+#define AVAIL_BRANCH(scope_cond, product_cond)                                                 \
+  " SELECT par.productAvailabilityRuleId, par.productId, par.productAvailabilityRuleGroupId,"  \
+  "  par.ruleType, par.ruleEffect, par.isHidden, par.menuTypeId, par.effectiveDatetime,"       \
+  "  par.createdBy, par.createdAt, par.updatedBy, par.updatedAt"                               \
+  " FROM s JOIN productAvailabilityRuleGroup g ON g.channelId = s.channelId"                   \
+  " JOIN productAvailabilityRule par"                                                          \
   "  ON par.productAvailabilityRuleGroupId = g.productAvailabilityRuleGroupId AND " scope_cond \
-  " WHERE s.onChannel = 1 AND par.isActive = 1"                                              \
+  " WHERE s.onChannel = 1 AND par.isActive = 1"                                                \
   "  AND par.effectiveDatetime <= s.t AND par.terminationDatetime > s.t" product_cond
 
-#define AVAIL_CANDIDATES(product_cond)                                                       \
+#define AVAIL_CANDIDATES(product_cond) \
   "candidate AS ("                                                                           \
   AVAIL_BRANCH("par.ruleType = 'global-experience'", product_cond) " UNION ALL"              \
   AVAIL_BRANCH("par.marketId = s.marketId AND par.ruleType = 'market'", product_cond)        \
@@ -42,55 +41,52 @@
 /* Condition 4 (menu type served by the store on the channel: a primary-key lookup), then the
  * winner per product:
  * lowest groupRanking, latest effectiveDatetime, highest rule id. */
-#define AVAIL_RANKED                                                                         \
-  "ranked AS ("                                                                              \
-  " SELECT k.*, ROW_NUMBER() OVER (PARTITION BY k.productId ORDER BY gt.groupRanking,"       \
-  "   k.effectiveDatetime DESC, k.productAvailabilityRuleId DESC) AS rn"                     \
-  " FROM candidate k JOIN s ON 1 = 1"                                                        \
-  " JOIN productAvailabilityRuleGroup g"                                                     \
-  "  ON g.productAvailabilityRuleGroupId = k.productAvailabilityRuleGroupId"                 \
-  " JOIN productAvailabilityRuleGroupType gt"                                                \
-  "  ON gt.productAvailabilityRuleGroupTypeId = g.productAvailabilityRuleGroupTypeId"        \
-  " LEFT JOIN restaurantChannelMenuTypeAssociation a"                                        \
-  "  ON a.restaurantId = s.restaurantId AND a.channelId = s.channelId"                       \
-  "  AND a.menuTypeId = k.menuTypeId"                                                        \
+#define AVAIL_RANKED                                                                   \
+  "ranked AS ("                                                                        \
+  " SELECT k.*, ROW_NUMBER() OVER (PARTITION BY k.productId ORDER BY gt.groupRanking," \
+  "   k.effectiveDatetime DESC, k.productAvailabilityRuleId DESC) AS rn"               \
+  " FROM candidate k JOIN s ON 1 = 1"                                                  \
+  " JOIN productAvailabilityRuleGroup g"                                               \
+  "  ON g.productAvailabilityRuleGroupId = k.productAvailabilityRuleGroupId"           \
+  " JOIN productAvailabilityRuleGroupType gt"                                          \
+  "  ON gt.productAvailabilityRuleGroupTypeId = g.productAvailabilityRuleGroupTypeId"  \
+  " LEFT JOIN restaurantChannelMenuTypeAssociation a"                                  \
+  "  ON a.restaurantId = s.restaurantId AND a.channelId = s.channelId"                 \
+  "  AND a.menuTypeId = k.menuTypeId"                                                  \
   " WHERE k.menuTypeId IS NULL OR a.menuTypeId IS NOT NULL) "
 
 /* The store row always comes back (so that an unknown store or channel is told apart from an
  * empty page); product columns are NULL when nothing is available. */
-#define AVAIL_SELECT                                                                         \
-  "SELECT s.restaurantId, s.channelId, p.productCode, p.displayName, w.isHidden,"            \
-  " w.productAvailabilityRuleId, w.ruleType, w.ruleEffect, w.createdBy, w.createdAt,"        \
-  " w.updatedBy, w.updatedAt"                                                                \
+#define AVAIL_SELECT                                                                  \
+  "SELECT s.restaurantId, s.channelId, p.productCode, p.displayName, w.isHidden,"     \
+  " w.productAvailabilityRuleId, w.ruleType, w.ruleEffect, w.createdBy, w.createdAt," \
+  " w.updatedBy, w.updatedAt"                                                         \
   " FROM s LEFT JOIN (ranked w JOIN product p ON p.productId = w.productId)"
 
 const stmt_def sql_statements[STMT_COUNT] = {
-    [STMT_AVAIL_LIST_FORWARD] =
-        {"avail_list_forward",
-         AVAIL_STORE("") AVAIL_CANDIDATES("") AVAIL_RANKED AVAIL_SELECT
-         " ON w.rn = 1 AND w.ruleEffect = 'allow' AND p.productCode > ?"
-         " ORDER BY p.productCode LIMIT ?"},
-    [STMT_AVAIL_LIST_BACKWARD] =
-        {"avail_list_backward",
-         AVAIL_STORE("") AVAIL_CANDIDATES("") AVAIL_RANKED AVAIL_SELECT
-         " ON w.rn = 1 AND w.ruleEffect = 'allow' AND p.productCode < ?"
-         " ORDER BY p.productCode DESC LIMIT ?"},
+    [STMT_AVAIL_LIST_FORWARD] = {"avail_list_forward",
+                                 AVAIL_STORE("") AVAIL_CANDIDATES("") AVAIL_RANKED AVAIL_SELECT
+                                 " ON w.rn = 1 AND w.ruleEffect = 'allow' AND p.productCode > ?"
+                                 " ORDER BY p.productCode LIMIT ?"},
+    [STMT_AVAIL_LIST_BACKWARD] = {"avail_list_backward",
+                                  AVAIL_STORE("") AVAIL_CANDIDATES("") AVAIL_RANKED AVAIL_SELECT
+                                  " ON w.rn = 1 AND w.ruleEffect = 'allow' AND p.productCode < ?"
+                                  " ORDER BY p.productCode DESC LIMIT ?"},
     /* The winner even when it denies: the caller tells "denied" from "no rule". */
     [STMT_AVAIL_GET_ONE] =
         {"avail_get_one",
          AVAIL_STORE(", (SELECT productId FROM product WHERE productCode = ?) AS productId")
-         AVAIL_CANDIDATES(" AND par.productId = s.productId") AVAIL_RANKED AVAIL_SELECT
+             AVAIL_CANDIDATES(" AND par.productId = s.productId") AVAIL_RANKED AVAIL_SELECT
          " ON w.rn = 1"},
 
-    [STMT_RULE_RESOLVE] =
-        {"rule_resolve",
-         "SELECT (SELECT productId FROM product WHERE productCode = ?),"
-         " (SELECT channelId FROM productAvailabilityRuleGroup"
-         "   WHERE productAvailabilityRuleGroupId = ?),"
-         " (SELECT marketId FROM market WHERE marketCode = ?),"
-         " (SELECT regionalId FROM regional WHERE regionalCode = ?),"
-         " (SELECT restaurantId FROM restaurant WHERE restaurantCode = ?),"
-         " (SELECT menuTypeId FROM menuType WHERE menuTypeCode = ?)"},
+    [STMT_RULE_RESOLVE] = {"rule_resolve",
+                           "SELECT (SELECT productId FROM product WHERE productCode = ?),"
+                           " (SELECT channelId FROM productAvailabilityRuleGroup"
+                           "   WHERE productAvailabilityRuleGroupId = ?),"
+                           " (SELECT marketId FROM market WHERE marketCode = ?),"
+                           " (SELECT regionalId FROM regional WHERE regionalCode = ?),"
+                           " (SELECT restaurantId FROM restaurant WHERE restaurantCode = ?),"
+                           " (SELECT menuTypeId FROM menuType WHERE menuTypeCode = ?)"},
     [STMT_RULE_INSERT] =
         {"rule_insert",
          "INSERT INTO productAvailabilityRule (productId, productAvailabilityRuleGroupId,"

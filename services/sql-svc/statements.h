@@ -15,7 +15,7 @@ typedef enum {
   STMT_RULE_RESOLVE, /* (productCode, groupId, marketCode, regionalCode, restaurantCode,
                         menuTypeCode) -> ids (NULL when unknown) + group channel */
   STMT_RULE_INSERT,
-  STMT_RULE_SELECT,  /* (ruleId) */
+  STMT_RULE_SELECT,    /* (ruleId) */
   STMT_RULE_TERMINATE, /* (at, at, at, updatedBy, ruleId) */
   STMT_COUNT
 } stmt_id;

@@ -261,8 +261,9 @@ static void test_signature_matches_what_is_sent(void **state) {
   sigv4_result r;
   assert_int_equal(sigv4_sign(&req, &sp, &r), 0);
   assert_string_equal(authz, r.authorization);
-  assert_non_null(strstr(authz, "SignedHeaders=content-type;host;x-amz-date;"
-                                "x-amz-security-token;x-amz-target"));
+  assert_non_null(strstr(authz,
+                         "SignedHeaders=content-type;host;x-amz-date;"
+                         "x-amz-security-token;x-amz-target"));
   sigv4_result_free(&r);
   ddb_client_destroy(c);
   peer_stop(p);
@@ -271,8 +272,9 @@ static void test_signature_matches_what_is_sent(void **state) {
 /* BatchGetItem: the first answer leaves one key unprocessed; only that key is asked again. */
 static void test_batch_get_retries_unprocessed_keys(void **state) {
   peer_reply script[] = {
-      {200, "{\"Responses\":{\"t\":[{\"pk\":{\"S\":\"a\"}}]},\"UnprocessedKeys\":{\"t\":{\"Keys\":"
-            "[{\"pk\":{\"S\":\"b\"}}]}}}"},
+      {200,
+       "{\"Responses\":{\"t\":[{\"pk\":{\"S\":\"a\"}}]},\"UnprocessedKeys\":{\"t\":{\"Keys\":"
+       "[{\"pk\":{\"S\":\"b\"}}]}}}"},
       {200, "{\"Responses\":{\"t\":[{\"pk\":{\"S\":\"b\"}}]},\"UnprocessedKeys\":{}}"},
   };
   test_peer *p = peer_start(script, 2, NULL);
@@ -295,8 +297,9 @@ static void test_batch_get_retries_unprocessed_keys(void **state) {
 }
 
 static void test_batch_get_never_processed_is_resource_exhausted(void **state) {
-  peer_reply script[] = {{200, "{\"Responses\":{\"t\":[]},\"UnprocessedKeys\":{\"t\":{\"Keys\":"
-                               "[{\"pk\":{\"S\":\"a\"}}]}}}"}};
+  peer_reply script[] = {{200,
+                          "{\"Responses\":{\"t\":[]},\"UnprocessedKeys\":{\"t\":{\"Keys\":"
+                          "[{\"pk\":{\"S\":\"a\"}}]}}}"}};
   test_peer *p = peer_start(script, 1, NULL);
   ddb_client *c = client_for(p, 3, 1, 500, NULL, NULL);
   json_t *keys = json_pack("[{s:{s:s}}]", "pk", "S", "a");
@@ -384,9 +387,12 @@ static void test_metrics_record_retries_errors_and_capacity(void **state) {
   assert_int_equal(get_item(c, 5000, &item, NULL).code, GRPC_STATUS_OK);
   json_decref(item);
   char *text = metrics_render(m);
-  assert_non_null(strstr(text, "dynamodb_retries_total{operation=\"GetItem\",reason=\"throttling\"} 1"));
-  assert_non_null(strstr(text, "dynamodb_errors_total{operation=\"GetItem\",type=\"ThrottlingException\"} 1"));
-  assert_non_null(strstr(text, "dynamodb_consumed_capacity_units_total{operation=\"GetItem\",table=\"t\"} 0.5"));
+  assert_non_null(
+      strstr(text, "dynamodb_retries_total{operation=\"GetItem\",reason=\"throttling\"} 1"));
+  assert_non_null(
+      strstr(text, "dynamodb_errors_total{operation=\"GetItem\",type=\"ThrottlingException\"} 1"));
+  assert_non_null(strstr(
+      text, "dynamodb_consumed_capacity_units_total{operation=\"GetItem\",table=\"t\"} 0.5"));
   assert_non_null(strstr(text, "dynamodb_request_duration_seconds_count{operation=\"GetItem\"} 1"));
   assert_non_null(strstr(text, "dynamodb_requests_total{operation=\"GetItem\",outcome=\"OK\"} 1"));
   free(text);
@@ -407,10 +413,12 @@ static void test_classification(void **state) {
   assert_int_equal(ddb_retry_classify(HTTP_OK, 400, "ProvisionedThroughputExceededException"),
                    DDB_RETRY_THROTTLE);
   assert_int_equal(ddb_retry_classify(HTTP_OK, 400, "RequestLimitExceeded"), DDB_RETRY_THROTTLE);
-  assert_int_equal(ddb_retry_classify(HTTP_OK, 400, "TooManyRequestsException"), DDB_RETRY_THROTTLE);
+  assert_int_equal(ddb_retry_classify(HTTP_OK, 400, "TooManyRequestsException"),
+                   DDB_RETRY_THROTTLE);
   assert_int_equal(ddb_retry_classify(HTTP_OK, 400, "LimitExceededException"), DDB_RETRY_THROTTLE);
   assert_int_equal(ddb_retry_classify(HTTP_OK, 400, "Throttling"), DDB_RETRY_THROTTLE);
-  assert_int_equal(ddb_retry_classify(HTTP_OK, 400, "ConditionalCheckFailedException"), DDB_RETRY_NO);
+  assert_int_equal(ddb_retry_classify(HTTP_OK, 400, "ConditionalCheckFailedException"),
+                   DDB_RETRY_NO);
   assert_int_equal(ddb_retry_classify(HTTP_OK, 400, "ValidationException"), DDB_RETRY_NO);
   assert_int_equal(ddb_retry_classify(HTTP_OK, 502, ""), DDB_RETRY_SERVER);
   assert_int_equal(ddb_retry_classify(HTTP_OK, 501, ""), DDB_RETRY_NO);

@@ -37,8 +37,9 @@ static void fake_aws(test_peer *p, const peer_request *req, int index, peer_repl
   if (strstr(req->body, "Action=AssumeRoleWithWebIdentity")) {
     if (p->arg) { /* failing STS */
       out->status = 400;
-      out->body = "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code>"
-                  "<Message>bad &lt;token&gt;</Message></Error></ErrorResponse>";
+      out->body =
+          "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code>"
+          "<Message>bad &lt;token&gt;</Message></Error></ErrorResponse>";
       return;
     }
     char exp[32];
@@ -76,8 +77,8 @@ static int setup(void **state) {
   close(fd);
   write_file(f->token_file, "jwt-one\n");
   snprintf(f->sts_url, sizeof f->sts_url, "http://127.0.0.1:%d/", f->peer->port);
-  creds_web_identity_config wc = {"arn:aws:iam::123456789012:role/menu", f->token_file,
-                                  "test-session", f->sts_url, 300, 0};
+  creds_web_identity_config wc = {
+      "arn:aws:iam::123456789012:role/menu", f->token_file, "test-session", f->sts_url, 300, 0};
   f->prov = creds_web_identity_create(&wc, f->pool);
   expires_in = 3600;
   *state = f;
@@ -190,12 +191,12 @@ static void test_parse_sts_error_and_garbage(void **state) {
                    -1);
   assert_string_equal(err, "AccessDenied: no");
   assert_int_equal(creds_parse_sts_response("<x/>", &c, err, sizeof err), -1);
-  assert_int_equal(creds_parse_sts_response(
-                       "<Credentials><AccessKeyId>A</AccessKeyId><SecretAccessKey>S"
-                       "</SecretAccessKey><SessionToken>T</SessionToken><Expiration>"
-                       "2030-01-02T03:04:05.123Z</Expiration></Credentials>",
-                       &c, err, sizeof err),
-                   0);
+  assert_int_equal(
+      creds_parse_sts_response("<Credentials><AccessKeyId>A</AccessKeyId><SecretAccessKey>S"
+                               "</SecretAccessKey><SessionToken>T</SessionToken><Expiration>"
+                               "2030-01-02T03:04:05.123Z</Expiration></Credentials>",
+                               &c, err, sizeof err),
+      0);
   assert_int_equal((long long)c.expiration, 1893553445LL);
 }
 
@@ -256,8 +257,8 @@ int main(void) {
   log_init("test", "error");
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_web_identity_fetches_and_caches, setup, teardown),
-      cmocka_unit_test_setup_teardown(
-          test_web_identity_refreshes_before_expiry_rereading_the_token, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_web_identity_refreshes_before_expiry_rereading_the_token,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_failed_refresh_keeps_working_keys, setup, teardown),
       cmocka_unit_test_setup_teardown(test_missing_token_file_is_unavailable, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dynamodb_requests_use_sts_session, setup, teardown),

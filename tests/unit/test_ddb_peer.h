@@ -22,7 +22,7 @@
 #define PEER_MAX_REQS 256
 
 typedef struct {
-  int status;                /* 0: drop the connection without answering */
+  int status; /* 0: drop the connection without answering */
   const char *body;
   const char *extra_headers; /* "Name: value\r\n" lines or NULL */
   int delay_ms;

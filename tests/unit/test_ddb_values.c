@@ -42,12 +42,12 @@ static void test_names(void **state) {
   assert_int_equal(dyn_check_name("Caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x8d\x94", "n", 200).code,
                    GRPC_STATUS_OK);
   const char *bad[] = {
-      "\xff",                 /* not UTF-8 at all */
-      "\xc0\xaf",             /* overlong '/' */
-      "\xe0\x80\xaf",         /* overlong, 3 bytes */
-      "\xed\xa0\x80",         /* UTF-16 surrogate */
-      "\xf4\x90\x80\x80",     /* above U+10FFFF */
-      "abc\xe2\x82",          /* truncated sequence */
+      "\xff",             /* not UTF-8 at all */
+      "\xc0\xaf",         /* overlong '/' */
+      "\xe0\x80\xaf",     /* overlong, 3 bytes */
+      "\xed\xa0\x80",     /* UTF-16 surrogate */
+      "\xf4\x90\x80\x80", /* above U+10FFFF */
+      "abc\xe2\x82",      /* truncated sequence */
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     menu_status st = dyn_check_name(bad[i], "category.name", 200);

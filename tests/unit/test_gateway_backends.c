@@ -62,14 +62,17 @@ static void test_service_config_without_retries(void **state) {
 }
 
 static void set(const char *k, const char *v) {
-  if (v) setenv(k, v, 1);
-  else unsetenv(k);
+  if (v)
+    setenv(k, v, 1);
+  else
+    unsetenv(k);
 }
 
 static void clear_env(void) {
-  const char *vars[] = {"DYNAMO_SVC_TARGET", "SQL_SVC_TARGET", "BACKEND_KEEPALIVE_MS",
-                        "BACKEND_RETRY_MAX_ATTEMPTS", "BACKEND_DEADLINE_MARGIN_MS",
-                        "BACKEND_TLS_CA_FILE", "BACKEND_TLS_CERT_FILE", "BACKEND_TLS_KEY_FILE"};
+  const char *vars[] = {"DYNAMO_SVC_TARGET",          "SQL_SVC_TARGET",
+                        "BACKEND_KEEPALIVE_MS",       "BACKEND_RETRY_MAX_ATTEMPTS",
+                        "BACKEND_DEADLINE_MARGIN_MS", "BACKEND_TLS_CA_FILE",
+                        "BACKEND_TLS_CERT_FILE",      "BACKEND_TLS_KEY_FILE"};
   for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
 }
 

@@ -28,8 +28,9 @@ static void assert_invalid(const char *store, int channel, const char *field) {
 
 static void test_validate_accepts_codes(void **state) {
   (void)state;
-  const char *ok[] = {"S1", "a", "store-001", "R_12.b-c", "0",
-                      "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghij" /* 50 */};
+  const char *ok[] = {"S1",        "a",
+                      "store-001", "R_12.b-c",
+                      "0",         "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghij" /* 50 */};
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
     Menu__V1__GetStoreMenuRequest r = request(ok[i], MENU__V1__CHANNEL__CHANNEL_KIOSK);
     menu_status s = store_menu_validate(&r);
@@ -161,8 +162,8 @@ static void test_compose_full_menu(void **state) {
   /* The backend answers in its own order, with a swap for a product not on the page. */
   static const char *const swap_codes[] = {"D4", "ZZ", "B2", NULL};
   const Menu__V1__BatchGetGhostSwapsResponse *swaps[] = {swaps_make(fx, swap_codes)};
-  store_menu_parts parts = {.categories = &fx->cats, .products = &fx->prods, .swaps = swaps,
-                            .n_swaps = 1};
+  store_menu_parts parts = {
+      .categories = &fx->cats, .products = &fx->prods, .swaps = swaps, .n_swaps = 1};
   Menu__V1__GetStoreMenuResponse out = compose(fx, &parts);
 
   assert_int_equal(out.n_categories, 3);
@@ -191,8 +192,8 @@ static void test_compose_swaps_from_several_calls(void **state) {
   static const char *const first[] = {"C3", NULL}, *const second[] = {"A1", NULL};
   const Menu__V1__BatchGetGhostSwapsResponse *swaps[] = {swaps_make(fx, first),
                                                          swaps_make(fx, second)};
-  store_menu_parts parts = {.products = &fx->prods, .swaps = swaps, .n_swaps = 2,
-                            .categories = NULL};
+  store_menu_parts parts = {
+      .products = &fx->prods, .swaps = swaps, .n_swaps = 2, .categories = NULL};
   cats_fill(fx, 0);
   parts.categories = &fx->cats;
   Menu__V1__GetStoreMenuResponse out = compose(fx, &parts);
@@ -236,8 +237,7 @@ static void test_compose_swaps_missing(void **state) {
   cats_fill(fx, 1);
   static const char *const codes[] = {"A1", NULL};
   prods_fill(fx, codes);
-  store_menu_parts parts = {.categories = &fx->cats, .products = &fx->prods,
-                            .swaps_missing = true};
+  store_menu_parts parts = {.categories = &fx->cats, .products = &fx->prods, .swaps_missing = true};
   Menu__V1__GetStoreMenuResponse out = compose(fx, &parts);
   assert_int_equal(out.products->n_edges, 1);
   assert_int_equal(out.n_ghost_swaps, 0);

@@ -14,7 +14,8 @@ static void contains(const char *text, const char *line) {
 
 static void test_counter_and_gauge(void **state) {
   metrics_registry *r = metrics_registry_create();
-  metrics_family *c = metrics_counter(r, "jobs_total", "Jobs done.", METRICS_LABELS("kind", "code"));
+  metrics_family *c =
+      metrics_counter(r, "jobs_total", "Jobs done.", METRICS_LABELS("kind", "code"));
   metrics_add(c, METRICS_LABELS("a", "OK"), 1);
   metrics_add(c, METRICS_LABELS("a", "OK"), 2);
   metrics_add(c, METRICS_LABELS("b", "NOT_FOUND"), 1);

@@ -54,14 +54,19 @@ static int setup(void **state) {
   memset(&f, 0, sizeof f);
   log_init("test", "error");
   grpc_init();
-  rpc_server_config cfg = {.service_name = "test", .listen_addr = "127.0.0.1:0",
-                           .metrics_addr = "off", .cq_threads = 2, .handler_threads = 4,
-                           .requests_per_method = 4, .default_deadline_ms = 5000,
-                           .shutdown_grace_ms = 3000, .max_recv_bytes = 1 << 20};
+  rpc_server_config cfg = {.service_name = "test",
+                           .listen_addr = "127.0.0.1:0",
+                           .metrics_addr = "off",
+                           .cq_threads = 2,
+                           .handler_threads = 4,
+                           .requests_per_method = 4,
+                           .default_deadline_ms = 5000,
+                           .shutdown_grace_ms = 3000,
+                           .max_recv_bytes = 1 << 20};
   f.metrics = metrics_registry_create();
   f.server = rpc_server_create(&cfg, f.metrics);
-  assert_int_equal(rpc_server_add_service(f.server, &menu__v1__category_service__descriptor,
-                                          impls, NULL), 0);
+  assert_int_equal(
+      rpc_server_add_service(f.server, &menu__v1__category_service__descriptor, impls, NULL), 0);
   assert_int_equal(rpc_server_start(f.server), 0);
   char target[64];
   snprintf(target, sizeof target, "ipv4:127.0.0.1:%d", rpc_server_port(f.server));

@@ -4,7 +4,8 @@
  * the canonical request (.creq), string to sign (.sts), Authorization (.authz) and that the
  * headers the signer asks to add appear in the signed request (.sreq). No case is skipped:
  * the normalize-path cases run as is (DynamoDB, like every non-S3 service, normalises paths), and
- * the post-sts-token cases run with the token given as a credential (signed before, unsigned after). */
+ * the post-sts-token cases run with the token given as a credential (signed before, unsigned
+ * after). */
 // LIBS: dynamo
 #include <dirent.h>
 #include <errno.h>
@@ -29,13 +30,13 @@
 static char suite_dir[PATH_MAX];
 
 /* snprintf that fails the test instead of truncating a path. */
-#define FMT(buf, ...)                                                  \
-  do {                                                                 \
-    int n_ = snprintf((buf), sizeof(buf), __VA_ARGS__);                \
-    if (n_ < 0 || (size_t)n_ >= sizeof(buf)) {                         \
-      fprintf(stderr, "path too long\n");                              \
-      abort();                                                         \
-    }                                                                  \
+#define FMT(buf, ...)                                   \
+  do {                                                  \
+    int n_ = snprintf((buf), sizeof(buf), __VA_ARGS__); \
+    if (n_ < 0 || (size_t)n_ >= sizeof(buf)) {          \
+      fprintf(stderr, "path too long\n");               \
+      abort();                                          \
+    }                                                   \
   } while (0)
 
 static bool is_dir(const char *p) {
@@ -324,7 +325,8 @@ static void test_dynamodb_request_signs_token_and_host_port(void **state) {
            "content-type;host;x-amz-date;x-amz-security-token;x-amz-target\n%s",
            hash);
   assert_string_equal(r.canonical_request, expect);
-  assert_non_null(strstr(r.authorization, "Credential=AK/20240102/eu-west-1/dynamodb/aws4_request"));
+  assert_non_null(
+      strstr(r.authorization, "Credential=AK/20240102/eu-west-1/dynamodb/aws4_request"));
   assert_int_equal(r.n_add, 3);
   assert_string_equal(r.add[0].name, "X-Amz-Date");
   assert_string_equal(r.add[1].name, "X-Amz-Security-Token");
@@ -352,8 +354,7 @@ static void test_rejects_missing_arguments(void **state) {
 
 int main(void) {
   if (!find_suite()) {
-    fprintf(stderr, "SigV4 test suite not found (set SIGV4_TEST_SUITE_DIR; tried %s)\n",
-            suite_dir);
+    fprintf(stderr, "SigV4 test suite not found (set SIGV4_TEST_SUITE_DIR; tried %s)\n", suite_dir);
     return 1;
   }
   suite_case *cases = NULL;

@@ -18,9 +18,13 @@
 
 static void test_usec_round_trip(void **state) {
   (void)state;
-  const sql_usec cases[] = {0, 1, 999999, 1893456000LL * 1000000 + 123456,
+  const sql_usec cases[] = {0,
+                            1,
+                            999999,
+                            1893456000LL * 1000000 + 123456,
                             -1, /* 1969-12-31 23:59:59.999999 */
-                            SQL_USEC_MAX, SQL_USEC_MIN};
+                            SQL_USEC_MAX,
+                            SQL_USEC_MIN};
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     MYSQL_TIME t;
     sql_usec_to_mysql(cases[i], &t);
@@ -61,7 +65,7 @@ static void test_codes_and_text(void **state) {
   (void)state;
   assert_true(sql_code_valid("P1000"));
   assert_true(sql_code_valid("a.b-c_d"));
-  assert_true(sql_code_valid("01234567890123456789012345678901234567890123456789")); /* 50 */
+  assert_true(sql_code_valid("01234567890123456789012345678901234567890123456789"));   /* 50 */
   assert_false(sql_code_valid("012345678901234567890123456789012345678901234567890")); /* 51 */
   assert_false(sql_code_valid(""));
   assert_false(sql_code_valid("-P1"));
@@ -69,9 +73,9 @@ static void test_codes_and_text(void **state) {
   assert_false(sql_code_valid("P1'"));
   assert_false(sql_code_valid(NULL));
   assert_true(sql_text_valid("J\xc3\xbcrgen", 100));
-  assert_false(sql_text_valid("\xc3", 100));             /* truncated sequence */
-  assert_false(sql_text_valid("\xc0\xaf", 100));         /* overlong */
-  assert_false(sql_text_valid("\xed\xa0\x80", 100));     /* surrogate */
+  assert_false(sql_text_valid("\xc3", 100));         /* truncated sequence */
+  assert_false(sql_text_valid("\xc0\xaf", 100));     /* overlong */
+  assert_false(sql_text_valid("\xed\xa0\x80", 100)); /* surrogate */
   assert_false(sql_text_valid("abcdef", 5));
 }
 
@@ -91,8 +95,10 @@ static int markers(const char *sql) {
   int n = 0;
   bool quoted = false;
   for (const char *p = sql; *p; p++) {
-    if (*p == '\'') quoted = !quoted;
-    else if (*p == '?' && !quoted) n++;
+    if (*p == '\'')
+      quoted = !quoted;
+    else if (*p == '?' && !quoted)
+      n++;
   }
   return n;
 }
@@ -127,8 +133,14 @@ static void test_migrations_dir_from_env(void **state) {
 /* Nothing listens on port 1: checkout fails fast with UNAVAILABLE and gives the slot back. */
 static void test_pool_unreachable_server(void **state) {
   (void)state;
-  pool_config cfg = {.host = "127.0.0.1", .port = 1, .user = "menu", .password = (char *)"x",
-                     .database = "menu", .size = 2, .connect_timeout_s = 1, .io_timeout_s = 1};
+  pool_config cfg = {.host = "127.0.0.1",
+                     .port = 1,
+                     .user = "menu",
+                     .password = (char *)"x",
+                     .database = "menu",
+                     .size = 2,
+                     .connect_timeout_s = 1,
+                     .io_timeout_s = 1};
   pool *p = pool_create(&cfg, NULL);
   for (int i = 0; i < 3; i++) {
     pool_conn *c = (pool_conn *)1;

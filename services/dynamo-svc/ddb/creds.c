@@ -47,8 +47,7 @@ static void static_destroy(creds_provider *p) {
 
 creds_provider *creds_static_create(const char *name, const char *access_key,
                                     const char *secret_key, const char *session_token) {
-  static const creds_provider_vtable vt = {"static", static_get, static_invalidate,
-                                           static_destroy};
+  static const creds_provider_vtable vt = {"static", static_get, static_invalidate, static_destroy};
   static_provider *p = calloc(1, sizeof *p);
   if (!p) return NULL;
   copy_str(p->name, sizeof p->name, name);
@@ -159,10 +158,11 @@ static char *read_token(const char *path, char *err, size_t errlen) {
   strbuf_init(&b);
   char buf[4096];
   size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0 && b.len < MAX_TOKEN_FILE) strbuf_append(&b, buf, n);
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0 && b.len < MAX_TOKEN_FILE)
+    strbuf_append(&b, buf, n);
   fclose(f);
-  while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' ||
-                   b.data[b.len - 1] == ' '))
+  while (b.len &&
+         (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' || b.data[b.len - 1] == ' '))
     b.data[--b.len] = '\0';
   if (!b.len) {
     snprintf(err, errlen, "AWS_WEB_IDENTITY_TOKEN_FILE %s is empty", path);
@@ -201,8 +201,9 @@ static menu_status web_fetch(web_provider *w, int64_t deadline_ms, aws_credentia
     st = menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "deadline passed before STS call");
     goto done;
   }
-  http_request req = {w->sts_url, headers, body.data, body.len,
-                      left < STS_TIMEOUT_MS ? left : STS_TIMEOUT_MS, 2000};
+  http_request req = {
+      w->sts_url, headers, body.data, body.len, left < STS_TIMEOUT_MS ? left : STS_TIMEOUT_MS,
+      2000};
   http_response resp;
   http_result r = http_post(w->pool, &req, &resp);
   if (r != HTTP_OK) {
@@ -372,8 +373,9 @@ creds_provider *creds_from_env(config *c, http_pool *pool, const char *region, b
     p = creds_static_create("local-dummy", "local", "local", NULL);
     goto done;
   }
-  config_error(c, "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
-                  "AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (IRSA)");
+  config_error(c,
+               "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+               "AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (IRSA)");
 done:
   if (sk) OPENSSL_cleanse(sk, strlen(sk));
   if (token) OPENSSL_cleanse(token, strlen(token));

@@ -49,12 +49,12 @@ creds_provider *creds_static_create(const char *name, const char *access_key,
                                     const char *secret_key, const char *session_token);
 
 typedef struct {
-  const char *role_arn;      /* AWS_ROLE_ARN */
-  const char *token_file;    /* AWS_WEB_IDENTITY_TOKEN_FILE */
-  const char *session_name;  /* AWS_ROLE_SESSION_NAME, default "dynamo-svc-<pid>" */
-  const char *sts_endpoint;  /* AWS_ENDPOINT_URL_STS, default https://sts.<region>.amazonaws.com */
-  int64_t refresh_before_s;  /* refresh this long before Expiration (300) */
-  int64_t duration_s;        /* DurationSeconds asked for, 0: the role's default */
+  const char *role_arn;     /* AWS_ROLE_ARN */
+  const char *token_file;   /* AWS_WEB_IDENTITY_TOKEN_FILE */
+  const char *session_name; /* AWS_ROLE_SESSION_NAME, default "dynamo-svc-<pid>" */
+  const char *sts_endpoint; /* AWS_ENDPOINT_URL_STS, default https://sts.<region>.amazonaws.com */
+  int64_t refresh_before_s; /* refresh this long before Expiration (300) */
+  int64_t duration_s;       /* DurationSeconds asked for, 0: the role's default */
 } creds_web_identity_config;
 
 /* Strings are copied; the pool is borrowed and must outlive the provider. Caller destroys. */

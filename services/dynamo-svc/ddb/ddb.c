@@ -69,10 +69,10 @@ ddb_client *ddb_client_create(const ddb_config *cfg, http_pool *pool, creds_prov
   c->creds = creds;
   ddb_retry_quota_init(&c->quota, cfg->retry_quota);
   if (metrics) {
-    c->m_duration = metrics_histogram(
-        metrics, "dynamodb_request_duration_seconds",
-        "DynamoDB operation latency, retries and backoff included.", METRICS_LABELS("operation"),
-        metrics_default_buckets, metrics_default_buckets_len);
+    c->m_duration = metrics_histogram(metrics, "dynamodb_request_duration_seconds",
+                                      "DynamoDB operation latency, retries and backoff included.",
+                                      METRICS_LABELS("operation"), metrics_default_buckets,
+                                      metrics_default_buckets_len);
     c->m_requests = metrics_counter(metrics, "dynamodb_requests_total",
                                     "DynamoDB operations by outcome (OK or the final error code).",
                                     METRICS_LABELS("operation", "outcome"));
@@ -87,9 +87,9 @@ ddb_client *ddb_client_create(const ddb_config *cfg, http_pool *pool, creds_prov
     c->m_capacity = metrics_counter(metrics, "dynamodb_consumed_capacity_units_total",
                                     "Capacity units DynamoDB reported as consumed.",
                                     METRICS_LABELS("operation", "table"));
-    c->m_quota = metrics_gauge(metrics, "dynamodb_retry_quota_tokens",
-                               "Tokens left in the retry quota (retries stop at 0).",
-                               METRICS_NO_LABELS);
+    c->m_quota =
+        metrics_gauge(metrics, "dynamodb_retry_quota_tokens",
+                      "Tokens left in the retry quota (retries stop at 0).", METRICS_NO_LABELS);
     metrics_on_collect(metrics, collect_quota, c);
   }
   return c;
@@ -129,32 +129,32 @@ const char *ddb_client_endpoint(const ddb_client *c) { return c->cfg.endpoint; }
 
 menu_status ddb_error_status(const char *op, const ddb_error *e) {
   switch (e->kind) {
-  case DDB_ERR_NONE:
-    return MENU_OK;
-  case DDB_ERR_CONDITION:
-    return menu_status_make(GRPC_STATUS_ABORTED, "the item changed concurrently");
-  case DDB_ERR_VALIDATION:
-    /* Our own validation runs first, so what DynamoDB still rejects is our bug, except
-     * its size limits, which only it can measure exactly. */
-    if (strstr(e->message, "size has exceeded") || strstr(e->message, "Item size"))
-      return MENU_INVALID("item: too large for DynamoDB (%s)", e->message);
-    return MENU_INTERNAL("DynamoDB %s rejected the request: %s", op, e->message);
-  case DDB_ERR_NO_TABLE:
-    return menu_status_make(GRPC_STATUS_FAILED_PRECONDITION, "DynamoDB %s: %s", op, e->message);
-  case DDB_ERR_IN_USE:
-    return menu_status_make(GRPC_STATUS_FAILED_PRECONDITION, "DynamoDB %s: %s", op, e->message);
-  case DDB_ERR_THROTTLED:
-    return menu_status_make(GRPC_STATUS_RESOURCE_EXHAUSTED,
-                            "DynamoDB %s throttled (%s) after %d attempts", op, e->type,
-                            e->attempts);
-  case DDB_ERR_UNAVAILABLE:
-    return MENU_UNAVAILABLE("DynamoDB %s failed after %d attempts: %s%s%s", op, e->attempts,
-                            e->type, *e->type ? ": " : "", e->message);
-  case DDB_ERR_DEADLINE:
-    return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED,
-                            "deadline passed during DynamoDB %s (%d attempts)", op, e->attempts);
-  case DDB_ERR_OTHER:
-    break;
+    case DDB_ERR_NONE:
+      return MENU_OK;
+    case DDB_ERR_CONDITION:
+      return menu_status_make(GRPC_STATUS_ABORTED, "the item changed concurrently");
+    case DDB_ERR_VALIDATION:
+      /* Our own validation runs first, so what DynamoDB still rejects is our bug, except
+       * its size limits, which only it can measure exactly. */
+      if (strstr(e->message, "size has exceeded") || strstr(e->message, "Item size"))
+        return MENU_INVALID("item: too large for DynamoDB (%s)", e->message);
+      return MENU_INTERNAL("DynamoDB %s rejected the request: %s", op, e->message);
+    case DDB_ERR_NO_TABLE:
+      return menu_status_make(GRPC_STATUS_FAILED_PRECONDITION, "DynamoDB %s: %s", op, e->message);
+    case DDB_ERR_IN_USE:
+      return menu_status_make(GRPC_STATUS_FAILED_PRECONDITION, "DynamoDB %s: %s", op, e->message);
+    case DDB_ERR_THROTTLED:
+      return menu_status_make(GRPC_STATUS_RESOURCE_EXHAUSTED,
+                              "DynamoDB %s throttled (%s) after %d attempts", op, e->type,
+                              e->attempts);
+    case DDB_ERR_UNAVAILABLE:
+      return MENU_UNAVAILABLE("DynamoDB %s failed after %d attempts: %s%s%s", op, e->attempts,
+                              e->type, *e->type ? ": " : "", e->message);
+    case DDB_ERR_DEADLINE:
+      return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED,
+                              "deadline passed during DynamoDB %s (%d attempts)", op, e->attempts);
+    case DDB_ERR_OTHER:
+      break;
   }
   return MENU_INTERNAL("DynamoDB %s: %s: %s", op, e->type, e->message);
 }
@@ -227,8 +227,7 @@ static void sleep_ms(int64_t ms) {
 
 /* One signed POST. Fills resp; returns the transport result. */
 static http_result send_once(ddb_client *c, const char *op, const char *body, size_t len,
-                             const aws_credentials *cr, int64_t timeout_ms,
-                             http_response *resp) {
+                             const aws_credentials *cr, int64_t timeout_ms, http_response *resp) {
   char target[96];
   snprintf(target, sizeof target, TARGET_PREFIX "%s", op);
   sigv4_header hs[] = {
@@ -239,8 +238,8 @@ static http_result send_once(ddb_client *c, const char *op, const char *body, si
   sigv4_request req = {"POST", "/", NULL, hs, 3, body, len};
   char date[17];
   sigv4_amz_date(time(NULL), date);
-  sigv4_params p = {cr->access_key, cr->secret_key, cr->session_token, c->cfg.region,
-                    "dynamodb",     date,           false};
+  sigv4_params p = {cr->access_key, cr->secret_key, cr->session_token, c->cfg.region, "dynamodb",
+                    date,           false};
   sigv4_result sig;
   if (sigv4_sign(&req, &p, &sig) != 0) {
     memset(resp, 0, sizeof *resp);
@@ -255,16 +254,16 @@ static http_result send_once(ddb_client *c, const char *op, const char *body, si
   for (size_t i = 0; i < sig.n_add; i++)
     if (asprintf(&lines[n++], "%s: %s", sig.add[i].name, sig.add[i].value) < 0) lines[n - 1] = NULL;
   lines[n] = NULL;
-  http_request hr = {c->cfg.endpoint, (const char *const *)lines, body, len, timeout_ms,
-                     c->cfg.connect_timeout_ms};
+  http_request hr = {c->cfg.endpoint, (const char *const *)lines, body, len,
+                     timeout_ms,      c->cfg.connect_timeout_ms};
   http_result r = http_post(c->pool, &hr, resp);
   for (size_t i = 0; i < n; i++) free(lines[i]);
   sigv4_result_free(&sig);
   return r;
 }
 
-menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadline_ms,
-                     json_t **out, ddb_error *err_out) {
+menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadline_ms, json_t **out,
+                     ddb_error *err_out) {
   ddb_error err_local, *err = err_out ? err_out : &err_local;
   memset(err, 0, sizeof *err);
   *out = NULL;
@@ -326,8 +325,7 @@ menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadli
     } else if (r == HTTP_OK) {
       err->http_status = resp.status;
       parse_error_body(resp.body.data, err);
-      if (!*err->message)
-        snprintf(err->message, sizeof err->message, "HTTP %ld", resp.status);
+      if (!*err->message) snprintf(err->message, sizeof err->message, "HTTP %ld", resp.status);
       err->kind = kind_of_type(err->type, resp.status);
       kind = ddb_retry_classify(r, resp.status, err->type);
     } else {
@@ -356,9 +354,8 @@ menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadli
     last_kind = kind;
     if (kind == DDB_RETRY_NO || err->kind == DDB_ERR_DEADLINE) break;
     if (err->attempts >= c->cfg.max_attempts) break;
-    int64_t delay =
-        ddb_backoff_ms(err->attempts, c->cfg.retry_base_ms, c->cfg.retry_max_backoff_ms,
-                       random_u32());
+    int64_t delay = ddb_backoff_ms(err->attempts, c->cfg.retry_base_ms, c->cfg.retry_max_backoff_ms,
+                                   random_u32());
     /* Sleeping into the deadline would only turn this error into DEADLINE_EXCEEDED. */
     if (ddb_now_ms() + delay >= deadline_ms) break;
     int cost = kind == DDB_RETRY_TIMEOUT ? DDB_RETRY_TIMEOUT_COST : DDB_RETRY_COST;
@@ -386,8 +383,8 @@ done:
   if (c->m_duration)
     metrics_observe(c->m_duration, METRICS_LABELS(op), (double)(ddb_now_ms() - start) / 1000.0);
   if (c->m_requests) {
-    const char *outcome = err->kind == DDB_ERR_NONE ? "OK"
-                          : *err->type              ? err->type
+    const char *outcome = err->kind == DDB_ERR_NONE       ? "OK"
+                          : *err->type                    ? err->type
                           : err->kind == DDB_ERR_DEADLINE ? "DeadlineExceeded"
                                                           : "Unavailable";
     metrics_add(c->m_requests, METRICS_LABELS(op, outcome), 1);
@@ -420,8 +417,7 @@ static json_t *item_body(const ddb_item_op *op) {
 }
 
 static menu_status item_call(ddb_client *c, const char *name, const ddb_item_op *op,
-                             int64_t deadline_ms, const char *field, json_t **out,
-                             ddb_error *err) {
+                             int64_t deadline_ms, const char *field, json_t **out, ddb_error *err) {
   json_t *b = item_body(op);
   if (op->consistent_read) json_object_set_new(b, "ConsistentRead", json_true());
   json_t *resp = NULL;
@@ -499,16 +495,15 @@ static menu_status batch_round(ddb_client *c, const char *table, json_t *keys, b
   }
   json_t *found = json_object_get(json_object_get(resp, "Responses"), table);
   if (json_is_array(found)) json_array_extend(items, found);
-  json_t *left = json_object_get(json_object_get(json_object_get(resp, "UnprocessedKeys"), table),
-                                 "Keys");
+  json_t *left =
+      json_object_get(json_object_get(json_object_get(resp, "UnprocessedKeys"), table), "Keys");
   if (json_is_array(left)) json_array_extend(*unprocessed, left);
   json_decref(resp);
   return MENU_OK;
 }
 
-menu_status ddb_batch_get_item(ddb_client *c, const char *table, json_t *keys,
-                               bool consistent_read, int64_t deadline_ms, json_t **items_out,
-                               ddb_error *err_out) {
+menu_status ddb_batch_get_item(ddb_client *c, const char *table, json_t *keys, bool consistent_read,
+                               int64_t deadline_ms, json_t **items_out, ddb_error *err_out) {
   ddb_error err_local, *err = err_out ? err_out : &err_local;
   memset(err, 0, sizeof *err);
   json_t *items = json_array();
@@ -533,8 +528,8 @@ menu_status ddb_batch_get_item(ddb_client *c, const char *table, json_t *keys,
       if (!menu_status_is_ok(&st) || !json_array_size(chunk)) break;
       round++;
       if (json_array_size(chunk) == asked) stalled++;
-      int64_t delay = ddb_backoff_ms(round, c->cfg.retry_base_ms, c->cfg.retry_max_backoff_ms,
-                                     random_u32());
+      int64_t delay =
+          ddb_backoff_ms(round, c->cfg.retry_base_ms, c->cfg.retry_max_backoff_ms, random_u32());
       if (stalled >= c->cfg.max_attempts || round >= 10 * c->cfg.max_attempts ||
           ddb_now_ms() + delay >= deadline_ms) {
         err->kind = DDB_ERR_THROTTLED;

@@ -20,15 +20,15 @@
 typedef struct ddb_client ddb_client;
 
 typedef struct {
-  char endpoint[512];         /* DYNAMODB_ENDPOINT resolved to a URL */
-  const char *region;         /* AWS_REGION / AWS_DEFAULT_REGION, "us-east-1" */
-  bool local;                 /* endpoint on loopback: dummy credentials are fine */
-  int max_attempts;           /* DYNAMODB_MAX_ATTEMPTS, 3 (1 = no retries) */
-  int64_t retry_base_ms;      /* DYNAMODB_RETRY_BASE_MS, 25 */
+  char endpoint[512];           /* DYNAMODB_ENDPOINT resolved to a URL */
+  const char *region;           /* AWS_REGION / AWS_DEFAULT_REGION, "us-east-1" */
+  bool local;                   /* endpoint on loopback: dummy credentials are fine */
+  int max_attempts;             /* DYNAMODB_MAX_ATTEMPTS, 3 (1 = no retries) */
+  int64_t retry_base_ms;        /* DYNAMODB_RETRY_BASE_MS, 25 */
   int64_t retry_max_backoff_ms; /* DYNAMODB_RETRY_MAX_BACKOFF_MS, 2000 */
-  int retry_quota;            /* DYNAMODB_RETRY_QUOTA, 500 tokens */
-  int64_t connect_timeout_ms; /* DYNAMODB_CONNECT_TIMEOUT_MS, 1000 */
-  int max_idle_connections;   /* DYNAMODB_MAX_IDLE_CONNECTIONS, 64 */
+  int retry_quota;              /* DYNAMODB_RETRY_QUOTA, 500 tokens */
+  int64_t connect_timeout_ms;   /* DYNAMODB_CONNECT_TIMEOUT_MS, 1000 */
+  int max_idle_connections;     /* DYNAMODB_MAX_IDLE_CONNECTIONS, 64 */
 } ddb_config;
 
 /* Reads the variables above (problems recorded in c). DYNAMODB_ENDPOINT: unset means the
@@ -59,10 +59,10 @@ typedef enum {
 
 typedef struct {
   ddb_error_kind kind;
-  char type[96];      /* __type after '#', or "" (transport errors) */
-  char message[256];  /* DynamoDB's message or libcurl's */
-  long http_status;   /* 0 when no answer */
-  int attempts;       /* requests sent (also set on success) */
+  char type[96];     /* __type after '#', or "" (transport errors) */
+  char message[256]; /* DynamoDB's message or libcurl's */
+  long http_status;  /* 0 when no answer */
+  int attempts;      /* requests sent (also set on success) */
 } ddb_error;
 
 /* The status a handler returns for err when it has no better idea: CONDITION -> ABORTED,
@@ -74,21 +74,21 @@ menu_status ddb_error_status(const char *op, const ddb_error *err);
 /* Low level: sends `body` (borrowed) as operation `op` and returns the parsed answer in
  * *out (caller json_decrefs). deadline_ms is a ddb_now_ms() time. err may be NULL. Retries
  * as documented above; never sleeps past the deadline. */
-menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadline_ms,
-                     json_t **out, ddb_error *err);
+menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadline_ms, json_t **out,
+                     ddb_error *err);
 
 /* ---- operations ------------------------------------------------------------------------- */
 
 typedef struct {
   const char *table;
-  json_t *key;           /* Get/Update/Delete: borrowed */
-  json_t *item;          /* Put: borrowed */
-  const char *update;    /* Update: UpdateExpression */
-  const char *condition; /* ConditionExpression or NULL */
-  json_t *names;         /* ExpressionAttributeNames, borrowed, may be NULL */
-  json_t *values;        /* ExpressionAttributeValues, borrowed, may be NULL */
+  json_t *key;               /* Get/Update/Delete: borrowed */
+  json_t *item;              /* Put: borrowed */
+  const char *update;        /* Update: UpdateExpression */
+  const char *condition;     /* ConditionExpression or NULL */
+  json_t *names;             /* ExpressionAttributeNames, borrowed, may be NULL */
+  json_t *values;            /* ExpressionAttributeValues, borrowed, may be NULL */
   const char *return_values; /* "ALL_NEW", "ALL_OLD" or NULL (NONE) */
-  bool consistent_read;  /* Get */
+  bool consistent_read;      /* Get */
 } ddb_item_op;
 
 /* *item_out: the item or NULL when absent (caller decrefs). */
@@ -104,12 +104,12 @@ menu_status ddb_delete_item(ddb_client *c, const ddb_item_op *op, int64_t deadli
 
 typedef struct {
   const char *table;
-  const char *index;          /* IndexName or NULL for the table */
-  const char *key_condition;  /* KeyConditionExpression */
-  json_t *names, *values;     /* borrowed, may be NULL */
+  const char *index;           /* IndexName or NULL for the table */
+  const char *key_condition;   /* KeyConditionExpression */
+  json_t *names, *values;      /* borrowed, may be NULL */
   json_t *exclusive_start_key; /* borrowed, may be NULL */
-  int limit;                  /* 0: none */
-  bool forward;               /* ScanIndexForward */
+  int limit;                   /* 0: none */
+  bool forward;                /* ScanIndexForward */
   bool consistent_read;
 } ddb_query_op;
 
@@ -121,9 +121,8 @@ menu_status ddb_query(ddb_client *c, const ddb_query_op *op, int64_t deadline_ms
 /* BatchGetItem of any number of keys of one table (sent 100 at a time), UnprocessedKeys
  * retried with backoff until done, the attempts run out (RESOURCE_EXHAUSTED) or the deadline
  * passes. *items_out: the items found, in no particular order (caller decrefs). */
-menu_status ddb_batch_get_item(ddb_client *c, const char *table, json_t *keys,
-                               bool consistent_read, int64_t deadline_ms, json_t **items_out,
-                               ddb_error *err);
+menu_status ddb_batch_get_item(ddb_client *c, const char *table, json_t *keys, bool consistent_read,
+                               int64_t deadline_ms, json_t **items_out, ddb_error *err);
 
 /* *table_out: the Table description, NULL when the table does not exist (caller decrefs). */
 menu_status ddb_describe_table(ddb_client *c, const char *table, int64_t deadline_ms,
@@ -133,8 +132,8 @@ menu_status ddb_create_table(ddb_client *c, json_t *body, int64_t deadline_ms, d
 
 /* ---- attribute values ------------------------------------------------------------------- */
 
-json_t *ddb_s(const char *s);  /* {"S": s}, new reference */
-json_t *ddb_n(int64_t n);      /* {"N": "n"} */
+json_t *ddb_s(const char *s); /* {"S": s}, new reference */
+json_t *ddb_n(int64_t n);     /* {"N": "n"} */
 /* The string of attribute `name` when it is an S, else NULL (borrowed from item). */
 const char *ddb_item_s(const json_t *item, const char *name);
 /* The integer of attribute `name` when it is an N holding an int64. */

@@ -135,16 +135,16 @@ http_result http_post(http_pool *p, const http_request *req, http_response *resp
   } else {
     snprintf(resp->error, sizeof resp->error, "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
     switch (rc) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-      res = HTTP_ERR_CONNECT;
-      break;
-    case CURLE_OPERATION_TIMEDOUT:
-      res = HTTP_ERR_TIMEOUT;
-      break;
-    default:
-      res = HTTP_ERR_IO;
+      case CURLE_COULDNT_RESOLVE_HOST:
+      case CURLE_COULDNT_RESOLVE_PROXY:
+      case CURLE_COULDNT_CONNECT:
+        res = HTTP_ERR_CONNECT;
+        break;
+      case CURLE_OPERATION_TIMEDOUT:
+        res = HTTP_ERR_TIMEOUT;
+        break;
+      default:
+        res = HTTP_ERR_IO;
     }
   }
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
@@ -169,7 +169,8 @@ int http_url_host(const char *url, char *host_out, size_t n, bool *https) {
   if (!tls && strcasecmp(scheme, "http")) goto done;
   curl_url_get(u, CURLUPART_PORT, &port, 0); /* absent when not given */
   bool default_port = !port || (tls && !strcmp(port, "443")) || (!tls && !strcmp(port, "80"));
-  int w = default_port ? snprintf(host_out, n, "%s", host) : snprintf(host_out, n, "%s:%s", host, port);
+  int w =
+      default_port ? snprintf(host_out, n, "%s", host) : snprintf(host_out, n, "%s:%s", host, port);
   if (w < 0 || (size_t)w >= n) goto done;
   if (https) *https = tls;
   rc = 0;

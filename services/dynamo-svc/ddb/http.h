@@ -19,10 +19,10 @@ http_pool *http_pool_create(int max_idle);
 void http_pool_destroy(http_pool *p);
 
 typedef enum {
-  HTTP_OK = 0,       /* a response arrived (any status) */
-  HTTP_ERR_CONNECT,  /* could not resolve or connect: nothing was sent */
-  HTTP_ERR_TIMEOUT,  /* timeout_ms passed */
-  HTTP_ERR_IO,       /* the connection broke mid-request, or an empty/garbled answer */
+  HTTP_OK = 0,      /* a response arrived (any status) */
+  HTTP_ERR_CONNECT, /* could not resolve or connect: nothing was sent */
+  HTTP_ERR_TIMEOUT, /* timeout_ms passed */
+  HTTP_ERR_IO,      /* the connection broke mid-request, or an empty/garbled answer */
 } http_result;
 
 typedef struct {
@@ -35,12 +35,12 @@ typedef struct {
 } http_request;
 
 typedef struct {
-  long status;            /* HTTP status; 0 when result != HTTP_OK */
-  strbuf body;            /* response body (owned; http_response_free) */
-  bool has_crc32;         /* x-amz-crc32 was present */
+  long status;    /* HTTP status; 0 when result != HTTP_OK */
+  strbuf body;    /* response body (owned; http_response_free) */
+  bool has_crc32; /* x-amz-crc32 was present */
   uint32_t crc32;
-  char request_id[96];    /* x-amzn-requestid, "" when absent */
-  char error[256];        /* libcurl's message when result != HTTP_OK */
+  char request_id[96]; /* x-amzn-requestid, "" when absent */
+  char error[256];     /* libcurl's message when result != HTTP_OK */
 } http_response;
 
 /* Posts req and fills resp (initialised here; free it even on error). Thread-safe. */

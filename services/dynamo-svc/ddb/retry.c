@@ -6,11 +6,19 @@
 
 bool ddb_is_throttle_code(const char *type) {
   static const char *const codes[] = {
-      "Throttling",          "ThrottlingException",       "ThrottledException",
-      "RequestThrottledException", "TooManyRequestsException",
-      "ProvisionedThroughputExceededException", "TransactionInProgressException",
-      "RequestLimitExceeded", "BandwidthLimitExceeded",   "LimitExceededException",
-      "RequestThrottled",    "SlowDown",                  "PriorRequestNotComplete",
+      "Throttling",
+      "ThrottlingException",
+      "ThrottledException",
+      "RequestThrottledException",
+      "TooManyRequestsException",
+      "ProvisionedThroughputExceededException",
+      "TransactionInProgressException",
+      "RequestLimitExceeded",
+      "BandwidthLimitExceeded",
+      "LimitExceededException",
+      "RequestThrottled",
+      "SlowDown",
+      "PriorRequestNotComplete",
       "EC2ThrottledException",
   };
   if (!type || !*type) return false;
@@ -21,13 +29,13 @@ bool ddb_is_throttle_code(const char *type) {
 
 ddb_retry_kind ddb_retry_classify(http_result r, long status, const char *type) {
   switch (r) {
-  case HTTP_ERR_CONNECT:
-  case HTTP_ERR_IO:
-    return DDB_RETRY_CONNECT;
-  case HTTP_ERR_TIMEOUT:
-    return DDB_RETRY_TIMEOUT;
-  case HTTP_OK:
-    break;
+    case HTTP_ERR_CONNECT:
+    case HTTP_ERR_IO:
+      return DDB_RETRY_CONNECT;
+    case HTTP_ERR_TIMEOUT:
+      return DDB_RETRY_TIMEOUT;
+    case HTTP_OK:
+      break;
   }
   if (status >= 200 && status < 300) return DDB_RETRY_NO;
   if (ddb_is_throttle_code(type)) return DDB_RETRY_THROTTLE;
@@ -42,16 +50,16 @@ ddb_retry_kind ddb_retry_classify(http_result r, long status, const char *type) 
 
 const char *ddb_retry_kind_name(ddb_retry_kind k) {
   switch (k) {
-  case DDB_RETRY_THROTTLE:
-    return "throttling";
-  case DDB_RETRY_SERVER:
-    return "server_error";
-  case DDB_RETRY_CONNECT:
-    return "connection_error";
-  case DDB_RETRY_TIMEOUT:
-    return "timeout";
-  case DDB_RETRY_NO:
-    break;
+    case DDB_RETRY_THROTTLE:
+      return "throttling";
+    case DDB_RETRY_SERVER:
+      return "server_error";
+    case DDB_RETRY_CONNECT:
+      return "connection_error";
+    case DDB_RETRY_TIMEOUT:
+      return "timeout";
+    case DDB_RETRY_NO:
+      break;
   }
   return "none";
 }

@@ -15,12 +15,12 @@ typedef struct {
 } sigv4_header;
 
 typedef struct {
-  const char *method;              /* "POST" */
-  const char *path;                /* as sent, without the query; NULL or "" means "/" */
-  const char *query;               /* raw query string after '?', NULL when none */
-  const sigv4_header *headers;     /* all headers to sign, Host included; borrowed */
+  const char *method;          /* "POST" */
+  const char *path;            /* as sent, without the query; NULL or "" means "/" */
+  const char *query;           /* raw query string after '?', NULL when none */
+  const sigv4_header *headers; /* all headers to sign, Host included; borrowed */
   size_t n_headers;
-  const void *payload;             /* body, may be NULL when payload_len is 0 */
+  const void *payload; /* body, may be NULL when payload_len is 0 */
   size_t payload_len;
 } sigv4_request;
 
@@ -28,7 +28,7 @@ typedef struct {
   const char *access_key, *secret_key;
   const char *session_token; /* NULL or "": none */
   const char *region, *service;
-  const char *amz_date;      /* "YYYYMMDDTHHMMSSZ" (sigv4_amz_date) */
+  const char *amz_date; /* "YYYYMMDDTHHMMSSZ" (sigv4_amz_date) */
   /* Some services want X-Amz-Security-Token added after signing (the suite's
    * post-sts-header-after); DynamoDB and STS sign it, which is the default (false). */
   bool token_unsigned;
@@ -39,7 +39,7 @@ typedef struct {
 typedef struct {
   char *canonical_request; /* owned by the result, for tests and debug logs */
   char *string_to_sign;
-  char *authorization;     /* the Authorization header value */
+  char *authorization; /* the Authorization header value */
   /* Headers the caller must add to the request as sent: X-Amz-Date when the request had
    * none, X-Amz-Security-Token when a token is set and the request had none, and
    * Authorization. The token's value borrows p->session_token; the rest are owned here. */
