@@ -5,6 +5,8 @@
 #   scripts/mariadb.sh stop DIR
 set -euo pipefail
 cmd=$1 dir=$(realpath -m "$2")
+# The clients below talk over the socket; the caller's MYSQL_HOST/MYSQL_TCP_PORT must not redirect them.
+unset MYSQL_HOST MYSQL_TCP_PORT MYSQL_PWD
 pidfile=$dir/mariadbd.pid
 
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
@@ -12,21 +14,23 @@ running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 case $cmd in
 start)
   port=$3
-  if running; then exit 0; fi
   mkdir -p "$dir"
-  if [ ! -d "$dir/data/mysql" ]; then
-    mariadb-install-db --no-defaults --datadir="$dir/data" --user="$(id -un)" \
-      --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 ||
-      { cat "$dir/install.log" >&2; exit 1; }
+  if ! running; then
+    if [ ! -d "$dir/data/mysql" ]; then
+      mariadb-install-db --no-defaults --datadir="$dir/data" --user="$(id -un)" \
+        --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 ||
+        { cat "$dir/install.log" >&2; exit 1; }
+    fi
+    mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/mariadb.sock" --port="$port" \
+      --bind-address=127.0.0.1 --user="$(id -un)" --pid-file="$pidfile" \
+      --log-error="$dir/error.log" --skip-name-resolve --character-set-server=utf8mb4 \
+      --collation-server=utf8mb4_bin --default-time-zone=+00:00 --innodb-buffer-pool-size=256M \
+      --innodb-flush-log-at-trx-commit=2 --max-connections=500 </dev/null >/dev/null 2>&1 &
   fi
-  mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/mariadb.sock" --port="$port" \
-    --bind-address=127.0.0.1 --user="$(id -un)" --pid-file="$pidfile" \
-    --log-error="$dir/error.log" --skip-name-resolve --character-set-server=utf8mb4 \
-    --collation-server=utf8mb4_bin --default-time-zone=+00:00 --innodb-buffer-pool-size=256M \
-    --innodb-flush-log-at-trx-commit=2 --max-connections=500 </dev/null >/dev/null 2>&1 &
+  # Ready, then (again, idempotently) the database and the user the services log in with.
   for _ in $(seq 1 150); do
-    if mariadb-admin --no-defaults --socket="$dir/mariadb.sock" -uroot ping >/dev/null 2>&1; then
-      mariadb --no-defaults --socket="$dir/mariadb.sock" -uroot <<'SQL'
+    if mariadb-admin --no-defaults --protocol=socket --socket="$dir/mariadb.sock" -uroot ping >/dev/null 2>&1; then
+      mariadb --no-defaults --protocol=socket --socket="$dir/mariadb.sock" -uroot <<'SQL'
 CREATE DATABASE IF NOT EXISTS menu CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
 CREATE USER IF NOT EXISTS 'menu'@'127.0.0.1' IDENTIFIED BY 'menu';
 CREATE USER IF NOT EXISTS 'menu'@'localhost' IDENTIFIED BY 'menu';
