@@ -28,8 +28,9 @@ typedef struct rpc_method {
   rpc_unary_fn fn; /* NULL: UNIMPLEMENTED */
   rpc_stream_start_fn start;
   void *arg;
-  bool payload; /* GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER */
-  void *handle; /* from grpc_server_register_method */
+  bool payload;     /* GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER */
+  grpc_server *srv; /* the server it is registered on (main or health-only) */
+  void *handle;     /* from grpc_server_register_method */
 } rpc_method;
 
 /* One outstanding grpc_server_request_registered_call. */
@@ -81,6 +82,7 @@ struct rpc_server {
   metrics_registry *metrics;
   metrics_family *m_started, *m_handled, *m_seconds;
   grpc_server *server;
+  grpc_server *health_server; /* HEALTH_ADDR: plaintext, only grpc.health.v1.Health */
   grpc_completion_queue **cqs;
   pthread_t *cq_threads;
   rpc_method *methods;
@@ -156,6 +158,7 @@ void rpc_server_config_load(config *c, rpc_server_config *out, const char *servi
   out->tls_cert_file = config_str(c, "TLS_CERT_FILE", NULL);
   out->tls_key_file = config_str(c, "TLS_KEY_FILE", NULL);
   out->tls_client_ca_file = config_str(c, "TLS_CLIENT_CA_FILE", NULL);
+  out->health_addr = config_str(c, "HEALTH_ADDR", NULL);
   if (!out->tls_cert_file != !out->tls_key_file)
     config_error(c, "TLS_CERT_FILE and TLS_KEY_FILE: set both or neither");
   if (out->tls_client_ca_file && !out->tls_cert_file)
@@ -260,7 +263,7 @@ static void request_post(rpc_server *s, rpc_method *m, int cq) {
   r->cq = cq;
   grpc_metadata_array_init(&r->md);
   grpc_call_error err = grpc_server_request_registered_call(
-      s->server, m->handle, &r->call, &r->deadline, &r->md, m->payload ? &r->payload : NULL,
+      m->srv, m->handle, &r->call, &r->deadline, &r->md, m->payload ? &r->payload : NULL,
       s->cqs[cq], s->cqs[cq], &r->tag);
   if (err != GRPC_CALL_OK) {
     /* Only during shutdown: the server no longer takes requests. */
@@ -352,6 +355,7 @@ static void on_request(rpc_tag *tag, bool ok) {
 typedef struct {
   rpc_tag tag;
   rpc_server *server;
+  grpc_server *srv;
   int cq;
   bool replied;
   grpc_call *call;
@@ -363,14 +367,15 @@ typedef struct {
 
 static void on_unknown(rpc_tag *tag, bool ok);
 
-static void unknown_post(rpc_server *s, int cq) {
+static void unknown_post(rpc_server *s, grpc_server *srv, int cq) {
   rpc_unknown *u = calloc(1, sizeof *u);
   u->tag.fn = on_unknown;
   u->server = s;
+  u->srv = srv;
   u->cq = cq;
   grpc_call_details_init(&u->details);
   grpc_metadata_array_init(&u->md);
-  if (grpc_server_request_call(s->server, &u->call, &u->details, &u->md, s->cqs[cq], s->cqs[cq],
+  if (grpc_server_request_call(srv, &u->call, &u->details, &u->md, s->cqs[cq], s->cqs[cq],
                                &u->tag) != GRPC_CALL_OK) {
     grpc_call_details_destroy(&u->details);
     grpc_metadata_array_destroy(&u->md);
@@ -382,7 +387,7 @@ static void on_unknown(rpc_tag *tag, bool ok) {
   rpc_unknown *u = (rpc_unknown *)tag;
   if (ok && !u->replied) {
     rpc_server *s = u->server;
-    if (!atomic_load(&s->shutting_down)) unknown_post(s, u->cq);
+    if (!atomic_load(&s->shutting_down)) unknown_post(s, u->srv, u->cq);
     char *method = grpc_slice_to_c_string(u->details.method);
     log_line *l = log_begin(LOG_WARN, "rpc");
     log_str(l, "method", method);
@@ -690,19 +695,44 @@ int rpc_server_start(rpc_server *s) {
     s->cqs[i] = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(s->server, s->cqs[i], NULL);
   }
+  if (s->cfg.health_addr) {
+    /* Kubelet's gRPC probes speak plaintext only: with TLS on GRPC_ADDR they get a second,
+     * plaintext server that serves nothing but the health service. */
+    s->health_server = grpc_server_create(&cargs, NULL);
+    for (int i = 0; i < n_cq; i++)
+      grpc_server_register_completion_queue(s->health_server, s->cqs[i], NULL);
+    size_t n_main = s->n_methods;
+    for (size_t i = 0; i < n_main; i++) {
+      if (strcmp(s->methods[i].service, "grpc.health.v1.Health")) continue;
+      rpc_method *orig = &s->methods[i];
+      rpc_server_add_raw_method(s, orig->service, orig->name, orig->kind, orig->in, orig->out,
+                                orig->fn, orig->start, orig->arg, orig->payload);
+      s->methods[s->n_methods - 1].srv = s->health_server;
+    }
+  }
   for (size_t i = 0; i < s->n_methods; i++) {
     rpc_method *m = &s->methods[i];
+    if (!m->srv) m->srv = s->server;
     m->handle = grpc_server_register_method(
-        s->server, m->path, NULL,
+        m->srv, m->path, NULL,
         m->payload ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER : GRPC_SRM_PAYLOAD_NONE, 0);
   }
   grpc_server_credentials *creds = server_credentials(&s->cfg);
   int port = creds ? grpc_server_add_http2_port(s->server, s->cfg.listen_addr, creds) : 0;
   if (creds) grpc_server_credentials_release(creds);
-  if (!port) {
-    log_error("cannot listen", "addr", s->cfg.listen_addr, NULL);
+  int health_port = 1;
+  if (port && s->health_server) {
+    grpc_server_credentials *plain = grpc_insecure_server_credentials_create();
+    health_port = grpc_server_add_http2_port(s->health_server, s->cfg.health_addr, plain);
+    grpc_server_credentials_release(plain);
+    if (!health_port) log_error("cannot listen", "addr", s->cfg.health_addr, NULL);
+  }
+  if (!port || !health_port) {
+    if (!port) log_error("cannot listen", "addr", s->cfg.listen_addr, NULL);
     grpc_server_destroy(s->server); /* never started: nothing in flight */
     s->server = NULL;
+    if (s->health_server) grpc_server_destroy(s->health_server);
+    s->health_server = NULL;
     for (int i = 0; i < n_cq; i++) {
       grpc_completion_queue_shutdown(s->cqs[i]);
       grpc_completion_queue_destroy(s->cqs[i]);
@@ -710,6 +740,7 @@ int rpc_server_start(rpc_server *s) {
     return -1;
   }
   grpc_server_start(s->server);
+  if (s->health_server) grpc_server_start(s->health_server);
   s->started = true;
   s->port = port;
 
@@ -721,7 +752,8 @@ int rpc_server_start(rpc_server *s) {
   for (int cq = 0; cq < n_cq; cq++) {
     for (size_t i = 0; i < s->n_methods; i++)
       for (int k = 0; k < s->cfg.requests_per_method; k++) request_post(s, &s->methods[i], cq);
-    for (int k = 0; k < 2; k++) unknown_post(s, cq);
+    for (int k = 0; k < 2; k++) unknown_post(s, s->server, cq);
+    if (s->health_server) unknown_post(s, s->health_server, cq);
   }
 
   if (s->cfg.metrics_addr && strcmp(s->cfg.metrics_addr, "off")) {
@@ -765,17 +797,23 @@ void rpc_server_shutdown(rpc_server *s) {
   health_end_watches(s->health);
 
   grpc_completion_queue *scq = grpc_completion_queue_create_for_pluck(NULL);
-  static int shutdown_tag;
-  grpc_server_shutdown_and_notify(s->server, scq, &shutdown_tag);
+  static int shutdown_tags[2];
+  grpc_server *servers[2] = {s->server, s->health_server};
+  int n_servers = s->health_server ? 2 : 1;
+  for (int i = 0; i < n_servers; i++)
+    grpc_server_shutdown_and_notify(servers[i], scq, &shutdown_tags[i]);
   gpr_timespec grace = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                     gpr_time_from_millis(s->cfg.shutdown_grace_ms, GPR_TIMESPAN));
-  grpc_event ev = grpc_completion_queue_pluck(scq, &shutdown_tag, grace, NULL);
-  if (ev.type == GRPC_QUEUE_TIMEOUT) {
-    log_warn("grace period over: cancelling the calls still running", NULL);
-    grpc_server_cancel_all_calls(s->server);
-    grpc_completion_queue_pluck(scq, &shutdown_tag, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+  for (int i = 0; i < n_servers; i++) {
+    grpc_event ev = grpc_completion_queue_pluck(scq, &shutdown_tags[i], grace, NULL);
+    if (ev.type == GRPC_QUEUE_TIMEOUT) {
+      log_warn("grace period over: cancelling the calls still running", NULL);
+      grpc_server_cancel_all_calls(servers[i]);
+      grpc_completion_queue_pluck(scq, &shutdown_tags[i], gpr_inf_future(GPR_CLOCK_MONOTONIC),
+                                  NULL);
+    }
   }
-  /* The shutdown tag was the queue's only event and it has been plucked. */
+  /* The shutdown tags were the queue's only events and they have been plucked. */
   grpc_completion_queue_shutdown(scq);
   grpc_completion_queue_destroy(scq);
 
@@ -788,6 +826,8 @@ void rpc_server_shutdown(rpc_server *s) {
 
   grpc_server_destroy(s->server);
   s->server = NULL;
+  if (s->health_server) grpc_server_destroy(s->health_server);
+  s->health_server = NULL;
   for (int i = 0; i < s->cfg.cq_threads; i++) grpc_completion_queue_shutdown(s->cqs[i]);
   for (int i = 0; i < s->cfg.cq_threads; i++) pthread_join(s->cq_threads[i], NULL);
   for (int i = 0; i < s->cfg.cq_threads; i++) grpc_completion_queue_destroy(s->cqs[i]);

@@ -82,6 +82,7 @@ typedef struct {
   int64_t max_connection_age_ms; /* GRPC_MAX_CONNECTION_AGE_MS, 0 = unlimited */
   int max_recv_bytes;            /* GRPC_MAX_RECV_BYTES */
   const char *tls_cert_file, *tls_key_file, *tls_client_ca_file; /* TLS_* (all optional) */
+  const char *health_addr; /* HEALTH_ADDR: optional plaintext listener serving only health */
 } rpc_server_config;
 
 /* Reads the variables named above with per-binary defaults for the two addresses. */

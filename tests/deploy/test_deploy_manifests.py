@@ -288,10 +288,6 @@ def test_production_uses_mutual_tls_between_gateway_and_services():
             assert k in env, f"{svc}: {k}"
 
 
-# Variables the manifests set for a feature the binaries do not have yet (see the xfail below).
-PENDING = {"HEALTH_ADDR"}
-
-
 def variables_read_by(svc):
     """Upper-case string literals in the C sources linked into `svc`: the names it reads with
     config_str/config_int/config_secret/getenv."""
@@ -310,16 +306,9 @@ def test_every_configured_variable_is_read_by_the_binary(rendered, svc):
     overlay, objs = rendered
     env = container_env(objs, main_container(deployment(objs, svc)))
     known = variables_read_by(svc)
-    unread = sorted(k for k in env if k not in known and k not in PENDING
+    unread = sorted(k for k in env if k not in known
                     and not (k.endswith("_FILE") and k[:-5] in known))
     assert not unread, f"overlays/{overlay}/{svc} sets variables {svc} never reads: {unread}"
-
-
-@pytest.mark.xfail(strict=True, reason="HEALTH_ADDR (plaintext health-only listener for kubelet "
-                   "gRPC probes when TLS is on) is not implemented in common/ yet; remove this "
-                   "xfail and PENDING once it is")
-def test_health_addr_is_implemented():
-    assert "HEALTH_ADDR" in variables_read_by("dynamo-svc")
 
 
 def test_migration_job_runs_this_release(rendered):

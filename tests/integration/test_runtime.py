@@ -244,3 +244,31 @@ def test_sigterm_lets_a_slow_call_finish(start_service):
         assert time.monotonic() - t0 < 5  # drained, not killed by the grace period
     finally:
         backend.stop()
+
+
+def test_tls_with_a_plaintext_health_only_listener(start_service, tmp_path):
+    """Kubelet's gRPC probes cannot speak TLS: HEALTH_ADDR serves the health service, and only
+    it, in plaintext while GRPC_ADDR requires TLS."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    from conftest import free_port, wait_serving
+    health_addr = f"127.0.0.1:{free_port()}"
+    svc = start_service("gateway", wait=False, env={
+        "TLS_CERT_FILE": str(cert), "TLS_KEY_FILE": str(key), "HEALTH_ADDR": health_addr})
+    assert wait_serving(health_addr, 15), svc.log_text()
+    with grpc.insecure_channel(health_addr) as ch:
+        assert health_check(ch, "menu.v1.MenuService") == 1
+        with pytest.raises(grpc.RpcError) as e:  # nothing but health on this port
+            ch.unary_unary("/menu.v1.MenuService/GetStoreMenu")(b"", timeout=5)
+        assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    with grpc.insecure_channel(svc.addr) as ch:  # the main port refuses plaintext
+        with pytest.raises(grpc.RpcError) as e:
+            health_check(ch)
+        assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+    creds = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+    with grpc.secure_channel(svc.addr, creds) as ch:
+        assert health_check(ch) == 1
+    svc.send_signal(signal.SIGTERM)
+    assert svc.proc.wait(15) == 0
