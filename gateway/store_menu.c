@@ -60,6 +60,7 @@ void store_menu_compose(arena *a, const store_menu_parts *parts,
     conn->edges = prods->edges;
     conn->page_info = prods->page_info;
     out->products = conn;
+    out->at_time = prods->at_time; /* the instant sql-svc evaluated the rules at */
   }
 
   /* Page order, not the backend's: DynamoDB's BatchGetItem answers in no particular order,

@@ -219,6 +219,7 @@ def test_menu_equals_what_the_owners_answer(stack):
     assert list(got.categories) == [e.node for e in cats.edges]
     assert list(got.products.edges) == list(prods.edges)
     assert got.products.page_info == prods.page_info
+    assert got.at_time == prods.at_time and got.at_time.seconds > 0
     assert list(got.ghost_swaps) == swaps  # page order; only products of the page
     assert list(got.missing_parts) == []
 
