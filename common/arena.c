@@ -66,14 +66,17 @@ char *arena_strndup(arena *a, const char *s, size_t n) {
 char *arena_strdup(arena *a, const char *s) { return s ? arena_strndup(a, s, strlen(s)) : NULL; }
 
 char *arena_sprintf(arena *a, const char *fmt, ...) {
+  /* Most strings fit the stack buffer: format once, copy; otherwise format again at size. */
+  char buf[256];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  size_t size = (size_t)(n < 0 ? 0 : n) + 1;
-  char *d = arena_alloc(a, size);
+  if (n < 0) return arena_strdup(a, "");
+  if ((size_t)n < sizeof buf) return arena_strndup(a, buf, (size_t)n);
+  char *d = arena_alloc(a, (size_t)n + 1);
   va_start(ap, fmt);
-  vsnprintf(d, size, fmt, ap);
+  vsnprintf(d, (size_t)n + 1, fmt, ap);
   va_end(ap);
   return d;
 }

@@ -40,17 +40,25 @@ void strbuf_append(strbuf *b, const void *data, size_t n) {
 void strbuf_puts(strbuf *b, const char *s) { strbuf_append(b, s, strlen(s)); }
 void strbuf_putc(strbuf *b, char c) { strbuf_append(b, &c, 1); }
 void strbuf_printf(strbuf *b, const char *fmt, ...) {
+  /* Format into the spare room; grow and format again only when it did not fit. */
+  grow(b, 64);
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
+  int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
   va_end(ap);
-  if (n < 0) return;
-  grow(b, (size_t)n);
-  va_start(ap, fmt);
-  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
+  if (n < 0) {
+    b->data[b->len] = 0;
+    return;
+  }
+  if ((size_t)n >= b->cap - b->len) {
+    grow(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+  }
   b->len += (size_t)n;
 }
+
 char *strbuf_take(strbuf *b) {
   char *d = b->data;
   b->data = NULL;
