@@ -9,6 +9,7 @@ GEN := $(B)/gen
 LOCAL := .local
 NODE_BIN := $(LOCAL)/node/node_modules/.bin
 PY := /usr/bin/python3
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 PKGS := grpc libprotobuf-c libcurl openssl jansson libmicrohttpd mariadb zlib
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing \
@@ -130,7 +131,7 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $$(call comp_libs,tests/unit/$$*.c)
 
 # --- tests -----------------------------------------------------------------------------------
 test: deps
-	@$(MAKE) --no-print-directory build $(PY_GEN_STAMP)
+	@$(MAKE) --no-print-directory -j$(JOBS) build $(PY_GEN_STAMP)
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory unit-test
 	@$(MAKE) --no-print-directory integration-test
@@ -145,16 +146,16 @@ integration-test: build $(PY_GEN_STAMP)
 
 # --- local stack -----------------------------------------------------------------------------
 up: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory -j$(JOBS) build
 	@scripts/stack.sh up
 down:
 	@scripts/stack.sh down
 run: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory -j$(JOBS) build
 	@scripts/stack.sh run
 
 bench: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory -j$(JOBS) build
 	@scripts/bench.sh
 
 lint: deps
