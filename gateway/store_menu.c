@@ -8,26 +8,15 @@
 #include <string.h>
 
 #include "common/rpc_client.h"
+#include "common/validate.h"
 #include "gateway/backends.h"
 
 /* ---- validation and composition ------------------------------------------------------------ */
 
-/* ^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$, the code pattern of every service (SPEC section 3). */
-static bool code_valid(const char *s) {
-  size_t n = strlen(s);
-  if (n < 1 || n > 50) return false;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-'))) return false;
-  }
-  return true;
-}
-
 menu_status store_menu_validate(const Menu__V1__GetStoreMenuRequest *req) {
   if (!req->store_code || !req->store_code[0]) return MENU_INVALID("store_code: required");
-  if (!code_valid(req->store_code))
-    return MENU_INVALID("store_code: must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$");
+  if (!validate_code(req->store_code))
+    return MENU_INVALID("store_code: must match " VALIDATE_CODE_PATTERN);
   if (req->channel == MENU__V1__CHANNEL__CHANNEL_UNSPECIFIED)
     return MENU_INVALID("channel: required (CHANNEL_UNSPECIFIED is not a channel)");
   /* proto3 enums are open: an unknown number decodes fine and would reach the backends. */

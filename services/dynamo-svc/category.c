@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/validate.h"
 #include "services/dynamo-svc/dynamo.h"
 
 /* Signed display_order made sortable as text: offset into [0, 2^32) and zero-padded. */
@@ -49,7 +50,7 @@ static json_t *start_key(const char *pk, const char *payload) {
   if (n < 12 || payload[10] != '#') return NULL;
   for (int i = 0; i < 10; i++)
     if (payload[i] < '0' || payload[i] > '9') return NULL;
-  if (!dyn_code_valid(payload + 11)) return NULL;
+  if (!validate_code(payload + 11)) return NULL;
   return json_pack("{s:{s:s},s:{s:s},s:{s:s}}", "pk", "S", pk, "sk", "S", payload + 11, "order_key",
                    "S", payload);
 }

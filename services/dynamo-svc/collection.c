@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/validate.h"
 #include "services/dynamo-svc/dynamo.h"
 
 static Menu__V1__ProductCollection *collection_of(arena *a, const json_t *item) {
@@ -66,7 +67,7 @@ static menu_status check_fields(const Menu__V1__ProductCollection *c, bool id_re
 /* ---- list ---------------------------------------------------------------------------------- */
 
 static json_t *start_key(const char *pk, const char *payload) {
-  return dyn_code_valid(payload) ? dyn_key(pk, payload) : NULL;
+  return validate_code(payload) ? dyn_key(pk, payload) : NULL;
 }
 
 static char *payload_of(arena *a, const json_t *item) {

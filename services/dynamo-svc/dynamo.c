@@ -2,6 +2,8 @@
  * ids, and the one Relay list walk all three entities use. */
 #include "services/dynamo-svc/dynamo.h"
 
+#include "common/validate.h"
+
 #include <ctype.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -114,47 +116,10 @@ char *dyn_channel_pk(arena *a, Menu__V1__Channel ch) {
   return arena_sprintf(a, "CHANNEL#%s", name ? name : "UNSPECIFIED");
 }
 
-bool dyn_code_valid(const char *s) {
-  if (!s || !isalnum((unsigned char)s[0]) || !isascii((unsigned char)s[0])) return false;
-  size_t n = 1;
-  for (const char *p = s + 1; *p; p++, n++) {
-    unsigned char c = (unsigned char)*p;
-    if (!(isascii(c) && (isalnum(c) || c == '_' || c == '.' || c == '-'))) return false;
-  }
-  return n <= 50;
-}
-
 menu_status dyn_check_code(const char *s, const char *field) {
   if (!s || !*s) return MENU_INVALID("%s: required", field);
-  if (!dyn_code_valid(s))
-    return MENU_INVALID("%s: must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$", field);
+  if (!validate_code(s)) return MENU_INVALID("%s: must match " VALIDATE_CODE_PATTERN, field);
   return MENU_OK;
-}
-
-/* Decodes one UTF-8 sequence at s; returns its length or 0 when invalid (overlong forms,
- * surrogates and values above U+10FFFF included). */
-static size_t utf8_next(const unsigned char *s, uint32_t *cp) {
-  if (s[0] < 0x80) {
-    *cp = s[0];
-    return 1;
-  }
-  size_t len;
-  uint32_t min;
-  if ((s[0] & 0xE0) == 0xC0) {
-    len = 2, min = 0x80, *cp = s[0] & 0x1F;
-  } else if ((s[0] & 0xF0) == 0xE0) {
-    len = 3, min = 0x800, *cp = s[0] & 0x0F;
-  } else if ((s[0] & 0xF8) == 0xF0) {
-    len = 4, min = 0x10000, *cp = s[0] & 0x07;
-  } else {
-    return 0;
-  }
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    *cp = (*cp << 6) | (s[i] & 0x3F);
-  }
-  if (*cp < min || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF)) return 0;
-  return len;
 }
 
 menu_status dyn_check_name(const char *s, const char *field, size_t max_chars) {
@@ -163,7 +128,7 @@ menu_status dyn_check_name(const char *s, const char *field, size_t max_chars) {
   bool blank = true;
   for (const unsigned char *p = (const unsigned char *)s; *p;) {
     uint32_t cp;
-    size_t n = utf8_next(p, &cp);
+    size_t n = validate_utf8_next(p, &cp);
     if (!n) return MENU_INVALID("%s: not valid UTF-8", field);
     if (cp < 0x20 || cp == 0x7F)
       return MENU_INVALID("%s: control characters are not allowed", field);

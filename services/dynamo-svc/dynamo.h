@@ -71,8 +71,7 @@ menu_status dyn_check_channel(Menu__V1__Channel ch, const char *field);
 /* The partition key "CHANNEL#<name>" (arena memory). ch must be valid. */
 char *dyn_channel_pk(arena *a, Menu__V1__Channel ch);
 
-/* ^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$ */
-bool dyn_code_valid(const char *s);
+/* Required, and a code (common/validate.h). */
 menu_status dyn_check_code(const char *s, const char *field);
 /* Valid UTF-8, 1..max_chars code points, not only spaces, no control characters. */
 menu_status dyn_check_name(const char *s, const char *field, size_t max_chars);

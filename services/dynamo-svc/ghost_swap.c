@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/validate.h"
 #include "services/dynamo-svc/dynamo.h"
 
 static Menu__V1__GhostSwap *swap_of(arena *a, const json_t *item) {
@@ -27,7 +28,7 @@ static const char *what(dyn_call *call, Menu__V1__Channel ch, const char *code) 
 /* ---- list ---------------------------------------------------------------------------------- */
 
 static json_t *start_key(const char *pk, const char *payload) {
-  return dyn_code_valid(payload) ? dyn_key(pk, payload) : NULL;
+  return validate_code(payload) ? dyn_key(pk, payload) : NULL;
 }
 
 static char *payload_of(arena *a, const json_t *item) {

@@ -10,6 +10,7 @@
 
 #include "common/page.h"
 #include "menu/v1/product_availability.pb-c.h"
+#include "common/validate.h"
 #include "services/sql-svc/sqlsvc.h"
 
 /* Greater than any product code under utf8mb4_bin: U+10FFFF (backward paging from the end). */
@@ -100,7 +101,7 @@ static Menu__V1__ProductAvailability *avail_node(rpc_ctx *ctx, avail_row *r) {
 static menu_status check_store_channel(const char *store, Menu__V1__Channel channel,
                                        const char **channel_code) {
   if (!store || !*store) return MENU_INVALID("store_code: required");
-  if (!sql_code_valid(store))
+  if (!validate_code(store))
     return MENU_INVALID("store_code: must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$");
   *channel_code = sql_channel_code(channel);
   if (!*channel_code) return MENU_INVALID("channel: required (not CHANNEL_UNSPECIFIED)");
@@ -149,7 +150,7 @@ menu_status availability_list(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protob
     char *colon = strchr(payload, ':');
     char *end = NULL;
     long long cur_at = colon ? strtoll(payload, &end, 10) : 0;
-    if (!colon || end != colon || !sql_code_valid(colon + 1)) {
+    if (!colon || end != colon || !validate_code(colon + 1)) {
       free(payload);
       return MENU_INVALID("%s: malformed cursor", pg.cursor_field);
     }
@@ -259,7 +260,7 @@ menu_status availability_get(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protobu
   menu_status st = check_store_channel(req->store_code, req->channel, &channel);
   if (!menu_status_is_ok(&st)) return st;
   if (!req->product_code || !*req->product_code) return MENU_INVALID("product_code: required");
-  if (!sql_code_valid(req->product_code))
+  if (!validate_code(req->product_code))
     return MENU_INVALID("product_code: must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$");
   sql_usec at = sql_now_usec();
   if (req->at_time) {

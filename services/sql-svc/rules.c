@@ -6,6 +6,7 @@
 
 #include "menu/v1/product_availability.pb-c.h"
 #include "services/sql-svc/availability.h"
+#include "common/validate.h"
 #include "services/sql-svc/sqlsvc.h"
 
 #define USER_MAX_BYTES 100 /* createdBy / updatedBy VARCHAR(100) */
@@ -18,7 +19,7 @@ static menu_status audit_user(rpc_ctx *ctx, const char *given, const char *field
                               const char **out) {
   const char *u = set(given) ? given : rpc_ctx_metadata(ctx, "x-user");
   if (!set(u)) return MENU_INVALID("%s: required (or send x-user metadata)", field);
-  if (!sql_text_valid(u, USER_MAX_BYTES))
+  if (!validate_utf8(u, USER_MAX_BYTES))
     return MENU_INVALID("%s: must be valid UTF-8 of at most %d bytes", field, USER_MAX_BYTES);
   *out = u;
   return MENU_OK;
@@ -131,7 +132,7 @@ static menu_status check_scope(const Menu__V1__AvailabilityRule *r) {
   for (int i = 0; i < 3; i++) {
     if (scopes[i].needs == r->rule_type) {
       if (!set(vals[i])) return MENU_INVALID("%s: required for %s", scopes[i].field, type_name);
-      if (!sql_code_valid(vals[i]))
+      if (!validate_code(vals[i]))
         return MENU_INVALID("%s: must match %s", scopes[i].field, CODE_RE);
     } else if (set(vals[i])) {
       return MENU_INVALID("%s: must be empty for %s", scopes[i].field, type_name);
@@ -149,7 +150,7 @@ menu_status rules_create(rpc_ctx *ctx, const ProtobufCMessage *reqm, ProtobufCMe
   if (!r) return MENU_INVALID("rule: required");
   if (r->rule_id) return MENU_INVALID("rule.rule_id: assigned by the server, leave it 0");
   if (!set(r->product_code)) return MENU_INVALID("rule.product_code: required");
-  if (!sql_code_valid(r->product_code))
+  if (!validate_code(r->product_code))
     return MENU_INVALID("rule.product_code: must match %s", CODE_RE);
   if (r->rule_group_id <= 0) return MENU_INVALID("rule.rule_group_id: required (positive)");
   const char *type = availability_rule_type_to_db(r->rule_type);
@@ -160,7 +161,7 @@ menu_status rules_create(rpc_ctx *ctx, const ProtobufCMessage *reqm, ProtobufCMe
   if (!effect) return MENU_INVALID("rule.rule_effect: required (ALLOW or DENY)");
   menu_status st = check_scope(r);
   if (!menu_status_is_ok(&st)) return st;
-  if (set(r->menu_type_code) && !sql_code_valid(r->menu_type_code))
+  if (set(r->menu_type_code) && !validate_code(r->menu_type_code))
     return MENU_INVALID("rule.menu_type_code: must match %s", CODE_RE);
   sql_usec eff = sql_now_usec(), term = SQL_USEC_MAX - 999999; /* 9999-12-31 23:59:59 */
   if (r->effective_time) {

@@ -82,56 +82,6 @@ Menu__V1__Channel sql_channel_from_code(const char *code) {
   return MENU__V1__CHANNEL__CHANNEL_UNSPECIFIED;
 }
 
-static bool alnum(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-bool sql_code_valid(const char *s) {
-  if (!s || !alnum(s[0])) return false;
-  size_t i = 1;
-  for (; s[i]; i++) {
-    if (i >= 50) return false;
-    if (!alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-') return false;
-  }
-  return true;
-}
-
-bool sql_text_valid(const char *s, size_t max_bytes) {
-  const unsigned char *p = (const unsigned char *)s;
-  size_t n = strlen(s);
-  if (n > max_bytes) return false;
-  for (size_t i = 0; i < n;) {
-    unsigned c = p[i];
-    size_t len;
-    unsigned cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else
-      return false;
-    if (i + len > n) return false;
-    for (size_t k = 1; k < len; k++) {
-      if ((p[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += len;
-  }
-  return true;
-}
-
 /* A little before the caller's deadline, so that our UNAVAILABLE / DEADLINE_EXCEEDED reaches
  * the caller before its own timer fires and it learns why (pool exhausted, datastore slow). */
 int64_t sql_call_deadline(rpc_ctx *ctx) {

@@ -42,11 +42,6 @@ Google__Protobuf__Timestamp *sql_usec_to_ts(rpc_ctx *ctx, sql_usec us);
 const char *sql_channel_code(Menu__V1__Channel ch);
 Menu__V1__Channel sql_channel_from_code(const char *code);
 
-/* ^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$ (SPEC section 3). */
-bool sql_code_valid(const char *s);
-/* Valid UTF-8 of at most max_bytes bytes. */
-bool sql_text_valid(const char *s, size_t max_bytes);
-
 /* The absolute deadline (pool_now_ms clock) for this call's datastore work: the caller's,
  * less a margin of up to 100 ms for the answer to travel back. */
 int64_t sql_call_deadline(rpc_ctx *ctx);

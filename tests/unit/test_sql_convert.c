@@ -61,24 +61,6 @@ static void test_timestamp_validation(void **state) {
                    GRPC_STATUS_INVALID_ARGUMENT);
 }
 
-static void test_codes_and_text(void **state) {
-  (void)state;
-  assert_true(sql_code_valid("P1000"));
-  assert_true(sql_code_valid("a.b-c_d"));
-  assert_true(sql_code_valid("01234567890123456789012345678901234567890123456789"));   /* 50 */
-  assert_false(sql_code_valid("012345678901234567890123456789012345678901234567890")); /* 51 */
-  assert_false(sql_code_valid(""));
-  assert_false(sql_code_valid("-P1"));
-  assert_false(sql_code_valid("P 1"));
-  assert_false(sql_code_valid("P1'"));
-  assert_false(sql_code_valid(NULL));
-  assert_true(sql_text_valid("J\xc3\xbcrgen", 100));
-  assert_false(sql_text_valid("\xc3", 100));         /* truncated sequence */
-  assert_false(sql_text_valid("\xc0\xaf", 100));     /* overlong */
-  assert_false(sql_text_valid("\xed\xa0\x80", 100)); /* surrogate */
-  assert_false(sql_text_valid("abcdef", 5));
-}
-
 static void test_channels_and_rule_types(void **state) {
   (void)state;
   assert_string_equal(sql_channel_code(MENU__V1__CHANNEL__CHANNEL_DRIVE_THRU), "DRIVE_THRU");
@@ -161,7 +143,6 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_usec_round_trip),
       cmocka_unit_test(test_timestamp_validation),
-      cmocka_unit_test(test_codes_and_text),
       cmocka_unit_test(test_channels_and_rule_types),
       cmocka_unit_test(test_statement_parameter_counts),
       cmocka_unit_test(test_migrations_dir_from_env),
