@@ -84,17 +84,10 @@ static menu_status list(dyn_svc *s, dyn_call *call, const Menu__V1__ListCategori
 
 static menu_status get(dyn_svc *s, dyn_call *call, const Menu__V1__GetCategoryRequest *req,
                        Menu__V1__GetCategoryResponse *resp) {
-  menu_status st = dyn_check_channel(req->channel, "channel");
-  if (menu_status_is_ok(&st)) st = dyn_check_code(req->id, "id");
+  json_t *item;
+  menu_status st =
+      dyn_get(s, call, s->category_table, "category", req->channel, "id", req->id, &item);
   if (!menu_status_is_ok(&st)) return st;
-  json_t *key = dyn_key(dyn_channel_pk(call->a, req->channel), req->id);
-  ddb_item_op op = {.table = s->category_table, .key = key, .consistent_read = true};
-  json_t *item = NULL;
-  ddb_error err;
-  st = ddb_get_item(s->ddb, &op, call->deadline_ms, &item, &err);
-  json_decref(key);
-  if (!menu_status_is_ok(&st)) return st;
-  if (!item) return MENU_NOT_FOUND("%s not found", what(call, req->channel, req->id));
   resp->category = category_of(call->a, item);
   json_decref(item);
   return MENU_OK;

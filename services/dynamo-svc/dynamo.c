@@ -196,6 +196,22 @@ json_t *dyn_key(const char *pk, const char *sk) {
   return json_pack("{s:{s:s},s:{s:s}}", "pk", "S", pk, "sk", "S", sk);
 }
 
+menu_status dyn_get(dyn_svc *s, dyn_call *call, const char *table, const char *noun,
+                    Menu__V1__Channel ch, const char *key_field, const char *key, json_t **item) {
+  *item = NULL;
+  menu_status st = dyn_check_channel(ch, "channel");
+  if (menu_status_is_ok(&st)) st = dyn_check_code(key, key_field);
+  if (!menu_status_is_ok(&st)) return st;
+  json_t *k = dyn_key(dyn_channel_pk(call->a, ch), key);
+  ddb_item_op op = {.table = table, .key = k, .consistent_read = true};
+  ddb_error err;
+  st = ddb_get_item(s->ddb, &op, call->deadline_ms, item, &err);
+  json_decref(k);
+  if (!menu_status_is_ok(&st)) return st;
+  if (!*item) return MENU_NOT_FOUND("%s %s/%s not found", noun, dyn_channel_name(ch), key);
+  return MENU_OK;
+}
+
 menu_status dyn_conflict_status(dyn_svc *s, dyn_call *call, const char *table, json_t *key,
                                 int64_t version, const char *what, const char *version_field) {
   ddb_item_op op = {.table = table, .key = key, .consistent_read = true};

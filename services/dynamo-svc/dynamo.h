@@ -100,6 +100,12 @@ menu_status dyn_conflict_status(dyn_svc *s, dyn_call *call, const char *table, j
 /* The common DynamoDB key of every item: {"pk": "CHANNEL#X", "sk": sk} (new reference). */
 json_t *dyn_key(const char *pk, const char *sk);
 
+/* The Get of every entity: validates ch and key (INVALID_ARGUMENT naming `channel` and
+ * key_field), reads (ch, key) from table consistently, NOT_FOUND "<noun> KIOSK/<key> not
+ * found" when absent. On success *item is a new reference the caller decrefs. */
+menu_status dyn_get(dyn_svc *s, dyn_call *call, const char *table, const char *noun,
+                    Menu__V1__Channel ch, const char *key_field, const char *key, json_t **item);
+
 /* ---- lists ------------------------------------------------------------------------------ */
 
 typedef struct {

@@ -60,17 +60,10 @@ static menu_status list(dyn_svc *s, dyn_call *call, const Menu__V1__ListGhostSwa
 
 static menu_status get(dyn_svc *s, dyn_call *call, const Menu__V1__GetGhostSwapRequest *req,
                        Menu__V1__GetGhostSwapResponse *resp) {
-  menu_status st = dyn_check_channel(req->channel, "channel");
-  if (menu_status_is_ok(&st)) st = dyn_check_code(req->product_code, "product_code");
+  json_t *item;
+  menu_status st = dyn_get(s, call, s->ghost_swap_table, "ghost swap", req->channel, "product_code",
+                           req->product_code, &item);
   if (!menu_status_is_ok(&st)) return st;
-  json_t *key = dyn_key(dyn_channel_pk(call->a, req->channel), req->product_code);
-  ddb_item_op op = {.table = s->ghost_swap_table, .key = key, .consistent_read = true};
-  json_t *item = NULL;
-  ddb_error err;
-  st = ddb_get_item(s->ddb, &op, call->deadline_ms, &item, &err);
-  json_decref(key);
-  if (!menu_status_is_ok(&st)) return st;
-  if (!item) return MENU_NOT_FOUND("%s not found", what(call, req->channel, req->product_code));
   resp->ghost_swap = swap_of(call->a, item);
   json_decref(item);
   return MENU_OK;

@@ -132,8 +132,11 @@ static void test_backoff_never_passes_the_deadline(void **state) {
     int64_t t0 = ddb_now_ms();
     menu_status st = get_item(c, 400, &item, &err);
     int64_t took = ddb_now_ms() - t0;
-    assert_int_equal(st.code, GRPC_STATUS_UNAVAILABLE);
-    assert_true(took <= 400);
+    /* The last 503 normally; DEADLINE_EXCEEDED when the test peer (one thread) was slow to
+     * take the last attempt's connection and curl's timer, the deadline, cut it. */
+    if (st.code != GRPC_STATUS_UNAVAILABLE && st.code != GRPC_STATUS_DEADLINE_EXCEEDED)
+      fail_msg("%d after %lld ms: %s", st.code, (long long)took, st.message);
+    assert_true(took <= 405); /* never sleeps past the deadline (ms clocks round) */
     assert_true(err.attempts >= 1 && err.attempts < 20);
   }
   ddb_client_destroy(c);

@@ -262,6 +262,10 @@ static http_result send_once(ddb_client *c, const char *op, const char *body, si
   return r;
 }
 
+/* A retry needs at least this long to be worth starting (a request to DynamoDB in the same
+ * region takes a few ms). */
+#define DDB_MIN_ATTEMPT_MS 10
+
 menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadline_ms, json_t **out,
                      ddb_error *err_out) {
   ddb_error err_local, *err = err_out ? err_out : &err_local;
@@ -332,7 +336,9 @@ menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadli
       snprintf(err->message, sizeof err->message, "%s", resp.error);
       err->kind = DDB_ERR_UNAVAILABLE;
       kind = ddb_retry_classify(r, 0, "");
-      if (r == HTTP_ERR_TIMEOUT && deadline_ms - ddb_now_ms() <= 0) err->kind = DDB_ERR_DEADLINE;
+      /* curl's timer is the remaining deadline, give or take a millisecond */
+      if (r == HTTP_ERR_TIMEOUT && deadline_ms - ddb_now_ms() < DDB_MIN_ATTEMPT_MS)
+        err->kind = DDB_ERR_DEADLINE;
     }
     http_response_free(&resp);
     if (c->m_errors) {
@@ -356,8 +362,9 @@ menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadli
     if (err->attempts >= c->cfg.max_attempts) break;
     int64_t delay = ddb_backoff_ms(err->attempts, c->cfg.retry_base_ms, c->cfg.retry_max_backoff_ms,
                                    random_u32());
-    /* Sleeping into the deadline would only turn this error into DEADLINE_EXCEEDED. */
-    if (ddb_now_ms() + delay >= deadline_ms) break;
+    /* Sleeping into the deadline, or waking with too little time for a real attempt, would
+     * only turn this error into DEADLINE_EXCEEDED. */
+    if (ddb_now_ms() + delay + DDB_MIN_ATTEMPT_MS >= deadline_ms) break;
     int cost = kind == DDB_RETRY_TIMEOUT ? DDB_RETRY_TIMEOUT_COST : DDB_RETRY_COST;
     if (!ddb_retry_quota_acquire(&c->quota, cost)) {
       log_warn("DynamoDB retry quota exhausted; not retrying", "operation", op, NULL);
