@@ -181,27 +181,8 @@ static menu_status update(dyn_svc *s, dyn_call *call, const Menu__V1__UpdateCate
 
 static menu_status delete (dyn_svc *s, dyn_call *call, const Menu__V1__DeleteCategoryRequest *req,
                            Menu__V1__DeleteCategoryResponse *resp) {
-  menu_status st = dyn_check_channel(req->channel, "channel");
-  if (menu_status_is_ok(&st)) st = dyn_check_code(req->id, "id");
-  if (!menu_status_is_ok(&st)) return st;
-  if (req->version <= 0) return MENU_INVALID("version: required (the version you read)");
-  json_t *key = dyn_key(dyn_channel_pk(call->a, req->channel), req->id);
-  json_t *names = json_pack("{s:s,s:s}", "#pk", "pk", "#v", "version");
-  json_t *values = json_pack("{s:o}", ":v", ddb_n(req->version));
-  ddb_item_op op = {.table = s->category_table,
-                    .key = key,
-                    .condition = "attribute_exists(#pk) AND #v = :v",
-                    .names = names,
-                    .values = values};
-  ddb_error err;
-  st = ddb_delete_item(s->ddb, &op, call->deadline_ms, NULL, &err);
-  if (err.kind == DDB_ERR_CONDITION)
-    st = dyn_conflict_status(s, call, s->category_table, key, req->version,
-                             what(call, req->channel, req->id), "version");
-  json_decref(values);
-  json_decref(names);
-  json_decref(key);
-  return st;
+  return dyn_delete(s, call, s->category_table, "category", req->channel, "id", req->id,
+                    req->version);
 }
 
 /* ---- handlers ------------------------------------------------------------------------------ */

@@ -212,6 +212,33 @@ menu_status dyn_get(dyn_svc *s, dyn_call *call, const char *table, const char *n
   return MENU_OK;
 }
 
+menu_status dyn_delete(dyn_svc *s, dyn_call *call, const char *table, const char *noun,
+                       Menu__V1__Channel ch, const char *key_field, const char *key,
+                       int64_t version) {
+  menu_status st = dyn_check_channel(ch, "channel");
+  if (menu_status_is_ok(&st)) st = dyn_check_code(key, key_field);
+  if (!menu_status_is_ok(&st)) return st;
+  if (version <= 0) return MENU_INVALID("version: required (the version you read)");
+  json_t *k = dyn_key(dyn_channel_pk(call->a, ch), key);
+  json_t *names = json_pack("{s:s,s:s}", "#pk", "pk", "#v", "version");
+  json_t *values = json_pack("{s:o}", ":v", ddb_n(version));
+  ddb_item_op op = {.table = table,
+                    .key = k,
+                    .condition = "attribute_exists(#pk) AND #v = :v",
+                    .names = names,
+                    .values = values};
+  ddb_error err;
+  st = ddb_delete_item(s->ddb, &op, call->deadline_ms, NULL, &err);
+  if (err.kind == DDB_ERR_CONDITION) {
+    const char *what = arena_sprintf(call->a, "%s %s/%s", noun, dyn_channel_name(ch), key);
+    st = dyn_conflict_status(s, call, table, k, version, what, "version");
+  }
+  json_decref(values);
+  json_decref(names);
+  json_decref(k);
+  return st;
+}
+
 menu_status dyn_conflict_status(dyn_svc *s, dyn_call *call, const char *table, json_t *key,
                                 int64_t version, const char *what, const char *version_field) {
   ddb_item_op op = {.table = table, .key = key, .consistent_read = true};

@@ -106,6 +106,13 @@ json_t *dyn_key(const char *pk, const char *sk);
 menu_status dyn_get(dyn_svc *s, dyn_call *call, const char *table, const char *noun,
                     Menu__V1__Channel ch, const char *key_field, const char *key, json_t **item);
 
+/* The Delete of every entity: validates like dyn_get, then deletes (ch, key) from table only
+ * if its version is `version` (required): ABORTED when stale, NOT_FOUND when absent, and
+ * nothing changes in either case. */
+menu_status dyn_delete(dyn_svc *s, dyn_call *call, const char *table, const char *noun,
+                       Menu__V1__Channel ch, const char *key_field, const char *key,
+                       int64_t version);
+
 /* ---- lists ------------------------------------------------------------------------------ */
 
 typedef struct {
