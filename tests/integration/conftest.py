@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,17 @@ def dynalite():
     }
     yield info
     subprocess.run([str(ROOT / "scripts/dynalite.sh"), "stop", str(d)], check=False)
+
+
+def dynamo_tables_env():
+    """Table names of its own for one test module, so that nothing it asserts depends on what
+    other modules wrote to the shared dynalite."""
+    tag = uuid.uuid4().hex[:10]
+    return {
+        "DYNAMODB_CATEGORY_TABLE": f"it-{tag}-categories",
+        "DYNAMODB_GHOST_SWAP_TABLE": f"it-{tag}-swaps",
+        "DYNAMODB_PRODUCT_COLLECTION_TABLE": f"it-{tag}-collections",
+    }
 
 
 def env_of(info):

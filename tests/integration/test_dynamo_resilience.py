@@ -15,29 +15,19 @@ import subprocess
 import threading
 import time
 import urllib.request
-import uuid
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
 import pytest
 
-from conftest import ROOT, STATE, Service, env_of, free_port, unary
+from conftest import ROOT, STATE, Service, dynamo_tables_env as tables_env, env_of, free_port, unary
 from menu.v1 import category_pb2 as cat  # noqa: E402
 from menu.v1 import common_pb2  # noqa: E402
 from menu.v1 import ghost_swap_pb2 as gs  # noqa: E402
 
 KIOSK = common_pb2.CHANNEL_KIOSK
 CAT = "/menu.v1.CategoryService/"
-
-
-def tables_env():
-    tag = uuid.uuid4().hex[:10]
-    return {
-        "DYNAMODB_CATEGORY_TABLE": f"it-{tag}-categories",
-        "DYNAMODB_GHOST_SWAP_TABLE": f"it-{tag}-swaps",
-        "DYNAMODB_PRODUCT_COLLECTION_TABLE": f"it-{tag}-collections",
-    }
 
 
 def throttle(code="ProvisionedThroughputExceededException"):

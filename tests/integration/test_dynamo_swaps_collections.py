@@ -5,13 +5,12 @@ validation naming the field, and seed-demo (run twice) answering through every l
 
 import os
 import subprocess
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
 
-from conftest import BIN, Service, env_of, unary
+from conftest import BIN, Service, dynamo_tables_env as tables_env, env_of, unary
 from menu.v1 import category_pb2 as cat  # noqa: E402
 from menu.v1 import common_pb2  # noqa: E402
 from menu.v1 import ghost_swap_pb2 as gs  # noqa: E402
@@ -21,15 +20,6 @@ GS = "/menu.v1.GhostSwapService/"
 PC = "/menu.v1.ProductCollectionService/"
 KIOSK, WEB, APP = common_pb2.CHANNEL_KIOSK, common_pb2.CHANNEL_WEB, common_pb2.CHANNEL_APP
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
-
-
-def tables_env():
-    tag = uuid.uuid4().hex[:10]
-    return {
-        "DYNAMODB_CATEGORY_TABLE": f"it-{tag}-categories",
-        "DYNAMODB_GHOST_SWAP_TABLE": f"it-{tag}-swaps",
-        "DYNAMODB_PRODUCT_COLLECTION_TABLE": f"it-{tag}-collections",
-    }
 
 
 @pytest.fixture(scope="module")
