@@ -123,6 +123,17 @@ def test_buf_curl_invokes_through_reflection(start_service):
         capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"status": "SERVING"}
+    # A menu.v1 request written as proto3 JSON: buf must fetch menu.proto and its imports by
+    # reflection to encode it; the server's answer names the field it rejects.
+    out = subprocess.run(
+        [str(BUF), "curl", "--protocol", "grpc", "--http2-prior-knowledge", "-d",
+         '{"storeCode":"not a code!","channel":"CHANNEL_KIOSK","atTime":"2030-01-01T00:00:00Z"}',
+         f"http://{svc.addr}/menu.v1.MenuService/GetStoreMenu"],
+        capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    err = json.loads(out.stderr or out.stdout)
+    assert err["code"] == "invalid_argument", err
+    assert "store_code" in err["message"]
 
 
 def test_garbage_and_unknown_methods(start_service):
