@@ -12,7 +12,7 @@ DEBS=(
   mariadb-server mariadb-client
   nodejs npm
   python3 python3-grpcio python3-protobuf python3-pytest python3-yaml
-  nghttp2-client curl ca-certificates procps
+  nghttp2-client curl ca-certificates procps openssl
 )
 NPM_PKGS=(dynalite@4.0.0 @bufbuild/buf@1.75.0 kubernetes-models@5.1.0)
 
