@@ -19,7 +19,8 @@ BINARIES = ["gateway", "dynamo-svc", "sql-svc"]
 # What scripts/deps.sh installs for something other than compiling and linking the binaries.
 NOT_FOR_BUILDING = {"clang-format", "libcmocka-dev", "mariadb-server", "mariadb-client", "nodejs",
                     "npm", "python3", "python3-grpcio", "python3-protobuf", "python3-pytest",
-                    "python3-yaml", "nghttp2-client", "curl", "ca-certificates", "procps"}
+                    "python3-yaml", "nghttp2-client", "curl", "ca-certificates", "procps",
+                    "openssl"}
 
 
 def stages(name):
