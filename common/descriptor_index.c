@@ -123,8 +123,6 @@ void descriptor_index_destroy(descriptor_index *idx) {
   free(idx);
 }
 
-size_t descriptor_index_file_count(const descriptor_index *idx) { return idx->n_files; }
-
 int descriptor_index_file_by_name(const descriptor_index *idx, const char *name) {
   for (size_t f = 0; f < idx->n_files; f++)
     if (!strcmp(idx->files[f].name, name)) return (int)f;

@@ -16,7 +16,6 @@ void descriptor_index_destroy(descriptor_index *idx);
 /* The set linked into the binary (common/descriptor_blob.S). */
 const unsigned char *descriptor_set_embedded(size_t *len);
 
-size_t descriptor_index_file_count(const descriptor_index *idx);
 int descriptor_index_file_by_name(const descriptor_index *idx, const char *name);     /* -1 */
 int descriptor_index_file_by_symbol(const descriptor_index *idx, const char *symbol); /* -1 */
 bool descriptor_index_is_message(const descriptor_index *idx, const char *symbol);

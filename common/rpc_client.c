@@ -296,10 +296,5 @@ void rpc_batch_destroy(rpc_batch *b) {
 menu_status rpc_pending_status(const rpc_pending *p) { return p->status; }
 const ProtobufCMessage *rpc_pending_response(const rpc_pending *p) { return p->response; }
 void *rpc_pending_user(const rpc_pending *p) { return p->user; }
-double rpc_pending_seconds(const rpc_pending *p) {
-  gpr_timespec d = gpr_time_sub(p->end, p->start);
-  return (double)d.tv_sec + d.tv_nsec / 1e9;
-}
 static int64_t ms(gpr_timespec t) { return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000; }
-int64_t rpc_pending_start_ms(const rpc_pending *p) { return ms(p->start); }
 int64_t rpc_pending_end_ms(const rpc_pending *p) { return ms(p->end); }

@@ -60,9 +60,7 @@ void rpc_batch_destroy(rpc_batch *b);
 menu_status rpc_pending_status(const rpc_pending *p);
 const ProtobufCMessage *rpc_pending_response(const rpc_pending *p); /* NULL unless OK */
 void *rpc_pending_user(const rpc_pending *p);
-double rpc_pending_seconds(const rpc_pending *p); /* start to finish */
-/* Monotonic start and end, in ms since an arbitrary epoch: for overlap checks in logs. */
-int64_t rpc_pending_start_ms(const rpc_pending *p);
+/* Monotonic end, in ms since an arbitrary epoch (gpr's monotonic clock): for timings in logs. */
 int64_t rpc_pending_end_ms(const rpc_pending *p);
 
 #endif

@@ -57,7 +57,6 @@ struct rpc_ctx {
                             * reaches the call (and its children) while the handler still runs */
   atomic_int pending_tags; /* the ctx is finished when both tags have fired */
   bool reply_ok;
-  atomic_bool closed;
   rpc_server *server;
   rpc_method *method;
   grpc_call *call;
@@ -485,7 +484,6 @@ static void on_reply_done(rpc_tag *tag, bool ok) {
 
 static void on_close(rpc_tag *tag, bool ok) {
   rpc_ctx *ctx = (rpc_ctx *)((char *)tag - offsetof(rpc_ctx, close_tag));
-  atomic_store(&ctx->closed, true);
   if (atomic_fetch_sub(&ctx->pending_tags, 1) == 1) ctx_finish(ctx);
 }
 
@@ -591,10 +589,6 @@ int64_t rpc_ctx_remaining_ms(const rpc_ctx *ctx) {
   return ms > 0 ? ms : 0;
 }
 bool rpc_ctx_expired(const rpc_ctx *ctx) { return gpr_time_cmp(now_mono(), ctx->deadline) >= 0; }
-bool rpc_ctx_cancelled(const rpc_ctx *ctx) {
-  /* Before the reply is sent, the close event only completes when the call was cancelled. */
-  return atomic_load(&((rpc_ctx *)ctx)->closed) || rpc_ctx_expired(ctx);
-}
 const char *rpc_ctx_request_id(const rpc_ctx *ctx) { return ctx->request_id; }
 const char *rpc_ctx_metadata(rpc_ctx *ctx, const char *key) {
   return metadata_value(&ctx->md, key, &ctx->arena);

@@ -39,8 +39,6 @@ char *rpc_ctx_strdup(rpc_ctx *ctx, const char *s);
 gpr_timespec rpc_ctx_deadline(const rpc_ctx *ctx);
 int64_t rpc_ctx_remaining_ms(const rpc_ctx *ctx); /* 0 when passed */
 bool rpc_ctx_expired(const rpc_ctx *ctx);
-/* True once the caller cancelled or the deadline passed: stop working, the answer is lost. */
-bool rpc_ctx_cancelled(const rpc_ctx *ctx);
 
 /* x-request-id from the caller, or one generated for this call. Never NULL. */
 const char *rpc_ctx_request_id(const rpc_ctx *ctx);
