@@ -54,30 +54,18 @@ typedef struct {
 
 static void avail_row_bind(avail_row *r) {
   memset(r->b, 0, sizeof r->b);
-  r->b[0].buffer_type = MYSQL_TYPE_LONG;
-  r->b[0].buffer = &r->restaurant_id;
-  r->b[0].is_null = &r->restaurant_null;
-  r->b[1].buffer_type = MYSQL_TYPE_LONG;
-  r->b[1].buffer = &r->channel_id;
-  r->b[1].is_null = &r->channel_null;
+  sql_result_fixed(&r->b[0], MYSQL_TYPE_LONG, &r->restaurant_id, &r->restaurant_null);
+  sql_result_fixed(&r->b[1], MYSQL_TYPE_LONG, &r->channel_id, &r->channel_null);
   sql_result_str(&r->b[2], &r->code, r->code_buf, sizeof r->code_buf);
   sql_result_str(&r->b[3], &r->name, r->name_buf, sizeof r->name_buf);
-  r->b[4].buffer_type = MYSQL_TYPE_TINY;
-  r->b[4].buffer = &r->is_hidden;
-  r->b[4].is_null = &r->hidden_null;
-  r->b[5].buffer_type = MYSQL_TYPE_LONGLONG;
-  r->b[5].buffer = &r->rule_id;
-  r->b[5].is_null = &r->rule_null;
+  sql_result_fixed(&r->b[4], MYSQL_TYPE_TINY, &r->is_hidden, &r->hidden_null);
+  sql_result_fixed(&r->b[5], MYSQL_TYPE_LONGLONG, &r->rule_id, &r->rule_null);
   sql_result_str(&r->b[6], &r->type, r->type_buf, sizeof r->type_buf);
   sql_result_str(&r->b[7], &r->effect, r->effect_buf, sizeof r->effect_buf);
   sql_result_str(&r->b[8], &r->created_by, r->cby_buf, sizeof r->cby_buf);
-  r->b[9].buffer_type = MYSQL_TYPE_DATETIME;
-  r->b[9].buffer = &r->created_at;
-  r->b[9].is_null = &r->created_null;
+  sql_result_fixed(&r->b[9], MYSQL_TYPE_DATETIME, &r->created_at, &r->created_null);
   sql_result_str(&r->b[10], &r->updated_by, r->uby_buf, sizeof r->uby_buf);
-  r->b[11].buffer_type = MYSQL_TYPE_DATETIME;
-  r->b[11].buffer = &r->updated_at;
-  r->b[11].is_null = &r->updated_null;
+  sql_result_fixed(&r->b[11], MYSQL_TYPE_DATETIME, &r->updated_at, &r->updated_null);
 }
 
 static Menu__V1__ProductAvailability *avail_node(rpc_ctx *ctx, avail_row *r) {

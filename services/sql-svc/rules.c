@@ -43,32 +43,24 @@ static menu_status rule_load(rpc_ctx *ctx, pool_conn *conn, int64_t id,
   } r;
   MYSQL_BIND b[18];
   memset(b, 0, sizeof b);
-  b[0].buffer_type = MYSQL_TYPE_LONGLONG;
-  b[0].buffer = &r.id;
+  sql_result_fixed(&b[0], MYSQL_TYPE_LONGLONG, &r.id, NULL);
   sql_result_str(&b[1], &r.product, r.b_product, sizeof r.b_product);
-  b[2].buffer_type = MYSQL_TYPE_LONGLONG;
-  b[2].buffer = &r.group;
+  sql_result_fixed(&b[2], MYSQL_TYPE_LONGLONG, &r.group, NULL);
   sql_result_str(&b[3], &r.channel, r.b_channel, sizeof r.b_channel);
   sql_result_str(&b[4], &r.type, r.b_type, sizeof r.b_type);
   sql_result_str(&b[5], &r.effect, r.b_effect, sizeof r.b_effect);
-  b[6].buffer_type = MYSQL_TYPE_TINY;
-  b[6].buffer = &r.hidden;
-  b[7].buffer_type = MYSQL_TYPE_TINY;
-  b[7].buffer = &r.active;
+  sql_result_fixed(&b[6], MYSQL_TYPE_TINY, &r.hidden, NULL);
+  sql_result_fixed(&b[7], MYSQL_TYPE_TINY, &r.active, NULL);
   sql_result_str(&b[8], &r.market, r.b_market, sizeof r.b_market);
   sql_result_str(&b[9], &r.region, r.b_region, sizeof r.b_region);
   sql_result_str(&b[10], &r.store, r.b_store, sizeof r.b_store);
   sql_result_str(&b[11], &r.menu, r.b_menu, sizeof r.b_menu);
-  b[12].buffer_type = MYSQL_TYPE_DATETIME;
-  b[12].buffer = &r.eff;
-  b[13].buffer_type = MYSQL_TYPE_DATETIME;
-  b[13].buffer = &r.term;
+  sql_result_fixed(&b[12], MYSQL_TYPE_DATETIME, &r.eff, NULL);
+  sql_result_fixed(&b[13], MYSQL_TYPE_DATETIME, &r.term, NULL);
   sql_result_str(&b[14], &r.cby, r.b_cby, sizeof r.b_cby);
-  b[15].buffer_type = MYSQL_TYPE_DATETIME;
-  b[15].buffer = &r.cat;
+  sql_result_fixed(&b[15], MYSQL_TYPE_DATETIME, &r.cat, NULL);
   sql_result_str(&b[16], &r.uby, r.b_uby, sizeof r.b_uby);
-  b[17].buffer_type = MYSQL_TYPE_DATETIME;
-  b[17].buffer = &r.uat;
+  sql_result_fixed(&b[17], MYSQL_TYPE_DATETIME, &r.uat, NULL);
   if (mysql_stmt_bind_result(s, b)) {
     st = pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "rule_select");
     goto out;
@@ -199,9 +191,7 @@ menu_status rules_create(rpc_ctx *ctx, const ProtobufCMessage *reqm, ProtobufCMe
   MYSQL_BIND out_b[6];
   memset(out_b, 0, sizeof out_b);
   for (int i = 0; i < 6; i++) {
-    out_b[i].buffer_type = MYSQL_TYPE_LONG;
-    out_b[i].buffer = &ids[i];
-    out_b[i].is_null = &nulls[i];
+    sql_result_fixed(&out_b[i], MYSQL_TYPE_LONG, &ids[i], &nulls[i]);
   }
   if (mysql_stmt_bind_result(s, out_b) || mysql_stmt_fetch(s) != 0) {
     st = pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "rule_resolve");

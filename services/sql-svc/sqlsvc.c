@@ -126,6 +126,13 @@ void sql_bind_time(MYSQL_BIND *b, const MYSQL_TIME *t) {
   b->buffer = (void *)t;
 }
 
+void sql_result_fixed(MYSQL_BIND *b, enum enum_field_types type, void *buf, my_bool *is_null) {
+  memset(b, 0, sizeof *b);
+  b->buffer_type = type;
+  b->buffer = buf;
+  b->is_null = is_null;
+}
+
 void sql_result_str(MYSQL_BIND *b, sql_strcol *c, char *buf, unsigned long cap) {
   memset(b, 0, sizeof *b);
   c->buf = buf;

@@ -60,6 +60,9 @@ typedef struct {
   my_bool is_null, error;
 } sql_strcol;
 void sql_result_str(MYSQL_BIND *b, sql_strcol *c, char *buf, unsigned long cap);
+/* A fixed-width result column (LONG, LONGLONG, TINY, DATETIME...) into buf; is_null may be
+ * NULL for NOT NULL columns. */
+void sql_result_fixed(MYSQL_BIND *b, enum enum_field_types type, void *buf, my_bool *is_null);
 /* After a successful fetch: NUL-terminates; returns NULL for SQL NULL. */
 const char *sql_strcol_value(sql_strcol *c);
 
