@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/page.h"
+#include "common/strbuf.h"
 #include "menu/v1/product_availability.pb-c.h"
 #include "common/validate.h"
 #include "services/sql-svc/sqlsvc.h"
@@ -42,14 +43,15 @@ const char *availability_rule_type_to_db(int t) {
 
 /* Result row of the STMT_AVAIL_* statements (column order fixed in statements.c). */
 typedef struct {
-  int32_t restaurant_id, channel_id;
-  my_bool restaurant_null, channel_null, hidden_null, rule_null, created_null, updated_null;
-  signed char is_hidden;
+  int32_t restaurant_id, channel_id, ord; /* ord, on_channel: STMT_AVAIL_BATCH only */
+  my_bool restaurant_null, channel_null, hidden_null, rule_null, created_null, updated_null,
+      ord_null;
+  signed char is_hidden, on_channel;
   int64_t rule_id;
   MYSQL_TIME created_at, updated_at;
   sql_strcol code, name, type, effect, created_by, updated_by;
   char code_buf[256], name_buf[1024], type_buf[32], effect_buf[16], cby_buf[512], uby_buf[512];
-  MYSQL_BIND b[12];
+  MYSQL_BIND b[14];
 } avail_row;
 
 static void avail_row_bind(avail_row *r) {
@@ -66,6 +68,10 @@ static void avail_row_bind(avail_row *r) {
   sql_result_fixed(&r->b[9], MYSQL_TYPE_DATETIME, &r->created_at, &r->created_null);
   sql_result_str(&r->b[10], &r->updated_by, r->uby_buf, sizeof r->uby_buf);
   sql_result_fixed(&r->b[11], MYSQL_TYPE_DATETIME, &r->updated_at, &r->updated_null);
+  /* The list and get statements have 12 columns; Connector/C reads as many binds as the
+   * result has columns, so the batch's two extra ones cost them nothing. */
+  sql_result_fixed(&r->b[12], MYSQL_TYPE_LONG, &r->ord, &r->ord_null);
+  sql_result_fixed(&r->b[13], MYSQL_TYPE_TINY, &r->on_channel, NULL);
 }
 
 static Menu__V1__ProductAvailability *avail_node(rpc_ctx *ctx, avail_row *r) {
@@ -307,5 +313,150 @@ menu_status availability_get(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protobu
 out:
   pool_stmt_done(s);
   pool_release(svc->pool, conn);
+  return st;
+}
+
+/* Orders request indices by code, equal codes by index (qsort_r context: the codes). */
+static int code_index_cmp(const void *a, const void *b, void *codes) {
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  int c = strcmp(((char **)codes)[x], ((char **)codes)[y]);
+  return c ? c : (x > y) - (x < y);
+}
+
+/* Rejects more than AVAILABILITY_BATCH_MAX codes, empty or malformed ones and duplicates, each
+ * naming the field by index. On success *json is the codes as a JSON array (caller frees):
+ * validated codes hold only [A-Za-z0-9_.-], so none needs escaping. */
+static menu_status check_batch_codes(char **codes, size_t n, char **json) {
+  if (n > AVAILABILITY_BATCH_MAX)
+    return MENU_INVALID("product_codes: at most %d codes per call (got %zu)",
+                        AVAILABILITY_BATCH_MAX, n);
+  for (size_t i = 0; i < n; i++) {
+    if (!codes[i] || !*codes[i]) return MENU_INVALID("product_codes[%zu]: required", i);
+    if (!validate_code(codes[i]))
+      return MENU_INVALID("product_codes[%zu]: must match " VALIDATE_CODE_PATTERN, i);
+  }
+  /* Duplicates: the earliest second occurrence in request order, named with its first. */
+  size_t idx[AVAILABILITY_BATCH_MAX];
+  for (size_t i = 0; i < n; i++) idx[i] = i;
+  qsort_r(idx, n, sizeof *idx, code_index_cmp, codes);
+  size_t dup = n, orig = 0;
+  for (size_t i = 1; i < n; i++)
+    if (!strcmp(codes[idx[i]], codes[idx[i - 1]]) && idx[i] < dup) {
+      dup = idx[i];
+      orig = idx[i - 1];
+    }
+  if (dup < n)
+    return MENU_INVALID("product_codes[%zu]: %s is also product_codes[%zu]; list each code once",
+                        dup, codes[dup], orig);
+  strbuf b;
+  strbuf_init(&b);
+  strbuf_putc(&b, '[');
+  for (size_t i = 0; i < n; i++) {
+    strbuf_printf(&b, "%s\"%s\"", i ? "," : "", codes[i]);
+  }
+  strbuf_putc(&b, ']');
+  *json = strbuf_take(&b);
+  return MENU_OK;
+}
+
+static Menu__V1__ProductAvailabilityResult *batch_result(rpc_ctx *ctx, avail_row *r,
+                                                         const char *code) {
+  Menu__V1__ProductAvailabilityResult *res = RPC_NEW(ctx, Menu__V1__ProductAvailabilityResult,
+                                                     menu__v1__product_availability_result__init);
+  res->product_code = rpc_ctx_strdup(ctx, code);
+  const char *known = sql_strcol_value(&r->code), *effect = sql_strcol_value(&r->effect);
+  if (!known) {
+    res->reason = MENU__V1__AVAILABILITY_REASON__AVAILABILITY_REASON_UNKNOWN_PRODUCT;
+    res->display_name = (char *)"";
+    return res;
+  }
+  const char *name = sql_strcol_value(&r->name);
+  res->display_name = rpc_ctx_strdup(ctx, name ? name : "");
+  if (!r->on_channel)
+    res->reason = MENU__V1__AVAILABILITY_REASON__AVAILABILITY_REASON_STORE_NOT_ON_CHANNEL;
+  else if (r->rule_null)
+    res->reason = MENU__V1__AVAILABILITY_REASON__AVAILABILITY_REASON_NO_RULE;
+  else if (effect && !strcmp(effect, "allow"))
+    res->reason = MENU__V1__AVAILABILITY_REASON__AVAILABILITY_REASON_ALLOWED;
+  else
+    res->reason = MENU__V1__AVAILABILITY_REASON__AVAILABILITY_REASON_DENIED_BY_RULE;
+  res->available = res->reason == MENU__V1__AVAILABILITY_REASON__AVAILABILITY_REASON_ALLOWED;
+  if (!r->rule_null) res->winner = avail_node(ctx, r);
+  return res;
+}
+
+menu_status availability_batch_get(rpc_ctx *ctx, const ProtobufCMessage *reqm,
+                                   ProtobufCMessage *respm, void *svcp) {
+  const Menu__V1__BatchGetProductAvailabilitiesRequest *req = (const void *)reqm;
+  Menu__V1__BatchGetProductAvailabilitiesResponse *resp = (void *)respm;
+  sqlsvc *svc = svcp;
+  const char *channel = NULL;
+  menu_status st = check_store_channel(req->store_code, req->channel, &channel);
+  if (!menu_status_is_ok(&st)) return st;
+  sql_usec at = sql_now_usec();
+  if (req->at_time) {
+    st = sql_ts_to_usec(req->at_time, "at_time", &at);
+    if (!menu_status_is_ok(&st)) return st;
+  }
+  char *json = NULL;
+  st = check_batch_codes(req->product_codes, req->n_product_codes, &json);
+  if (!menu_status_is_ok(&st)) return st;
+
+  MYSQL_TIME at_t;
+  sql_usec_to_mysql(at, &at_t);
+  unsigned long l_channel, l_store, l_json;
+  MYSQL_BIND params[4];
+  sql_bind_time(&params[0], &at_t);
+  sql_bind_str(&params[1], channel, &l_channel);
+  sql_bind_str(&params[2], req->store_code, &l_store);
+  sql_bind_str(&params[3], json, &l_json);
+
+  pool_conn *conn = NULL;
+  MYSQL_STMT *s = NULL;
+  st = pool_acquire(svc->pool, sql_call_deadline(ctx), &conn);
+  if (!menu_status_is_ok(&st)) goto out;
+  st = pool_exec(conn, STMT_AVAIL_BATCH, params, &s, NULL);
+  if (!menu_status_is_ok(&st)) goto out;
+  avail_row *row = arena_alloc(rpc_ctx_arena(ctx), sizeof *row);
+  avail_row_bind(row);
+  if (mysql_stmt_bind_result(s, row->b)) {
+    st = pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "bind result");
+    goto out;
+  }
+  size_t n = req->n_product_codes, got = 0;
+  Menu__V1__ProductAvailabilityResult **results =
+      RPC_NEW_ARRAY(ctx, Menu__V1__ProductAvailabilityResult *, n ? n : 1);
+  int rows = 0;
+  for (;;) {
+    int rc = mysql_stmt_fetch(s);
+    if (rc == MYSQL_NO_DATA) break;
+    if (rc == 1 || rc == MYSQL_DATA_TRUNCATED) {
+      st = rc == 1 ? pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "fetch")
+                   : MENU_INTERNAL("availability: a column exceeded its buffer");
+      goto out;
+    }
+    rows++;
+    if (row->ord_null) continue; /* the store row of an empty request */
+    /* ORDER BY ord: row k answers request index k-1, exactly once. */
+    if (row->ord != (int32_t)got + 1 || got >= n) {
+      st = MENU_INTERNAL("availability: batch row %d out of order", row->ord);
+      goto out;
+    }
+    results[got] = batch_result(ctx, row, req->product_codes[got]);
+    got++;
+  }
+  st = store_row_status(rows, row, req->store_code, channel);
+  if (!menu_status_is_ok(&st)) goto out;
+  if (got != n) {
+    st = MENU_INTERNAL("availability: batch answered %zu of %zu codes", got, n);
+    goto out;
+  }
+  resp->results = results;
+  resp->n_results = n;
+  resp->at_time = sql_usec_to_ts(ctx, at);
+out:
+  pool_stmt_done(s);
+  if (conn) pool_release(svc->pool, conn);
+  free(json);
   return st;
 }

@@ -6,8 +6,15 @@
 
 #include "common/rpc_server.h"
 
+/* Most product codes one BatchGetProductAvailabilities call may name. */
+#define AVAILABILITY_BATCH_MAX 500
+
 menu_status availability_list(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp,
                               void *svc);
+/* BatchGetProductAvailabilities: up to AVAILABILITY_BATCH_MAX codes, each answered (allowed,
+ * denied, no rule, unknown product, store not on channel) in request order. */
+menu_status availability_batch_get(rpc_ctx *ctx, const ProtobufCMessage *req,
+                                   ProtobufCMessage *resp, void *svc);
 menu_status availability_get(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp,
                              void *svc);
 

@@ -4,14 +4,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strbuf.h"
 #include "services/sql-svc/sqlsvc.h"
 #include "services/sql-svc/statements.h"
 
 #define MAX_COLS 16
 #define COL_CAP 2048
 
-menu_status explain_availability(MYSQL *m, const char *store, const char *channel, FILE *out) {
-  const char *body = sql_statements[STMT_AVAIL_LIST_FORWARD].sql;
+/* "A,B" -> ["A","B"] (caller frees); the codes are the operator's own, passed as one bound
+ * parameter, so a quote in them makes invalid JSON, not SQL. */
+static char *codes_json(const char *codes) {
+  strbuf b;
+  strbuf_init(&b);
+  strbuf_puts(&b, "[\"");
+  for (const char *c = codes; *c; c++) {
+    if (*c == ',')
+      strbuf_puts(&b, "\",\"");
+    else
+      strbuf_putc(&b, *c);
+  }
+  strbuf_puts(&b, "\"]");
+  return strbuf_take(&b);
+}
+
+menu_status explain_availability(MYSQL *m, const char *store, const char *channel,
+                                 const char *codes, FILE *out) {
+  const char *body = sql_statements[codes ? STMT_AVAIL_BATCH : STMT_AVAIL_LIST_FORWARD].sql;
+  char *json = codes ? codes_json(codes) : NULL;
   size_t n = strlen(body) + 16;
   char *sql = malloc(n);
   snprintf(sql, n, "EXPLAIN %s", body);
@@ -25,8 +44,8 @@ menu_status explain_availability(MYSQL *m, const char *store, const char *channe
   sql_bind_time(&p[0], &at);
   sql_bind_str(&p[1], channel, &l1);
   sql_bind_str(&p[2], store, &l2);
-  sql_bind_str(&p[3], "", &l3);
-  sql_bind_i64(&p[4], &limit);
+  sql_bind_str(&p[3], json ? json : "", &l3); /* batch: the codes; list: the after key */
+  sql_bind_i64(&p[4], &limit);                /* list only */
   MYSQL_RES *meta = NULL;
   if (mysql_stmt_prepare(s, sql, strlen(sql)) || mysql_stmt_bind_param(s, p) ||
       mysql_stmt_execute(s) || mysql_stmt_store_result(s)) {
@@ -59,5 +78,6 @@ out:
   if (meta) mysql_free_result(meta);
   mysql_stmt_close(s);
   free(sql);
+  free(json);
   return st;
 }

@@ -1,6 +1,7 @@
-/* `sql-svc explain STORE CHANNEL`: the server's plan for the exact availability statement
- * the service runs (forward page, first page, now), one tab-separated line per plan row.
- * Used to check index use on a large data set (README, integration test). */
+/* `sql-svc explain STORE CHANNEL [CODE,CODE,...]`: the server's plan for the exact
+ * availability statement the service runs (without codes: the list's forward first page;
+ * with codes: BatchGetProductAvailabilities for them), at now, one tab-separated line per
+ * plan row. Used to check index use on a large data set (README, integration test). */
 #ifndef SQL_EXPLAIN_H
 #define SQL_EXPLAIN_H
 
@@ -9,6 +10,8 @@
 
 #include "common/status.h"
 
-menu_status explain_availability(MYSQL *m, const char *store, const char *channel, FILE *out);
+/* codes: comma-separated product codes (borrowed), or NULL for the list statement. */
+menu_status explain_availability(MYSQL *m, const char *store, const char *channel,
+                                 const char *codes, FILE *out);
 
 #endif

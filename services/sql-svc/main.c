@@ -18,9 +18,13 @@
 #include "services/sql-svc/sqlsvc.h"
 
 static const rpc_method_impl methods[] = {
-    {"ListProductAvailabilities", availability_list}, {"GetProductAvailability", availability_get},
-    {"CreateAvailabilityRule", rules_create},         {"GetAvailabilityRule", rules_get},
-    {"TerminateAvailabilityRule", rules_terminate},   {NULL, NULL},
+    {"ListProductAvailabilities", availability_list},
+    {"GetProductAvailability", availability_get},
+    {"BatchGetProductAvailabilities", availability_batch_get},
+    {"CreateAvailabilityRule", rules_create},
+    {"GetAvailabilityRule", rules_get},
+    {"TerminateAvailabilityRule", rules_terminate},
+    {NULL, NULL},
 };
 
 static void *init(config *c, rpc_server *s) {
@@ -53,8 +57,9 @@ static int usage(void) {
           "       sql-svc seed-demo       load the demo data set\n"
           "       sql-svc generate [MARKETS REGIONS RESTAURANTS PRODUCTS RULES]\n"
           "                               load a large generated data set\n"
-          "       sql-svc explain STORE CHANNEL\n"
-          "                               the availability statement's plan (e.g. S00042 KIOSK)\n");
+          "       sql-svc explain STORE CHANNEL [CODE,CODE,...]\n"
+          "                               the availability statement's plan (e.g. S00042 KIOSK);\n"
+          "                               with codes: BatchGetProductAvailabilities' statement\n");
   return 2;
 }
 
@@ -108,8 +113,8 @@ static int run_command(int argc, char **argv) {
       log_end(l);
     }
   } else if (!strcmp(argv[1], "explain")) {
-    st = argc >= 4 ? explain_availability(m, argv[2], argv[3], stdout)
-                   : MENU_INVALID("usage: sql-svc explain STORE CHANNEL");
+    st = argc >= 4 ? explain_availability(m, argv[2], argv[3], argc >= 5 ? argv[4] : NULL, stdout)
+                   : MENU_INVALID("usage: sql-svc explain STORE CHANNEL [CODE,CODE,...]");
   } else if (!strcmp(argv[1], "seed-demo")) {
     st = seed_demo(m);
   } else {

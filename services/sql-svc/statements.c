@@ -63,6 +63,17 @@
   " w.updatedBy, w.updatedAt"                                                         \
   " FROM s LEFT JOIN (ranked w JOIN product p ON p.productId = w.productId)"
 
+/* The requested codes as a table (ord = position, 1-based) joined to their products, unknown
+ * codes kept with a NULL productId. JSON_TABLE is the one table constructor MariaDB (10.6+)
+ * and MySQL (8.0.4+) spell alike; the column takes the codes' binary collation so that the
+ * join is a unique-key lookup. */
+#define AVAIL_REQUESTED                                                                 \
+  "rq AS ("                                                                             \
+  " SELECT jt.ord, p.productId, p.productCode, p.displayName FROM JSON_TABLE(?, '$[*]'" \
+  "  COLUMNS (ord FOR ORDINALITY,"                                                      \
+  "   code VARCHAR(50) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$')) jt"         \
+  " LEFT JOIN product p ON p.productCode = jt.code), "
+
 const stmt_def sql_statements[STMT_COUNT] = {
     [STMT_AVAIL_LIST_FORWARD] = {"avail_list_forward",
                                  AVAIL_STORE("") AVAIL_CANDIDATES("") AVAIL_RANKED AVAIL_SELECT
@@ -78,6 +89,17 @@ const stmt_def sql_statements[STMT_COUNT] = {
          AVAIL_STORE(", (SELECT productId FROM product WHERE productCode = ?) AS productId")
              AVAIL_CANDIDATES(" AND par.productId = s.productId") AVAIL_RANKED AVAIL_SELECT
          " ON w.rn = 1"},
+    /* The list's CTEs restricted to the requested products (each branch reads the rules of
+     * a requested product through ix_rule_product or of the store's scope through its own
+     * index, whichever is smaller); every requested code comes back, in request order. */
+    [STMT_AVAIL_BATCH] =
+        {"avail_batch", AVAIL_STORE("") AVAIL_REQUESTED AVAIL_CANDIDATES(
+                            " AND par.productId IN (SELECT productId FROM rq)") AVAIL_RANKED
+         "SELECT s.restaurantId, s.channelId, rq.productCode, rq.displayName, w.isHidden,"
+         " w.productAvailabilityRuleId, w.ruleType, w.ruleEffect, w.createdBy, w.createdAt,"
+         " w.updatedBy, w.updatedAt, rq.ord, s.onChannel"
+         " FROM s LEFT JOIN (rq LEFT JOIN ranked w ON w.productId = rq.productId AND w.rn = 1)"
+         " ON 1 = 1 ORDER BY rq.ord"},
 
     [STMT_RULE_RESOLVE] = {"rule_resolve",
                            "SELECT (SELECT productId FROM product WHERE productCode = ?),"

@@ -11,6 +11,10 @@ typedef enum {
   STMT_AVAIL_LIST_BACKWARD,
   /* params (at, productCode, channelCode, restaurantCode). */
   STMT_AVAIL_GET_ONE,
+  /* params (at, channelCode, restaurantCode, JSON array of product codes). One row per
+   * requested code in request order (the store row alone when the array is empty); columns
+   * as the list's, then ord (1-based request index) and onChannel. */
+  STMT_AVAIL_BATCH,
   /* Rules. */
   STMT_RULE_RESOLVE, /* (productCode, groupId, marketCode, regionalCode, restaurantCode,
                         menuTypeCode) -> ids (NULL when unknown) + group channel */

@@ -12,8 +12,8 @@ import grpc
 import pytest
 
 from menu.v1 import common_pb2 as cm, product_availability_pb2 as pa
-from test_sql_support import (call, db_env, fresh_database, get_one, list_all, list_page,
-                              migrate, sql, ts)
+from test_sql_support import (batch_get, call, db_env, fresh_database, get_one, list_all,
+                              list_page, migrate, sql, ts)
 
 KIOSK, WEB, APP = cm.CHANNEL_KIOSK, cm.CHANNEL_WEB, cm.CHANNEL_APP
 SCOPES = ["global-experience", "market", "regional", "restaurant"]
@@ -300,6 +300,82 @@ def test_cursors_are_authenticated_and_bound_to_their_list(svc):
                       if "before" not in kw else 0, **kw)
         assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT, kw
         assert field in e.value.details()
+
+
+ALL_CODES = [p for p, *_ in matrix()] + [f"P{3000 + i}" for i in range(5)] + \
+    ["P4000", "P4001", "P4002", "P5000", "P6000"] + PAGING
+
+
+def assert_batch_matches_list(svc, store, channel, codes):
+    listed = list_all(svc, store, channel, at=AT)
+    results = []
+    for i in range(0, len(codes), 500):
+        r = batch_get(svc, store, channel, codes[i:i + 500], at=AT)
+        assert (r.at_time.seconds, r.at_time.nanos) == (AT.seconds, AT.nanos)
+        results += r.results
+    assert [x.product_code for x in results] == codes  # request order, one answer each
+    for x in results:
+        assert x.available == (x.product_code in listed), x.product_code
+        assert x.available == (x.reason == pa.AVAILABILITY_REASON_ALLOWED)
+        if x.available:
+            assert x.winner == listed[x.product_code]  # the very node the list returns
+        assert x.display_name == f"Name of {x.product_code}"
+    return {x.product_code: x for x in results}
+
+
+def test_batch_get_answers_as_the_list_does_for_every_code(svc):
+    got = assert_batch_matches_list(svc, "S1", KIOSK, ALL_CODES)  # 1,140 codes: three calls
+    assert sum(x.available for x in got.values()) > 10
+    assert_batch_matches_list(svc, "S2", KIOSK, ALL_CODES[:500])
+    apps = assert_batch_matches_list(svc, "S1", APP, list(reversed(PAGING)))
+    assert sum(x.available for x in apps.values()) == len(PAGING_VISIBLE)
+
+
+def test_batch_get_says_why_a_product_is_not_available(svc):
+    codes = ["P9999", "P3002", "P7000", "P3003", "P4001"]
+    r = batch_get(svc, "S1", KIOSK, codes, at=AT).results
+    assert [(x.product_code, x.reason) for x in r] == [
+        ("P9999", pa.AVAILABILITY_REASON_UNKNOWN_PRODUCT),
+        ("P3002", pa.AVAILABILITY_REASON_DENIED_BY_RULE),   # deny winner (higher id)
+        ("P7000", pa.AVAILABILITY_REASON_NO_RULE),          # only APP rules
+        ("P3003", pa.AVAILABILITY_REASON_ALLOWED),
+        ("P4001", pa.AVAILABILITY_REASON_DENIED_BY_RULE)]   # BRK deny, BRK served at S1
+    assert r[0].display_name == "" and not r[0].HasField("winner")
+    assert r[1].winner.rule_id == 900002 and not r[1].available
+    assert not r[2].HasField("winner") and r[2].display_name == "Name of P7000"
+    assert r[3].winner.rule_id == 900004 and r[3].available
+    # A store that is not on the channel: nothing is available there, and it says so.
+    s4 = batch_get(svc, "S4", KIOSK, ["P5000", "P9999"], at=AT).results
+    assert [x.reason for x in s4] == [pa.AVAILABILITY_REASON_STORE_NOT_ON_CHANNEL,
+                                      pa.AVAILABILITY_REASON_UNKNOWN_PRODUCT]
+    assert batch_get(svc, "S4", WEB, ["P5000"], at=AT).results[0].available
+    # Moving at_time moves the answer (the one-day window of P6000).
+    assert batch_get(svc, "S1", KIOSK, ["P6000"], at=ts(EFF)).results[0].available
+    assert not batch_get(svc, "S1", KIOSK, ["P6000"], at=ts(TERM)).results[0].available
+
+
+def test_batch_get_limits_and_bad_input(svc):
+    assert len(batch_get(svc, "S1", APP, PAGING[:500], at=AT).results) == 500
+    r = batch_get(svc, "S1", KIOSK, [], at=AT)  # an empty request still checks the store
+    assert len(r.results) == 0 and r.at_time.seconds == AT.seconds
+    before = time.time()
+    assert abs(batch_get(svc, "S1", KIOSK, ["P3003"]).at_time.seconds - before) <= 2
+    cases = [
+        (("S1", KIOSK, PAGING[:501]), grpc.StatusCode.INVALID_ARGUMENT, "product_codes: at most 500"),
+        (("S1", KIOSK, ["P3003", "P3002", "P3001", "bad code"]), grpc.StatusCode.INVALID_ARGUMENT,
+         "product_codes[3]"),
+        (("S1", KIOSK, ["P3003", ""]), grpc.StatusCode.INVALID_ARGUMENT, "product_codes[1]: required"),
+        (("S1", KIOSK, ["P1", "P2", "P3", "P2", "P1"]), grpc.StatusCode.INVALID_ARGUMENT,
+         "product_codes[3]: P2 is also product_codes[1]"),
+        (("S1", cm.CHANNEL_UNSPECIFIED, ["P3003"]), grpc.StatusCode.INVALID_ARGUMENT, "channel"),
+        (("", KIOSK, ["P3003"]), grpc.StatusCode.INVALID_ARGUMENT, "store_code"),
+        (("NOPE", KIOSK, ["P3003"]), grpc.StatusCode.NOT_FOUND, "store_code"),
+        (("NOPE", KIOSK, []), grpc.StatusCode.NOT_FOUND, "store_code"),
+    ]
+    for args, code, text in cases:
+        with pytest.raises(grpc.RpcError) as e:
+            batch_get(svc, *args, at=AT)
+        assert code_of(e) == code and text in e.value.details(), (args[:2], e.value.details())
 
 
 def test_datastore_metrics_are_exported(svc):

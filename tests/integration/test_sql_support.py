@@ -94,6 +94,15 @@ def get_one(svc, store, channel, product, at=None):
     return call(svc, "GetProductAvailability", req, pa.GetProductAvailabilityResponse)
 
 
+def batch_get(svc, store, channel, codes, at=None):
+    req = pa.BatchGetProductAvailabilitiesRequest(store_code=store, channel=channel,
+                                                  product_codes=codes)
+    if at is not None:
+        req.at_time.CopyFrom(at)
+    return call(svc, "BatchGetProductAvailabilities", req,
+                pa.BatchGetProductAvailabilitiesResponse)
+
+
 def wait_until(pred, timeout=10.0, step=0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
