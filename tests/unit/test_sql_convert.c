@@ -89,8 +89,8 @@ static void test_statement_parameter_counts(void **state) {
   (void)state;
   const int expect[STMT_COUNT] = {
       [STMT_AVAIL_LIST_FORWARD] = 5, [STMT_AVAIL_LIST_BACKWARD] = 5, [STMT_AVAIL_GET_ONE] = 4,
-      [STMT_RULE_RESOLVE] = 6,       [STMT_RULE_INSERT] = 13,        [STMT_RULE_SELECT] = 1,
-      [STMT_RULE_TERMINATE] = 5,
+      [STMT_AVAIL_BATCH] = 4,        [STMT_RULE_RESOLVE] = 6,        [STMT_RULE_INSERT] = 13,
+      [STMT_RULE_SELECT] = 1,        [STMT_RULE_TERMINATE] = 5,
   };
   for (int i = 0; i < STMT_COUNT; i++) {
     assert_non_null(sql_statements[i].name);
