@@ -1,4 +1,9 @@
-/* GET /metrics over libmicrohttpd, on its own internal thread. */
+/* GET /metrics over libmicrohttpd, on its own internal thread. The port is bound exclusively
+ * (a second process on it fails to start instead of taking half the scrapes), polled with
+ * epoll (no FD_SETSIZE ceiling), and bounded: at most METRICS_MAX_CONNECTIONS connections, at
+ * most METRICS_MAX_CONNECTIONS_PER_IP from one address, idle ones closed after
+ * METRICS_IDLE_TIMEOUT_S, so a pile of idle connections from one host cannot starve the
+ * scraper. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -9,6 +14,12 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/netaddr.h"
+
+enum {
+  METRICS_MAX_CONNECTIONS = 128,
+  METRICS_MAX_CONNECTIONS_PER_IP = 8, /* a scraper needs one; kubelet none */
+  METRICS_IDLE_TIMEOUT_S = 5,
+};
 
 struct metrics_http {
   struct MHD_Daemon *daemon;
@@ -49,11 +60,15 @@ metrics_http *metrics_http_start(metrics_registry *r, const char *addr) {
   }
   metrics_http *h = calloc(1, sizeof *h);
   h->registry = r;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
   if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-  h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, answer, h, MHD_OPTION_SOCK_ADDR,
-                               (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-                               MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+  /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it would set SO_REUSEPORT and let a second process
+   * share the port silently. */
+  h->daemon = MHD_start_daemon(
+      flags, 0, NULL, NULL, answer, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)METRICS_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned)METRICS_MAX_CONNECTIONS_PER_IP, MHD_OPTION_END);
   if (!h->daemon) {
     log_error("metrics: cannot listen", "addr", addr, NULL);
     free(h);

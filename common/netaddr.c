@@ -1,8 +1,9 @@
-/* host:port parsing. */
+/* host:port parsing and URL redaction. */
 #include "common/netaddr.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,4 +35,21 @@ int netaddr_parse(const char *addr, struct sockaddr_storage *out, socklen_t *len
   if (inet_pton(AF_INET, host, &a->sin_addr) != 1) return -1;
   *len = sizeof *a;
   return 0;
+}
+
+const char *netaddr_url_redact(const char *url, char *buf, size_t n) {
+  if (!n) return buf;
+  const char *scheme = url ? strstr(url, "://") : NULL;
+  if (!scheme) {
+    snprintf(buf, n, "%s", url ? url : "");
+    return buf;
+  }
+  const char *auth = scheme + 3;
+  size_t auth_len = strcspn(auth, "/?#"); /* the authority ends where the path begins */
+  const char *at = memrchr(auth, '@', auth_len);
+  if (!at)
+    snprintf(buf, n, "%s", url);
+  else
+    snprintf(buf, n, "%.*s***%s", (int)(auth - url), url, at);
+  return buf;
 }

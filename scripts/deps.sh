@@ -11,7 +11,7 @@ DEBS=(
   libcmocka-dev zlib1g-dev
   mariadb-server mariadb-client
   nodejs npm
-  python3 python3-grpcio python3-protobuf python3-pytest python3-yaml
+  python3 python3-grpcio python3-protobuf python3-pytest python3-yaml python3-h2
   nghttp2-client curl ca-certificates procps openssl
 )
 NPM_PKGS=(dynalite@4.0.0 @bufbuild/buf@1.75.0 kubernetes-models@5.1.0)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/netaddr.h"
 #include "common/strbuf.h"
 #include "services/dynamo-svc/ddb/clock.h"
 #include "services/dynamo-svc/ddb/sigv4.h"
@@ -207,7 +208,9 @@ static menu_status web_fetch(web_provider *w, int64_t deadline_ms, aws_credentia
   http_response resp;
   http_result r = http_post(w->pool, &req, &resp);
   if (r != HTTP_OK) {
-    st = MENU_UNAVAILABLE("credentials: STS %s unreachable: %s", w->sts_url, resp.error);
+    char shown[512];
+    st = MENU_UNAVAILABLE("credentials: STS %s unreachable: %s",
+                          netaddr_url_redact(w->sts_url, shown, sizeof shown), resp.error);
   } else if (creds_parse_sts_response(resp.body.data, out, err, sizeof err) != 0) {
     st = MENU_UNAVAILABLE("credentials: STS AssumeRoleWithWebIdentity failed (HTTP %ld): %s",
                           resp.status, err);

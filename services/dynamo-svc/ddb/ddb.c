@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "common/log.h"
+#include "common/netaddr.h"
 #include "services/dynamo-svc/ddb/retry.h"
 #include "services/dynamo-svc/ddb/sigv4.h"
 
@@ -19,7 +20,8 @@
 
 struct ddb_client {
   ddb_config cfg;
-  char host[300]; /* Host header as sent and signed */
+  char shown_endpoint[sizeof(((ddb_config *)0)->endpoint)]; /* without credentials, for logs */
+  char host[300];                                           /* Host header as sent and signed */
   http_pool *pool;
   creds_provider *creds;
   ddb_retry_quota quota;
@@ -43,8 +45,11 @@ void ddb_config_load(config *c, ddb_config *out) {
   if (n < 0 || (size_t)n >= sizeof out->endpoint) config_error(c, "DYNAMODB_ENDPOINT: too long");
   char host[300];
   bool https = false;
-  if (http_url_host(out->endpoint, host, sizeof host, &https) != 0)
-    config_error(c, "DYNAMODB_ENDPOINT: %s is not http(s)://host[:port][/]", out->endpoint);
+  if (http_url_host(out->endpoint, host, sizeof host, &https) != 0) {
+    char shown[sizeof out->endpoint];
+    config_error(c, "DYNAMODB_ENDPOINT: %s is not http(s)://host[:port][/]",
+                 netaddr_url_redact(out->endpoint, shown, sizeof shown));
+  }
   out->local = !https;
   out->max_attempts = (int)config_int(c, "DYNAMODB_MAX_ATTEMPTS", 3, 1, 20);
   out->retry_base_ms = config_int(c, "DYNAMODB_RETRY_BASE_MS", 25, 1, 10000);
@@ -65,6 +70,7 @@ ddb_client *ddb_client_create(const ddb_config *cfg, http_pool *pool, creds_prov
   if (!c) goto fail;
   c->cfg = *cfg;
   if (http_url_host(cfg->endpoint, c->host, sizeof c->host, NULL) != 0) goto fail;
+  netaddr_url_redact(cfg->endpoint, c->shown_endpoint, sizeof c->shown_endpoint);
   c->pool = pool;
   c->creds = creds;
   ddb_retry_quota_init(&c->quota, cfg->retry_quota);
@@ -110,9 +116,11 @@ ddb_client *ddb_client_from_env(config *c, metrics_registry *metrics) {
     http_pool_destroy(pool);
     return NULL;
   }
-  log_info("DynamoDB client", "endpoint", cfg.endpoint, "region", cfg.region, "credentials",
-           creds->vt->name, NULL);
-  return ddb_client_create(&cfg, pool, creds, metrics);
+  ddb_client *client = ddb_client_create(&cfg, pool, creds, metrics);
+  if (client)
+    log_info("DynamoDB client", "endpoint", client->shown_endpoint, "region", cfg.region,
+             "credentials", creds->vt->name, NULL);
+  return client;
 }
 
 void ddb_client_destroy(ddb_client *c) {
@@ -123,7 +131,7 @@ void ddb_client_destroy(ddb_client *c) {
   free(c);
 }
 
-const char *ddb_client_endpoint(const ddb_client *c) { return c->cfg.endpoint; }
+const char *ddb_client_endpoint(const ddb_client *c) { return c->shown_endpoint; }
 
 /* ---- errors ------------------------------------------------------------------------------- */
 

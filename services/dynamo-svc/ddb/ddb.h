@@ -43,6 +43,7 @@ ddb_client *ddb_client_create(const ddb_config *cfg, http_pool *pool, creds_prov
 /* Builds pool and credentials from the environment (creds_from_env). NULL with problems in c. */
 ddb_client *ddb_client_from_env(config *c, metrics_registry *metrics);
 void ddb_client_destroy(ddb_client *c);
+/* The endpoint URL with any credentials removed (for logs); borrowed from the client. */
 const char *ddb_client_endpoint(const ddb_client *c);
 
 typedef enum {
