@@ -1,11 +1,12 @@
 /* Rule administration handlers. Validation happens before any SQL, and the CHECK constraints
- * of the table back it up; the audit user comes from the request or the `x-user` metadata. */
+ * of the table back it up; the audit user is the authenticated principal (common/audit.h). */
 #include "services/sql-svc/rules.h"
 
 #include <string.h>
 
 #include "menu/v1/product_availability.pb-c.h"
 #include "services/sql-svc/availability.h"
+#include "common/audit.h"
 #include "common/validate.h"
 #include "services/sql-svc/sqlsvc.h"
 
@@ -13,17 +14,6 @@
 #define CODE_RE "^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$"
 
 static bool set(const char *s) { return s && *s; }
-
-/* The audit user: the request's field, else x-user; INVALID_ARGUMENT naming `field`. */
-static menu_status audit_user(rpc_ctx *ctx, const char *given, const char *field,
-                              const char **out) {
-  const char *u = set(given) ? given : rpc_ctx_metadata(ctx, "x-user");
-  if (!set(u)) return MENU_INVALID("%s: required (or send x-user metadata)", field);
-  if (!validate_utf8(u, USER_MAX_BYTES))
-    return MENU_INVALID("%s: must be valid UTF-8 of at most %d bytes", field, USER_MAX_BYTES);
-  *out = u;
-  return MENU_OK;
-}
 
 /* Reads the STMT_RULE_SELECT row of rule `id` into a new message; NOT_FOUND when absent. */
 static menu_status rule_load(rpc_ctx *ctx, pool_conn *conn, int64_t id,
@@ -166,7 +156,7 @@ menu_status rules_create(rpc_ctx *ctx, const ProtobufCMessage *reqm, ProtobufCMe
   }
   if (eff >= term) return MENU_INVALID("rule.termination_time: must be after rule.effective_time");
   const char *user = NULL;
-  st = audit_user(ctx, r->created_by, "rule.created_by", &user);
+  st = audit_identity(ctx, r->created_by, "rule.created_by", USER_MAX_BYTES, &user);
   if (!menu_status_is_ok(&st)) return st;
 
   pool_conn *conn = NULL;
@@ -277,7 +267,7 @@ menu_status rules_terminate(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protobuf
     if (!menu_status_is_ok(&st)) return st;
   }
   const char *user = NULL;
-  st = audit_user(ctx, req->updated_by, "updated_by", &user);
+  st = audit_identity(ctx, req->updated_by, "updated_by", USER_MAX_BYTES, &user);
   if (!menu_status_is_ok(&st)) return st;
   MYSQL_TIME at_t;
   sql_usec_to_mysql(at, &at_t);
