@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A private MariaDB server for the local stack and the tests: data under DIR, TCP on
-# 127.0.0.1:PORT, database `menu`, user `menu`/`menu`.
+# 127.0.0.1:PORT, database `menu`, user `menu` with password $MENU_DB_PASSWORD (default `menu`).
 #   scripts/mariadb.sh start DIR PORT    (idempotent: returns at once if it already runs)
 #   scripts/mariadb.sh stop DIR
 set -euo pipefail
@@ -30,13 +30,17 @@ start)
   # Ready, then (again, idempotently) the database and the user the services log in with.
   for _ in $(seq 1 150); do
     if mariadb-admin --no-defaults --protocol=socket --socket="$dir/mariadb.sock" -uroot ping >/dev/null 2>&1; then
-      mariadb --no-defaults --protocol=socket --socket="$dir/mariadb.sock" -uroot <<'SQL'
+      pw=${MENU_DB_PASSWORD:-menu}
+      [[ $pw != *"'"* && $pw != *\\* ]] || { echo "MENU_DB_PASSWORD: no quotes or backslashes" >&2; exit 2; }
+      mariadb --no-defaults --protocol=socket --socket="$dir/mariadb.sock" -uroot <<SQL
 CREATE DATABASE IF NOT EXISTS menu CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
-CREATE USER IF NOT EXISTS 'menu'@'127.0.0.1' IDENTIFIED BY 'menu';
-CREATE USER IF NOT EXISTS 'menu'@'localhost' IDENTIFIED BY 'menu';
+CREATE USER IF NOT EXISTS 'menu'@'127.0.0.1' IDENTIFIED BY '$pw';
+CREATE USER IF NOT EXISTS 'menu'@'localhost' IDENTIFIED BY '$pw';
+ALTER USER 'menu'@'127.0.0.1' IDENTIFIED BY '$pw';
+ALTER USER 'menu'@'localhost' IDENTIFIED BY '$pw';
 GRANT ALL PRIVILEGES ON menu.* TO 'menu'@'127.0.0.1';
 GRANT ALL PRIVILEGES ON menu.* TO 'menu'@'localhost';
-GRANT ALL PRIVILEGES ON `menu\_%`.* TO 'menu'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON \`menu\\_%\`.* TO 'menu'@'127.0.0.1';
 SQL
       exit 0
     fi

@@ -29,7 +29,13 @@ HealthCheckResponse = pb.message("grpc.health.v1.HealthCheckResponse")
 SERVING = 1
 
 STATE = ROOT / ".local" / "test"
+SESSION_START = time.time()
+# Secrets of the test run, distinctive so that test_zz_no_secret_in_logs can look for them in
+# every log line the run wrote.
 CURSOR_KEY = "integration-test-cursor-key-0123456789"
+DB_PASSWORD = "it-db-pw-5b9e1c77"
+AWS_SECRET = "it-aws-secret-0c7d2a91"
+AWS_SESSION_TOKEN = "it-aws-session-token-83fa6e"
 
 
 def free_port():
@@ -144,12 +150,13 @@ def mariadb():
     d = STATE / "mariadb"
     subprocess.run([str(ROOT / "scripts/mariadb.sh"), "stop", str(d)], check=False)
     subprocess.run(["rm", "-rf", str(d)], check=True)
-    subprocess.run([str(ROOT / "scripts/mariadb.sh"), "start", str(d), str(port)], check=True)
+    subprocess.run([str(ROOT / "scripts/mariadb.sh"), "start", str(d), str(port)], check=True,
+                   env={**os.environ, "MENU_DB_PASSWORD": DB_PASSWORD})
     info = {
         "MYSQL_HOST": "127.0.0.1",
         "MYSQL_PORT": str(port),
         "MYSQL_USER": "menu",
-        "MYSQL_PASSWORD": "menu",
+        "MYSQL_PASSWORD": DB_PASSWORD,
         "MYSQL_DATABASE": "menu",
         "dir": str(d),
     }
@@ -169,7 +176,8 @@ def dynalite():
         "DYNAMODB_ENDPOINT": f"http://127.0.0.1:{port}",
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
+        "AWS_SESSION_TOKEN": AWS_SESSION_TOKEN,
         "DYNAMODB_CREATE_TABLES": "1",
         "port": str(port),
         "dir": str(d),

@@ -3,6 +3,7 @@ a running service (UNAVAILABLE during the outage, normal answers after, same pro
 pool exhausted (callers wait, then UNAVAILABLE at their deadline). These tests start their own
 MariaDB with scripts/mariadb.sh so that the shared one is never stopped."""
 
+import os
 import subprocess
 import threading
 import time
@@ -11,12 +12,13 @@ import urllib.request
 import grpc
 import pytest
 
-from conftest import ROOT, STATE, free_port
+from conftest import DB_PASSWORD, ROOT, STATE, free_port
 from menu.v1 import common_pb2 as cm
 from test_sql_support import list_page, subcommand, sql
 
 KIOSK = cm.CHANNEL_KIOSK
 MARIADB = str(ROOT / "scripts/mariadb.sh")
+DB_ENV = {**os.environ, "MENU_DB_PASSWORD": DB_PASSWORD}
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +27,9 @@ def own_db():
     port = str(free_port())
     subprocess.run([MARIADB, "stop", str(d)], check=False)
     subprocess.run(["rm", "-rf", str(d)], check=True)
-    subprocess.run([MARIADB, "start", str(d), port], check=True)
+    subprocess.run([MARIADB, "start", str(d), port], check=True, env=DB_ENV)
     env = {"MYSQL_HOST": "127.0.0.1", "MYSQL_PORT": port, "MYSQL_USER": "menu",
-           "MYSQL_PASSWORD": "menu", "MYSQL_DATABASE": "menu"}
+           "MYSQL_PASSWORD": DB_PASSWORD, "MYSQL_DATABASE": "menu"}
     for cmd in ("migrate", "seed-demo"):
         out = subcommand(env, cmd)
         assert out.returncode == 0, out.stdout + out.stderr
@@ -57,7 +59,7 @@ def test_server_restart_unavailable_then_recovers_without_service_restart(own_db
                 grpc.StatusCode.UNAVAILABLE
             assert time.monotonic() - t < 2.0
     finally:
-        subprocess.run([MARIADB, "start", str(d), port], check=True)
+        subprocess.run([MARIADB, "start", str(d), port], check=True, env=DB_ENV)
 
     # Back: the first call after the restart already answers (validation reconnects).
     for _ in range(6):  # more calls than pooled connections: every connection was replaced
@@ -72,7 +74,7 @@ def test_pool_exhausted_waits_then_unavailable_at_the_deadline(own_db, start_ser
 
     # Another client write-locks the rules table: the service's one connection blocks on it.
     locker = subprocess.Popen(
-        ["mariadb", "--no-defaults", "-h", "127.0.0.1", "-P", port, "-umenu", "-pmenu", "menu",
+        ["mariadb", "--no-defaults", "-h", "127.0.0.1", "-P", port, "-umenu", f"-p{DB_PASSWORD}", "menu",
          "-e", "LOCK TABLES productAvailabilityRule WRITE; SELECT SLEEP(6); UNLOCK TABLES;"])
     try:
         time.sleep(0.5)
