@@ -19,7 +19,7 @@ BINARIES = ["gateway", "dynamo-svc", "sql-svc"]
 # What scripts/deps.sh installs for something other than compiling and linking the binaries.
 NOT_FOR_BUILDING = {"clang-format", "libcmocka-dev", "mariadb-server", "mariadb-client", "nodejs",
                     "npm", "python3", "python3-grpcio", "python3-protobuf", "python3-pytest",
-                    "python3-yaml", "nghttp2-client", "curl", "ca-certificates", "procps",
+                    "python3-yaml", "python3-h2", "nghttp2-client", "curl", "ca-certificates", "procps",
                     "openssl"}
 
 
