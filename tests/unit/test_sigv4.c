@@ -1,6 +1,7 @@
-/* SigV4 signer against every case of the official AWS test suite, read at test time from
- * SIGV4_TEST_SUITE_DIR (default: ../shared/testdata/aws-sig-v4-test-suite from the checkout
- * root, found from the working directory or from this binary's location). Each case checks
+/* SigV4 signer against every case of the official AWS test suite, vendored in
+ * tests/data/aws-sig-v4-test-suite (with its LICENSE and NOTICE) and read at test time from
+ * there: found from the working directory (the checkout root) or from this binary's location,
+ * so a clone anywhere passes; SIGV4_TEST_SUITE_DIR overrides it. Each case checks
  * the canonical request (.creq), string to sign (.sts), Authorization (.authz) and that the
  * headers the signer asks to add appear in the signed request (.sreq). No case is skipped:
  * the normalize-path cases run as is (DynamoDB, like every non-S3 service, normalises paths), and
@@ -24,7 +25,7 @@
 
 #include "services/dynamo-svc/ddb/sigv4.h"
 
-#define SUITE_REL "shared/testdata/aws-sig-v4-test-suite"
+#define SUITE_REL "tests/data/aws-sig-v4-test-suite"
 #define MAX_HEADERS 32
 
 static char suite_dir[PATH_MAX];
@@ -44,7 +45,7 @@ static bool is_dir(const char *p) {
   return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* The env var, else ../shared/... from the cwd (the checkout root), else from the binary
+/* The env var, else tests/data/... from the cwd (the checkout root), else from the binary
  * (build/tests/test_sigv4 -> checkout root is two levels up). */
 static bool find_suite(void) {
   const char *env = getenv("SIGV4_TEST_SUITE_DIR");
@@ -52,7 +53,7 @@ static bool find_suite(void) {
     FMT(suite_dir, "%s", env);
     return is_dir(suite_dir);
   }
-  FMT(suite_dir, "../" SUITE_REL);
+  FMT(suite_dir, SUITE_REL);
   if (is_dir(suite_dir)) return true;
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -62,7 +63,7 @@ static bool find_suite(void) {
       char *slash = strrchr(exe, '/');
       if (!slash) break;
       *slash = '\0';
-      FMT(suite_dir, "%s/../" SUITE_REL, exe);
+      FMT(suite_dir, "%s/" SUITE_REL, exe);
       if (is_dir(suite_dir)) return true;
     }
   }
