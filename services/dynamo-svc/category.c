@@ -1,7 +1,9 @@
 /* CategoryService: handlers and the DynamoDB item of a category. Item: pk "CHANNEL#KIOSK",
  * sk = id, id, channel ("KIOSK"), name, display_order (N), order_key (S, LSI
  * by_display_order: display_order + 2^31 as 10 digits, "#", id, so the index sorts by
- * display_order then id), version (N), create_time/update_time (S, RFC 3339 UTC). */
+ * display_order then id), product_codes (L of S, the category's products in menu order; absent
+ * on items written before categories held products, read as empty), version (N),
+ * create_time/update_time (S, RFC 3339 UTC). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +20,12 @@ static char *order_key(arena *a, int32_t display_order, const char *id) {
 
 static json_t *category_item(const char *pk, const Menu__V1__Category *c, const char *okey,
                              const char *created, const char *updated) {
-  return json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:o,s:{s:s},s:o,s:{s:s},s:{s:s}}",
+  return json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:o,s:{s:s},s:o,s:o,s:{s:s},s:{s:s}}",
                    "pk", "S", pk, "sk", "S", c->id, "id", "S", c->id, "channel", "S",
                    dyn_channel_name(c->channel), "name", "S", c->name, "display_order",
-                   ddb_n(c->display_order), "order_key", "S", okey, "version", ddb_n(c->version),
-                   "create_time", "S", created, "update_time", "S", updated);
+                   ddb_n(c->display_order), "order_key", "S", okey, "product_codes",
+                   dyn_codes_value(c->product_codes, c->n_product_codes), "version",
+                   ddb_n(c->version), "create_time", "S", created, "update_time", "S", updated);
 }
 
 static Menu__V1__Category *category_of(arena *a, const json_t *item) {
@@ -33,6 +36,7 @@ static Menu__V1__Category *category_of(arena *a, const json_t *item) {
   c->name = dyn_strdup(a, ddb_item_s(item, "name"));
   int64_t n = 0;
   if (ddb_item_n(item, "display_order", &n)) c->display_order = (int32_t)n;
+  c->product_codes = dyn_codes_of(a, item, "product_codes", &c->n_product_codes);
   if (ddb_item_n(item, "version", &n)) c->version = n;
   c->create_time = dyn_time_parse(a, ddb_item_s(item, "create_time"));
   c->update_time = dyn_time_parse(a, ddb_item_s(item, "update_time"));
@@ -100,6 +104,9 @@ static menu_status check_fields(const Menu__V1__Category *c, bool id_required) {
   if (menu_status_is_ok(&st) && (id_required || (c->id && *c->id)))
     st = dyn_check_code(c->id, "category.id");
   if (menu_status_is_ok(&st)) st = dyn_check_name(c->name, "category.name", DYN_NAME_MAX_CHARS);
+  if (menu_status_is_ok(&st))
+    st = dyn_check_codes(c->product_codes, c->n_product_codes, DYN_CATEGORY_MAX_CODES,
+                         "category.product_codes");
   return st;
 }
 
@@ -149,16 +156,19 @@ static menu_status update(dyn_svc *s, dyn_call *call, const Menu__V1__UpdateCate
   char now[32];
   dyn_time_now(now);
   json_t *key = dyn_key(dyn_channel_pk(call->a, c->channel), c->id);
-  json_t *names =
-      json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "#pk", "pk", "#name", "name", "#do", "display_order",
-                "#ok", "order_key", "#v", "version", "#ut", "update_time");
+  json_t *names = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "#pk", "pk", "#name", "name", "#do",
+                            "display_order", "#ok", "order_key", "#codes", "product_codes", "#v",
+                            "version", "#ut", "update_time");
   json_t *values =
-      json_pack("{s:{s:s},s:o,s:{s:s},s:o,s:o,s:{s:s}}", ":name", "S", c->name, ":do",
+      json_pack("{s:{s:s},s:o,s:{s:s},s:o,s:o,s:o,s:{s:s}}", ":name", "S", c->name, ":do",
                 ddb_n(c->display_order), ":ok", "S", order_key(call->a, c->display_order, c->id),
-                ":v", ddb_n(c->version), ":next", ddb_n(c->version + 1), ":now", "S", now);
+                ":codes", dyn_codes_value(c->product_codes, c->n_product_codes), ":v",
+                ddb_n(c->version), ":next", ddb_n(c->version + 1), ":now", "S", now);
   ddb_item_op op = {.table = s->category_table,
                     .key = key,
-                    .update = "SET #name = :name, #do = :do, #ok = :ok, #v = :next, #ut = :now",
+                    .update =
+                        "SET #name = :name, #do = :do, #ok = :ok, #codes = :codes, "
+                        "#v = :next, #ut = :now",
                     .condition = "attribute_exists(#pk) AND #v = :v",
                     .names = names,
                     .values = values,

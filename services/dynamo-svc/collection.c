@@ -14,15 +14,7 @@ static Menu__V1__ProductCollection *collection_of(arena *a, const json_t *item) 
   c->id = dyn_strdup(a, ddb_item_s(item, "sk"));
   c->channel = dyn_channel_from_name(ddb_item_s(item, "channel"));
   c->name = dyn_strdup(a, ddb_item_s(item, "name"));
-  json_t *codes = ddb_item_l(item, "product_codes");
-  size_t n = json_array_size(codes);
-  c->product_codes = n ? arena_alloc(a, n * sizeof *c->product_codes) : NULL;
-  size_t i;
-  json_t *v;
-  json_array_foreach(codes, i, v) {
-    const char *code = json_string_value(json_object_get(v, "S"));
-    if (code) c->product_codes[c->n_product_codes++] = arena_strdup(a, code);
-  }
+  c->product_codes = dyn_codes_of(a, item, "product_codes", &c->n_product_codes);
   int64_t ver = 0;
   if (ddb_item_n(item, "version", &ver)) c->version = ver;
   c->create_time = dyn_time_parse(a, ddb_item_s(item, "create_time"));
@@ -35,10 +27,7 @@ static const char *what(dyn_call *call, Menu__V1__Channel ch, const char *id) {
 }
 
 static json_t *codes_value(const Menu__V1__ProductCollection *c) {
-  json_t *l = json_array();
-  for (size_t i = 0; i < c->n_product_codes; i++)
-    json_array_append_new(l, ddb_s(c->product_codes[i]));
-  return json_pack("{s:o}", "L", l);
+  return dyn_codes_value(c->product_codes, c->n_product_codes);
 }
 
 static menu_status check_fields(const Menu__V1__ProductCollection *c, bool id_required) {
@@ -48,20 +37,8 @@ static menu_status check_fields(const Menu__V1__ProductCollection *c, bool id_re
   if (menu_status_is_ok(&st))
     st = dyn_check_name(c->name, "product_collection.name", DYN_NAME_MAX_CHARS);
   if (!menu_status_is_ok(&st)) return st;
-  if (c->n_product_codes > DYN_COLLECTION_MAX_CODES)
-    return MENU_INVALID("product_collection.product_codes: at most %d codes",
-                        DYN_COLLECTION_MAX_CODES);
-  json_t *seen = json_object();
-  for (size_t i = 0; i < c->n_product_codes && menu_status_is_ok(&st); i++) {
-    char field[64];
-    snprintf(field, sizeof field, "product_collection.product_codes[%zu]", i);
-    st = dyn_check_code(c->product_codes[i], field);
-    if (menu_status_is_ok(&st) && json_object_get(seen, c->product_codes[i]))
-      st = MENU_INVALID("%s: %s is listed twice", field, c->product_codes[i]);
-    json_object_set_new(seen, c->product_codes[i], json_true());
-  }
-  json_decref(seen);
-  return st;
+  return dyn_check_codes(c->product_codes, c->n_product_codes, DYN_COLLECTION_MAX_CODES,
+                         "product_collection.product_codes");
 }
 
 /* ---- list ---------------------------------------------------------------------------------- */

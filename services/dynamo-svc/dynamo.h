@@ -23,6 +23,7 @@
 
 #define DYN_NAME_MAX_CHARS 200                /* names: valid UTF-8, 1..200 code points */
 #define DYN_COLLECTION_MAX_CODES 500          /* product codes in one collection */
+#define DYN_CATEGORY_MAX_CODES 200            /* product codes in one category */
 #define DYN_BATCH_GET_MAX 100                 /* BatchGetGhostSwaps */
 #define DYN_CATEGORY_INDEX "by_display_order" /* LSI of the category table on order_key */
 
@@ -76,6 +77,10 @@ menu_status dyn_check_code(const char *s, const char *field);
 /* Valid UTF-8, 1..max_chars code points, not only spaces, no control characters. */
 menu_status dyn_check_name(const char *s, const char *field, size_t max_chars);
 
+/* An ordered list of at most `max` product codes, each a code and listed once; the error
+ * names the index ("category.product_codes[3]: ..."). */
+menu_status dyn_check_codes(char *const *codes, size_t n, size_t max, const char *field);
+
 /* ---- values ------------------------------------------------------------------------------- */
 
 /* Current UTC time as stored: RFC 3339 with microseconds, "2024-05-06T07:08:09.123456Z". */
@@ -84,6 +89,10 @@ void dyn_time_now(char out[32]);
 Google__Protobuf__Timestamp *dyn_time_parse(arena *a, const char *s);
 /* A random (v4) UUID, lower case, 36 characters. */
 void dyn_uuid(char out[37]);
+/* The DynamoDB list (L of S) of codes, in order (new reference). */
+json_t *dyn_codes_value(char *const *codes, size_t n);
+/* The codes of list attribute `attr` of item, in order (arena memory; NULL when empty). */
+char **dyn_codes_of(arena *a, const json_t *item, const char *attr, size_t *n);
 /* s copied into the arena; "" for NULL. */
 char *dyn_strdup(arena *a, const char *s);
 

@@ -353,3 +353,82 @@ def test_other_validation(ch, method, req, resp, field):
     e = error_of(ch, method, req, resp)
     assert e.code() == INVALID
     assert e.details().startswith(field), e.details()
+
+
+# ---- the category's products ----------------------------------------------------------------
+
+
+def test_product_codes_are_kept_in_order_and_replaced_on_update(ch):
+    codes = ["P1018", "P1000", "P1013", "P1026"]  # not sorted: the menu shows this order
+    c = call(ch, "CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
+        id="codes-1", channel=KIOSK, name="Combo", display_order=1, product_codes=codes)),
+        cat.CreateCategoryResponse).category
+    assert list(c.product_codes) == codes
+    assert list(get(ch, KIOSK, "codes-1").product_codes) == codes
+    listed = [e.node for e in walk_all(ch, KIOSK) if e.node.id == "codes-1"]
+    assert list(listed[0].product_codes) == codes
+
+    up = call(ch, "UpdateCategory", cat.UpdateCategoryRequest(category=cat.Category(
+        id="codes-1", channel=KIOSK, name="Combo", display_order=1, version=1,
+        product_codes=["P1013", "P1000"])), cat.UpdateCategoryResponse).category
+    assert (list(up.product_codes), up.version) == (["P1013", "P1000"], 2)
+    assert list(get(ch, KIOSK, "codes-1").product_codes) == ["P1013", "P1000"]
+    # An update without codes empties the category (the whole category is replaced).
+    up = call(ch, "UpdateCategory", cat.UpdateCategoryRequest(category=cat.Category(
+        id="codes-1", channel=KIOSK, name="Combo", display_order=1, version=2)),
+        cat.UpdateCategoryResponse).category
+    assert list(get(ch, KIOSK, "codes-1").product_codes) == []
+
+
+def walk_all(channel, channel_id):
+    edges, after = [], ""
+    while True:
+        r = list_page(channel, channel_id, first=128, after=after)
+        edges += list(r.edges)
+        if not r.page_info.has_next_page:
+            return edges
+        after = r.page_info.end_cursor
+
+
+def test_product_codes_limit_is_200(ch):
+    codes = ["P%04d" % i for i in range(200)]
+    c = create_with_codes(ch, "codes-200", codes)
+    assert len(c.product_codes) == 200
+    e = error_of(ch, "CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
+        id="codes-201", channel=KIOSK, name="Too many", product_codes=codes + ["P9999"])),
+        cat.CreateCategoryResponse)
+    assert e.code() == INVALID
+    assert e.details().startswith("category.product_codes: at most 200"), e.details()
+    assert get_status(ch, KIOSK, "codes-201") == grpc.StatusCode.NOT_FOUND
+
+
+def create_with_codes(channel, cid, codes):
+    return call(channel, "CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
+        id=cid, channel=KIOSK, name="Codes", display_order=1, product_codes=codes)),
+        cat.CreateCategoryResponse).category
+
+
+@pytest.mark.parametrize("codes,field", [
+    (["P1000", "bad code"], "category.product_codes[1]"),
+    (["", "P1000"], "category.product_codes[0]"),
+    (["P1000", "P1001", "P1000"], "category.product_codes[2]"),  # listed twice
+    (["P1000", "x" * 51], "category.product_codes[1]"),
+])
+def test_bad_product_codes_name_the_index_and_write_nothing(ch, codes, field):
+    create_with_codes(ch, "codes-bad", ["P1000"])
+    for method, req, resp in [
+        ("CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
+            id="codes-bad-new", channel=KIOSK, name="n", product_codes=codes)),
+         cat.CreateCategoryResponse),
+        ("UpdateCategory", cat.UpdateCategoryRequest(category=cat.Category(
+            id="codes-bad", channel=KIOSK, name="n", version=1, product_codes=codes)),
+         cat.UpdateCategoryResponse),
+    ]:
+        e = error_of(ch, method, req, resp)
+        assert e.code() == INVALID
+        assert e.details().startswith(field), e.details()
+    assert get_status(ch, KIOSK, "codes-bad-new") == grpc.StatusCode.NOT_FOUND
+    stored = get(ch, KIOSK, "codes-bad")
+    assert (list(stored.product_codes), stored.version) == (["P1000"], 1)
+    call(ch, "DeleteCategory", cat.DeleteCategoryRequest(channel=KIOSK, id="codes-bad", version=1),
+         cat.DeleteCategoryResponse)
