@@ -1,56 +1,87 @@
-/* `dynamo-svc seed-demo`: demo categories on every channel (KIOSK has more than 128, so its
- * list pages), ghost swaps and product collections over the products sql-svc's demo creates
- * (P1000..P1039). Fixed ids, create-only: a second run changes nothing (ALREADY_EXISTS). */
+/* `dynamo-svc seed-demo`: the demo chain's menu structure on every channel, over the products
+ * of demo/products.h (the list sql-svc's seed-demo creates, P1000..): categories a person
+ * recognises holding fitting products in menu order, ghost swaps between like products (a
+ * drink for a drink, a side for a side) and a few product collections. Fixed ids, create-only:
+ * a second run changes nothing (ALREADY_EXISTS). The large generated data sets of the tests
+ * and benchmarks are made by them, not here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "demo/products.h"
 #include "services/dynamo-svc/dynamo.h"
 
 #define SEED_TIMEOUT_MS 10000
 
+#define KIOSK (1u << MENU__V1__CHANNEL__CHANNEL_KIOSK)
+#define WEB (1u << MENU__V1__CHANNEL__CHANNEL_WEB)
+#define APP (1u << MENU__V1__CHANNEL__CHANNEL_APP)
+#define DRIVE_THRU (1u << MENU__V1__CHANNEL__CHANNEL_DRIVE_THRU)
+#define DELIVERY (1u << MENU__V1__CHANNEL__CHANNEL_DELIVERY)
+#define ALL (KIOSK | WEB | APP | DRIVE_THRU | DELIVERY)
+
+typedef struct {
+  const char *code, *name, *category;
+} demo_product;
+
+static const demo_product products[] = {
+#define X(code, name, category, note) {code, name, category},
+    DEMO_PRODUCTS(X)
+#undef X
+};
+#define N_PRODUCTS (sizeof products / sizeof products[0])
+
+/* A category holds either every product of its `group` in demo/products.h (in list order) or
+ * the hand-picked `codes`. */
+static const struct {
+  const char *id, *name, *group;
+  const char *codes[8];
+  int display_order;
+  unsigned channels;
+} categories[] = {
+    {"popular", "Popular", NULL, {"P1001", "P1005", "P1014", "P1018", "P1026"}, 5, ALL},
+    {"specials", "Specials", NULL, {"P1035", "P1038", "P1036", "P1037"}, 8, ALL},
+    {"breakfast", "Breakfast", "BREAKFAST", {NULL}, 10, ALL & ~DELIVERY},
+    {"burgers", "Burgers", "BURGERS", {NULL}, 20, ALL},
+    {"chicken", "Chicken", "CHICKEN", {NULL}, 30, ALL},
+    {"salads", "Salads", "SALADS", {NULL}, 40, ALL & ~DRIVE_THRU},
+    {"sides", "Sides", "SIDES", {NULL}, 50, ALL},
+    {"drinks", "Drinks", "DRINKS", {NULL}, 60, ALL},
+    {"desserts", "Desserts & Shakes", "DESSERTS", {NULL}, 70, ALL},
+    {"kids-meals",
+     "Kids Meals",
+     NULL,
+     {"P1007", "P1013", "P1016", "P1021", "P1029"},
+     80,
+     KIOSK | WEB | APP},
+};
+
+/* Like for like: the swap target is what a guest would accept instead. */
+static const struct {
+  const char *from, *to;
+  unsigned channels;
+} swaps[] = {
+    {"P1000", "P1035", ALL},                /* Classic Burger -> Green Chile Burger (US-WEST) */
+    {"P1015", "P1017", ALL},                /* Onion Rings -> Mozzarella Sticks */
+    {"P1022", "P1021", ALL},                /* Iced Tea -> Lemonade */
+    {"P1019", "P1020", KIOSK | APP},        /* Diet Cola -> Lemon-Lime Soda */
+    {"P1026", "P1039", ALL},                /* Chocolate Shake -> Vanilla Shake (APP, DELIVERY) */
+    {"P1031", "P1032", ALL & ~DELIVERY},    /* Breakfast Muffin -> Sausage Biscuit */
+    {"P1007", "P1008", KIOSK | DRIVE_THRU}, /* Nuggets (6 pc) -> Nuggets (10 pc) */
+};
+
 static const struct {
   const char *id, *name;
-} base_categories[] = {
-    {"burgers", "Burgers"},       {"chicken", "Chicken & Fish"},
-    {"salads", "Salads"},         {"wraps", "Wraps"},
-    {"sides", "Sides"},           {"breakfast", "Breakfast"},
-    {"desserts", "Desserts"},     {"drinks", "Cold Drinks"},
-    {"coffee", "McCafé Coffee"},  {"kids-menu", "Kids Menu"},
-    {"value-menu", "Value Menu"}, {"sauces", "Sauces & Dips"},
+  const char *codes[8];
+} collections[] = {
+    {"combo-sides", "Combo sides", {"P1013", "P1014", "P1015", "P1016"}},
+    {"combo-drinks", "Combo drinks", {"P1018", "P1019", "P1020", "P1021", "P1022", "P1025"}},
+    {"kids-favourites", "Kids favourites", {"P1007", "P1016", "P1021", "P1029"}},
+    {"breakfast-favourites", "Breakfast favourites", {"P1030", "P1031", "P1033"}},
 };
 
-static const struct {
-  Menu__V1__Channel ch;
-  int base;   /* how many of base_categories */
-  int extras; /* generated "limited time" categories */
-} category_plan[] = {
-    {MENU__V1__CHANNEL__CHANNEL_KIOSK, 12, 140}, {MENU__V1__CHANNEL__CHANNEL_WEB, 12, 0},
-    {MENU__V1__CHANNEL__CHANNEL_APP, 10, 0},     {MENU__V1__CHANNEL__CHANNEL_DRIVE_THRU, 8, 0},
-    {MENU__V1__CHANNEL__CHANNEL_DELIVERY, 8, 0},
-};
-
-static const struct {
-  Menu__V1__Channel ch;
-  int from, count, to; /* P<from+i> -> P<to+i> */
-} swap_plan[] = {
-    {MENU__V1__CHANNEL__CHANNEL_KIOSK, 1000, 20, 1020},
-    {MENU__V1__CHANNEL__CHANNEL_WEB, 1000, 10, 1030},
-    {MENU__V1__CHANNEL__CHANNEL_APP, 1004, 6, 1024},
-    {MENU__V1__CHANNEL__CHANNEL_DRIVE_THRU, 1000, 3, 1035},
-    {MENU__V1__CHANNEL__CHANNEL_DELIVERY, 1010, 5, 1015},
-};
-
-static const struct {
-  const char *id, *name;
-  int from, count;
-} collection_plan[] = {
-    {"breakfast", "Breakfast favourites", 1030, 5},
-    {"burgers", "Burger line-up", 1000, 10},
-    {"drinks", "Drinks", 1020, 10},
-    {"us-exclusives", "US exclusives", 1035, 5},
-};
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 typedef struct {
   int created, existed;
@@ -70,24 +101,38 @@ static bool count(tally *t, menu_status st, const char *what) {
   return false;
 }
 
+/* The NULL-terminated codes as a protobuf repeated field (arena memory). */
+static char **codes_of(arena *a, const char *const *codes, size_t max, size_t *n) {
+  char **out = arena_alloc(a, (max + 1) * sizeof *out);
+  for (*n = 0; *n < max && codes[*n]; (*n)++) out[*n] = (char *)codes[*n];
+  return out;
+}
+
+static char **group_codes(arena *a, const char *group, size_t *n) {
+  char **out = arena_alloc(a, (N_PRODUCTS + 1) * sizeof *out);
+  *n = 0;
+  for (size_t i = 0; i < N_PRODUCTS; i++)
+    if (!strcmp(products[i].category, group)) out[(*n)++] = (char *)products[i].code;
+  return out;
+}
+
 static bool seed_categories(dyn_svc *s, tally *t) {
-  for (size_t p = 0; p < sizeof category_plan / sizeof category_plan[0]; p++) {
-    for (int i = 0; i < category_plan[p].base + category_plan[p].extras; i++) {
+  for (unsigned ch = MENU__V1__CHANNEL__CHANNEL_KIOSK; ch <= MENU__V1__CHANNEL__CHANNEL_DELIVERY;
+       ch++) {
+    for (size_t i = 0; i < N_OF(categories); i++) {
+      if (!(categories[i].channels & (1u << ch))) continue;
       arena a;
       arena_init(&a);
       dyn_call call = {&a, ddb_deadline_in(SEED_TIMEOUT_MS)};
       Menu__V1__Category c = MENU__V1__CATEGORY__INIT;
-      c.channel = category_plan[p].ch;
-      if (i < category_plan[p].base) {
-        c.id = (char *)base_categories[i].id;
-        c.name = (char *)base_categories[i].name;
-        c.display_order = (i + 1) * 10;
-      } else {
-        int n = i - category_plan[p].base + 1;
-        c.id = arena_sprintf(&a, "lto-%03d", n);
-        c.name = arena_sprintf(&a, "Limited time offer %03d", n);
-        c.display_order = 1000 + n;
-      }
+      c.channel = (Menu__V1__Channel)ch;
+      c.id = (char *)categories[i].id;
+      c.name = (char *)categories[i].name;
+      c.display_order = categories[i].display_order;
+      c.product_codes =
+          categories[i].group
+              ? group_codes(&a, categories[i].group, &c.n_product_codes)
+              : codes_of(&a, categories[i].codes, N_OF(categories[i].codes), &c.n_product_codes);
       Menu__V1__CreateCategoryRequest req = MENU__V1__CREATE_CATEGORY_REQUEST__INIT;
       req.category = &c;
       Menu__V1__CreateCategoryResponse resp = MENU__V1__CREATE_CATEGORY_RESPONSE__INIT;
@@ -100,15 +145,17 @@ static bool seed_categories(dyn_svc *s, tally *t) {
 }
 
 static bool seed_swaps(dyn_svc *s, tally *t) {
-  for (size_t p = 0; p < sizeof swap_plan / sizeof swap_plan[0]; p++) {
-    for (int i = 0; i < swap_plan[p].count; i++) {
+  for (unsigned ch = MENU__V1__CHANNEL__CHANNEL_KIOSK; ch <= MENU__V1__CHANNEL__CHANNEL_DELIVERY;
+       ch++) {
+    for (size_t i = 0; i < N_OF(swaps); i++) {
+      if (!(swaps[i].channels & (1u << ch))) continue;
       arena a;
       arena_init(&a);
       dyn_call call = {&a, ddb_deadline_in(SEED_TIMEOUT_MS)};
       Menu__V1__GhostSwap g = MENU__V1__GHOST_SWAP__INIT;
-      g.channel = swap_plan[p].ch;
-      g.product_code = arena_sprintf(&a, "P%04d", swap_plan[p].from + i);
-      g.swap_product_code = arena_sprintf(&a, "P%04d", swap_plan[p].to + i);
+      g.channel = (Menu__V1__Channel)ch;
+      g.product_code = (char *)swaps[i].from;
+      g.swap_product_code = (char *)swaps[i].to;
       Menu__V1__PutGhostSwapRequest req = MENU__V1__PUT_GHOST_SWAP_REQUEST__INIT;
       req.ghost_swap = &g;
       Menu__V1__PutGhostSwapResponse resp = MENU__V1__PUT_GHOST_SWAP_RESPONSE__INIT;
@@ -123,18 +170,16 @@ static bool seed_swaps(dyn_svc *s, tally *t) {
 static bool seed_collections(dyn_svc *s, tally *t) {
   for (unsigned ch = MENU__V1__CHANNEL__CHANNEL_KIOSK; ch <= MENU__V1__CHANNEL__CHANNEL_DELIVERY;
        ch++) {
-    for (size_t p = 0; p < sizeof collection_plan / sizeof collection_plan[0]; p++) {
+    for (size_t i = 0; i < N_OF(collections); i++) {
       arena a;
       arena_init(&a);
       dyn_call call = {&a, ddb_deadline_in(SEED_TIMEOUT_MS)};
       Menu__V1__ProductCollection c = MENU__V1__PRODUCT_COLLECTION__INIT;
       c.channel = (Menu__V1__Channel)ch;
-      c.id = (char *)collection_plan[p].id;
-      c.name = (char *)collection_plan[p].name;
-      c.n_product_codes = (size_t)collection_plan[p].count;
-      c.product_codes = arena_alloc(&a, c.n_product_codes * sizeof *c.product_codes);
-      for (size_t i = 0; i < c.n_product_codes; i++)
-        c.product_codes[i] = arena_sprintf(&a, "P%04d", collection_plan[p].from + (int)i);
+      c.id = (char *)collections[i].id;
+      c.name = (char *)collections[i].name;
+      c.product_codes =
+          codes_of(&a, collections[i].codes, N_OF(collections[i].codes), &c.n_product_codes);
       Menu__V1__CreateProductCollectionRequest req =
           MENU__V1__CREATE_PRODUCT_COLLECTION_REQUEST__INIT;
       req.product_collection = &c;

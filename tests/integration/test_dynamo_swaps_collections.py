@@ -11,6 +11,7 @@ import grpc
 import pytest
 
 from conftest import BIN, Service, dynamo_tables_env as tables_env, env_of, unary
+from demo_data import demo_products
 from menu.v1 import category_pb2 as cat  # noqa: E402
 from menu.v1 import common_pb2  # noqa: E402
 from menu.v1 import ghost_swap_pb2 as gs  # noqa: E402
@@ -242,7 +243,8 @@ def test_seed_demo_is_idempotent_and_fills_every_list(dynalite):
         r = subprocess.run([str(BIN / "dynamo-svc"), "seed-demo"], env=env, capture_output=True,
                            timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
-    assert b'"already_present":254' in r.stdout
+    # 46 categories, 28 ghost swaps, 20 collections, all there after the first run
+    assert b'"already_present":94' in r.stdout
     svc = Service("dynamo-svc", env={k: v for k, v in env.items() if k.startswith(("DYNAMODB", "AWS"))})
     svc.wait_ready()
     try:
@@ -264,11 +266,28 @@ def test_seed_demo_is_idempotent_and_fills_every_list(dynalite):
                 assert rpc(channel, PC + "ListProductCollections",
                            pc.ListProductCollectionsRequest(channel=ch_id),
                            pc.ListProductCollectionsResponse).edges
-            assert counts[KIOSK] > 128
             assert all(n > 0 for n in counts.values())
-            # Swaps use sql-svc's demo product codes (P + 4 digits).
-            r = rpc(channel, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(
-                channel=KIOSK, product_codes=["P1000", "P1001"]), gs.BatchGetGhostSwapsResponse)
-            assert [s.swap_product_code for s in r.ghost_swaps] == ["P1020", "P1021"]
+            # Categories a person recognises, holding fitting products in menu order.
+            r = rpc(channel, "/menu.v1.CategoryService/ListCategories", cat.ListCategoriesRequest(
+                channel=KIOSK, page=common_pb2.PageRequest(first=128)), cat.ListCategoriesResponse)
+            names = [e.node.name for e in r.edges]
+            assert names[:4] == ["Popular", "Specials", "Breakfast", "Burgers"]
+            assert {"Chicken", "Salads", "Sides", "Drinks", "Desserts & Shakes"} <= set(names)
+            by_name = {e.node.name: e.node for e in r.edges}
+            demo = {code: (name, group) for code, name, group, _ in demo_products()}
+            assert [demo[c][1] for c in by_name["Drinks"].product_codes] == \
+                ["DRINKS"] * len(by_name["Drinks"].product_codes)
+            assert list(by_name["Breakfast"].product_codes) == \
+                [c for c, (_, g) in demo.items() if g == "BREAKFAST"]
+            # Every code the demo references is a product of the shared list.
+            for e in r.edges:
+                assert set(e.node.product_codes) <= set(demo), e.node.name
+            # Swaps are like for like: a drink for a drink, a side for a side.
+            swaps = rpc(channel, GS + "ListGhostSwaps", gs.ListGhostSwapsRequest(
+                channel=KIOSK, page=common_pb2.PageRequest(first=128)),
+                gs.ListGhostSwapsResponse).edges
+            assert len(swaps) >= 5
+            for e in swaps:
+                assert demo[e.node.product_code][1] == demo[e.node.swap_product_code][1], e.node
     finally:
         svc.stop()
