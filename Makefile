@@ -60,7 +60,8 @@ BINS := $(B)/bin/dynamo-svc $(B)/bin/sql-svc $(B)/bin/gateway
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_BINS := $(patsubst tools/%.c,$(B)/bin/%,$(TOOL_SRC))
 
-.PHONY: all deps build test unit-test integration-test up down run lint format bench clean images
+.PHONY: all deps build test unit-test integration-test up down run lint format bench clean images \
+        api-baseline
 .DEFAULT_GOAL := all
 all: build
 
@@ -158,9 +159,16 @@ bench: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) build
 	@scripts/bench.sh
 
+# buf breaking guards the API against the committed baseline image (works in any clone, no git
+# history needed); `make api-baseline` re-generates it for a deliberate, documented break.
+API_BASELINE := proto/api-baseline.json
 lint: deps
 	cd proto && ../$(NODE_BIN)/buf lint
+	cd proto && ../$(NODE_BIN)/buf breaking --against ../$(API_BASELINE)
 	@scripts/format.sh --check
+
+api-baseline: deps
+	cd proto && ../$(NODE_BIN)/buf build --exclude-source-info -o ../$(API_BASELINE)
 
 format:
 	@scripts/format.sh
