@@ -29,9 +29,14 @@ MENU_PROTOS := $(sort $(wildcard proto/menu/v1/*.proto))
 GRPC_PROTO_DIR := /usr/share/grpc-proto
 EXT_PROTOS := grpc/health/v1/health.proto grpc/reflection/v1/reflection.proto \
               grpc/reflection/v1alpha/reflection.proto
-WKT_PROTOS := google/protobuf/timestamp.proto google/protobuf/descriptor.proto
+WKT_PROTOS := google/protobuf/timestamp.proto google/protobuf/descriptor.proto \
+              google/protobuf/any.proto google/protobuf/duration.proto
+# google.rpc.Status and its error details (grpc-status-details-bin), vendored: no Debian package
+# ships them.
+RPC_PROTO_DIR := proto/third_party/googleapis
+RPC_PROTOS := google/rpc/status.proto google/rpc/error_details.proto
 GEN_C := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(MENU_PROTOS)) \
-         $(patsubst %.proto,$(GEN)/%.pb-c.c,$(EXT_PROTOS) $(WKT_PROTOS))
+         $(patsubst %.proto,$(GEN)/%.pb-c.c,$(EXT_PROTOS) $(WKT_PROTOS) $(RPC_PROTOS))
 GEN_STAMP := $(GEN)/.stamp
 DESCRIPTOR_SET := $(GEN)/descriptor_set.pb
 PY_GEN_STAMP := $(B)/py/.stamp
@@ -71,10 +76,11 @@ deps:
 
 build: $(BINS) $(TOOL_BINS) $(UNIT_BINS)
 
-$(GEN_STAMP): $(MENU_PROTOS) Makefile
+$(GEN_STAMP): $(MENU_PROTOS) $(addprefix $(RPC_PROTO_DIR)/,$(RPC_PROTOS)) Makefile
 	@mkdir -p $(GEN)
-	protoc-c --c_out=$(GEN) -Iproto -I$(GRPC_PROTO_DIR) -I/usr/include $(MENU_PROTOS) \
-	  $(addprefix $(GRPC_PROTO_DIR)/,$(EXT_PROTOS)) $(addprefix /usr/include/,$(WKT_PROTOS))
+	protoc-c --c_out=$(GEN) -I$(RPC_PROTO_DIR) -Iproto -I$(GRPC_PROTO_DIR) -I/usr/include \
+	  $(MENU_PROTOS) $(addprefix $(GRPC_PROTO_DIR)/,$(EXT_PROTOS)) \
+	  $(addprefix /usr/include/,$(WKT_PROTOS)) $(addprefix $(RPC_PROTO_DIR)/,$(RPC_PROTOS))
 	protoc --include_imports --descriptor_set_out=$(DESCRIPTOR_SET) -Iproto -I$(GRPC_PROTO_DIR) \
 	  -I/usr/include $(MENU_PROTOS) $(addprefix $(GRPC_PROTO_DIR)/,$(EXT_PROTOS))
 	@touch $@
@@ -83,9 +89,10 @@ $(GEN_C) $(DESCRIPTOR_SET): $(GEN_STAMP)
 # Python message classes of menu.v1 for the integration tests (an independent client: grpcio).
 # Health and reflection messages come from the descriptor set instead: a generated grpc/
 # package would shadow grpcio's own.
-$(PY_GEN_STAMP): $(MENU_PROTOS)
+$(PY_GEN_STAMP): $(MENU_PROTOS) $(addprefix $(RPC_PROTO_DIR)/,$(RPC_PROTOS))
 	@mkdir -p $(B)/py
 	protoc --python_out=$(B)/py -Iproto $(MENU_PROTOS)
+	protoc --python_out=$(B)/py -I$(RPC_PROTO_DIR) $(addprefix $(RPC_PROTO_DIR)/,$(RPC_PROTOS))
 	@touch $@
 
 # Every object waits for the generated headers.

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/status_details.h"
 #include "common/rpc_internal.h"
 
 #define DEFAULT_SERVICE_CONFIG "{\"loadBalancingConfig\":[{\"round_robin\":{}}]}"
@@ -171,6 +172,31 @@ rpc_batch *rpc_batch_create(rpc_ctx *parent, gpr_timespec deadline, arena *a) {
   return b;
 }
 
+/* A failed call: the backend's google.rpc.Status when it sent one (its message is safe for
+ * callers); otherwise the failure is the channel's own (connect refused, no answer in time),
+ * whose text names addresses: the caller gets which backend failed, the log gets the text. */
+static menu_status client_error_status(const rpc_pending *p, const char *details) {
+  menu_status st;
+  for (size_t i = 0; i < p->recv_trailing.count; i++) {
+    const grpc_metadata *md = &p->recv_trailing.metadata[i];
+    if (grpc_slice_str_cmp(md->key, STATUS_DETAILS_KEY)) continue;
+    if (status_details_decode(GRPC_SLICE_START_PTR(md->value), GRPC_SLICE_LENGTH(md->value), &st)) {
+      st.code = p->code;
+      snprintf(st.message, sizeof st.message, "%s", details);
+      return st;
+    }
+  }
+  const char *reason = p->code == GRPC_STATUS_UNAVAILABLE         ? "BACKEND_UNAVAILABLE"
+                       : p->code == GRPC_STATUS_DEADLINE_EXCEEDED ? "BACKEND_DEADLINE_EXCEEDED"
+                                                                  : "BACKEND_ERROR";
+  const char *msg = p->code == GRPC_STATUS_UNAVAILABLE         ? "unavailable"
+                    : p->code == GRPC_STATUS_DEADLINE_EXCEEDED ? "no answer in time"
+                                                               : "call failed";
+  st = menu_status_backend(p->code, reason, p->m->service, msg, "%s: %s", p->m->path, details);
+  snprintf(st.metadata[0].key, sizeof st.metadata[0].key, "backend");
+  return st;
+}
+
 static void on_done(rpc_tag *tag, bool ok) {
   rpc_pending *p = (rpc_pending *)tag;
   p->done = true;
@@ -179,7 +205,7 @@ static void on_done(rpc_tag *tag, bool ok) {
     p->status = MENU_INTERNAL("%s: call batch failed", p->m->path);
   } else if (p->code != GRPC_STATUS_OK) {
     char *details = grpc_slice_to_c_string(p->details);
-    p->status = menu_status_make(p->code, "%s", details);
+    p->status = client_error_status(p, details);
     gpr_free(details);
   } else if (!p->recv) {
     p->status = MENU_INTERNAL("%s: OK without a response message", p->m->path);

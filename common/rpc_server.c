@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/rpc_internal.h"
+#include "common/status_details.h"
 
 typedef struct rpc_method {
   char *path;       /* "/menu.v1.CategoryService/ListCategories" */
@@ -72,6 +73,7 @@ struct rpc_ctx {
   grpc_byte_buffer *reply;
   grpc_metadata initial_md[1];
   grpc_slice status_details;
+  grpc_metadata trailer[1]; /* grpc-status-details-bin of a non-OK status */
   struct log_field *fields; /* added by the handler, logged when the call ends */
   struct rpc_ctx *next_job;
 };
@@ -361,6 +363,7 @@ typedef struct {
   grpc_call_details details;
   grpc_metadata_array md;
   grpc_slice message;
+  grpc_metadata trailer[1];
   int cancelled;
 } rpc_unknown;
 
@@ -397,19 +400,27 @@ static void on_unknown(rpc_tag *tag, bool ok) {
     snprintf(msg, sizeof msg, "unknown method %s", method);
     gpr_free(method);
     u->message = grpc_slice_from_copied_string(msg);
+    menu_status st = menu_status_make(GRPC_STATUS_UNIMPLEMENTED, "%s", msg);
+    u->trailer[0].key = grpc_slice_from_static_string(STATUS_DETAILS_KEY);
+    u->trailer[0].value = status_details_encode(&st, msg, NULL);
     grpc_op ops[3];
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
     ops[1].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     ops[1].data.send_status_from_server.status = GRPC_STATUS_UNIMPLEMENTED;
     ops[1].data.send_status_from_server.status_details = &u->message;
+    ops[1].data.send_status_from_server.trailing_metadata_count = 1;
+    ops[1].data.send_status_from_server.trailing_metadata = u->trailer;
     ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[2].data.recv_close_on_server.cancelled = &u->cancelled;
     u->replied = true;
     if (grpc_call_start_batch(u->call, ops, 3, &u->tag, NULL) == GRPC_CALL_OK) return;
   }
   if (u->call) grpc_call_unref(u->call);
-  if (u->replied) grpc_slice_unref(u->message);
+  if (u->replied) {
+    grpc_slice_unref(u->message);
+    grpc_slice_unref(u->trailer[0].value);
+  }
   grpc_call_details_destroy(&u->details);
   grpc_metadata_array_destroy(&u->md);
   free(u);
@@ -460,11 +471,20 @@ static void handle_unary(rpc_ctx *ctx) {
     ops[n].data.send_message.send_message = ctx->reply;
     n++;
   }
-  ctx->status_details = grpc_slice_from_copied_string(ctx->status.message);
   ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
   ops[n].data.send_status_from_server.status = ctx->status.code;
-  ops[n].data.send_status_from_server.status_details =
-      ctx->status.code == GRPC_STATUS_OK ? NULL : &ctx->status_details;
+  if (ctx->status.code != GRPC_STATUS_OK) {
+    /* A datastore or backend failure names the request id, whose log line has the detail. */
+    const char *msg = ctx->status.message;
+    if (ctx->status.detail[0])
+      msg = arena_sprintf(&ctx->arena, "%s (request id %s)", msg, ctx->request_id);
+    ctx->status_details = grpc_slice_from_copied_string(msg);
+    ctx->trailer[0].key = grpc_slice_from_static_string(STATUS_DETAILS_KEY);
+    ctx->trailer[0].value = status_details_encode(&ctx->status, msg, ctx->request_id);
+    ops[n].data.send_status_from_server.status_details = &ctx->status_details;
+    ops[n].data.send_status_from_server.trailing_metadata_count = 1;
+    ops[n].data.send_status_from_server.trailing_metadata = ctx->trailer;
+  }
   n++;
   ctx->done_tag.fn = on_reply_done;
   grpc_call_error err = grpc_call_start_batch(ctx->call, ops, n, &ctx->done_tag, NULL);
@@ -512,6 +532,8 @@ static void ctx_finish(rpc_ctx *ctx) {
     log_str(l, "method", m->path);
     log_str(l, "status", menu_status_code_name(code));
     if (code != GRPC_STATUS_OK) log_str(l, "error", ctx->status.message);
+    if (code != GRPC_STATUS_OK && ctx->status.detail[0])
+      log_str(l, "error_detail", ctx->status.detail);
     log_double(l, "duration_ms", round(secs * 1e6) / 1e3);
     log_str(l, "peer", rpc_ctx_peer(ctx));
     log_str(l, "request_id", ctx->request_id);
@@ -528,6 +550,7 @@ static void ctx_finish(rpc_ctx *ctx) {
   if (ctx->payload) grpc_byte_buffer_destroy(ctx->payload);
   grpc_slice_unref(ctx->initial_md[0].value);
   grpc_slice_unref(ctx->status_details);
+  grpc_slice_unref(ctx->trailer[0].value);
   grpc_metadata_array_destroy(&ctx->md);
   if (ctx->peer) gpr_free(ctx->peer);
   grpc_call_unref(ctx->call);

@@ -119,7 +119,8 @@ static int64_t mono_ms(void) {
 static bool part_fail(fanout *f, part *pt, menu_status s) {
   if (!pt->failed) {
     pt->failed = true;
-    pt->status = menu_status_make(s.code, "%s (%s): %s", pt->m->backend, pt->m->name, s.message);
+    pt->status = s; /* keeps the backend's reason, field violations and internal detail */
+    menu_status_prefix(&pt->status, "%s (%s): ", pt->m->backend, pt->m->name);
   }
   if (!store_menu_failure_is_fatal(s.code, f->allow_partial)) return false;
   f->fatal = pt->status;
@@ -214,7 +215,7 @@ static void log_parts(fanout *f) {
     rpc_ctx_log_str(f->ctx, key, outcome);
     if (pt->failed) {
       snprintf(key, sizeof key, "%s_error", part_names[i]);
-      rpc_ctx_log_str(f->ctx, key, pt->status.message);
+      rpc_ctx_log_str(f->ctx, key, menu_status_diagnosis(&pt->status));
     }
   }
 }

@@ -99,14 +99,18 @@ static menu_status get(dyn_svc *s, dyn_call *call, const Menu__V1__GetCategoryRe
 
 /* ---- create -------------------------------------------------------------------------------- */
 
+/* Every bad field, not only the first (BadRequest lists them all). */
 static menu_status check_fields(const Menu__V1__Category *c, bool id_required) {
   menu_status st = dyn_check_channel(c->channel, "category.channel");
-  if (menu_status_is_ok(&st) && (id_required || (c->id && *c->id)))
-    st = dyn_check_code(c->id, "category.id");
-  if (menu_status_is_ok(&st)) st = dyn_check_name(c->name, "category.name", DYN_NAME_MAX_CHARS);
-  if (menu_status_is_ok(&st))
-    st = dyn_check_codes(c->product_codes, c->n_product_codes, DYN_CATEGORY_MAX_CODES,
-                         "category.product_codes");
+  if (id_required || (c->id && *c->id)) {
+    menu_status id = dyn_check_code(c->id, "category.id");
+    menu_status_merge(&st, &id);
+  }
+  menu_status f = dyn_check_name(c->name, "category.name", DYN_NAME_MAX_CHARS);
+  menu_status_merge(&st, &f);
+  f = dyn_check_codes(c->product_codes, c->n_product_codes, DYN_CATEGORY_MAX_CODES,
+                      "category.product_codes");
+  menu_status_merge(&st, &f);
   return st;
 }
 
@@ -150,9 +154,12 @@ static menu_status update(dyn_svc *s, dyn_call *call, const Menu__V1__UpdateCate
   const Menu__V1__Category *c = req->category;
   if (!c) return MENU_INVALID("category: required");
   menu_status st = check_fields(c, true);
-  if (!menu_status_is_ok(&st)) return st;
   if (c->version <= 0)
-    return MENU_INVALID("category.version: required (the version you read; create sets 1)");
+    menu_status_add_violation(&st, "category.version",
+                              "required (the version you read; create sets 1)");
+  else if (c->version == INT64_MAX) /* no next version: version + 1 would overflow */
+    menu_status_add_violation(&st, "category.version", "out of range (no later version exists)");
+  if (!menu_status_is_ok(&st)) return st;
   char now[32];
   dyn_time_now(now);
   json_t *key = dyn_key(dyn_channel_pk(call->a, c->channel), c->id);

@@ -30,15 +30,19 @@ static json_t *codes_value(const Menu__V1__ProductCollection *c) {
   return dyn_codes_value(c->product_codes, c->n_product_codes);
 }
 
+/* Every bad field, not only the first (BadRequest lists them all). */
 static menu_status check_fields(const Menu__V1__ProductCollection *c, bool id_required) {
   menu_status st = dyn_check_channel(c->channel, "product_collection.channel");
-  if (menu_status_is_ok(&st) && (id_required || (c->id && *c->id)))
-    st = dyn_check_code(c->id, "product_collection.id");
-  if (menu_status_is_ok(&st))
-    st = dyn_check_name(c->name, "product_collection.name", DYN_NAME_MAX_CHARS);
-  if (!menu_status_is_ok(&st)) return st;
-  return dyn_check_codes(c->product_codes, c->n_product_codes, DYN_COLLECTION_MAX_CODES,
-                         "product_collection.product_codes");
+  if (id_required || (c->id && *c->id)) {
+    menu_status id = dyn_check_code(c->id, "product_collection.id");
+    menu_status_merge(&st, &id);
+  }
+  menu_status f = dyn_check_name(c->name, "product_collection.name", DYN_NAME_MAX_CHARS);
+  menu_status_merge(&st, &f);
+  f = dyn_check_codes(c->product_codes, c->n_product_codes, DYN_COLLECTION_MAX_CODES,
+                      "product_collection.product_codes");
+  menu_status_merge(&st, &f);
+  return st;
 }
 
 /* ---- list ---------------------------------------------------------------------------------- */
@@ -131,9 +135,12 @@ static menu_status update(dyn_svc *s, dyn_call *call,
   const Menu__V1__ProductCollection *c = req->product_collection;
   if (!c) return MENU_INVALID("product_collection: required");
   menu_status st = check_fields(c, true);
-  if (!menu_status_is_ok(&st)) return st;
   if (c->version <= 0)
-    return MENU_INVALID("product_collection.version: required (the version you read)");
+    menu_status_add_violation(&st, "product_collection.version", "required (the version you read)");
+  else if (c->version == INT64_MAX) /* no next version: version + 1 would overflow */
+    menu_status_add_violation(&st, "product_collection.version",
+                              "out of range (no later version exists)");
+  if (!menu_status_is_ok(&st)) return st;
   char now[32];
   dyn_time_now(now);
   json_t *key = dyn_key(dyn_channel_pk(call->a, c->channel), c->id);

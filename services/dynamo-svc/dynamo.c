@@ -54,11 +54,12 @@ dyn_svc *dyn_svc_create(config *c, metrics_registry *metrics) {
           dyn_tables_ensure(s, ddb_deadline_in(left < 10000 ? (left > 0 ? left : 1) : 10000));
       if (menu_status_is_ok(&st)) break;
       if (st.code != GRPC_STATUS_UNAVAILABLE || ddb_now_ms() + 500 >= until) {
-        log_error("cannot create the DynamoDB tables", "error", st.message, "endpoint",
-                  ddb_client_endpoint(s->ddb), NULL);
+        log_error("cannot create the DynamoDB tables", "error", menu_status_diagnosis(&st),
+                  "endpoint", ddb_client_endpoint(s->ddb), NULL);
         goto fail;
       }
-      log_warn("DynamoDB not reachable yet; retrying table set-up", "error", st.message, NULL);
+      log_warn("DynamoDB not reachable yet; retrying table set-up", "error",
+               menu_status_diagnosis(&st), NULL);
       sleep_ms(500);
     }
   } else {
@@ -66,11 +67,13 @@ dyn_svc *dyn_svc_create(config *c, metrics_registry *metrics) {
      * worth refusing to start for; an unreachable DynamoDB is an outage to ride out. */
     menu_status st = dyn_tables_ensure(s, ddb_deadline_in(5000));
     if (st.code == GRPC_STATUS_FAILED_PRECONDITION) {
-      log_error("DynamoDB tables are missing or incomplete", "error", st.message, NULL);
+      log_error("DynamoDB tables are missing or incomplete", "error", menu_status_diagnosis(&st),
+                NULL);
       goto fail;
     }
     if (!menu_status_is_ok(&st))
-      log_warn("could not check the DynamoDB tables at start-up", "error", st.message, NULL);
+      log_warn("could not check the DynamoDB tables at start-up", "error",
+               menu_status_diagnosis(&st), NULL);
   }
   return s;
 fail:
@@ -216,9 +219,13 @@ menu_status dyn_delete(dyn_svc *s, dyn_call *call, const char *table, const char
                        Menu__V1__Channel ch, const char *key_field, const char *key,
                        int64_t version) {
   menu_status st = dyn_check_channel(ch, "channel");
-  if (menu_status_is_ok(&st)) st = dyn_check_code(key, key_field);
+  menu_status f = dyn_check_code(key, key_field);
+  menu_status_merge(&st, &f);
+  if (version <= 0)
+    menu_status_add_violation(&st, "version", "required (the version you read)");
+  else if (version == INT64_MAX)
+    menu_status_add_violation(&st, "version", "out of range (no such version exists)");
   if (!menu_status_is_ok(&st)) return st;
-  if (version <= 0) return MENU_INVALID("version: required (the version you read)");
   json_t *k = dyn_key(dyn_channel_pk(call->a, ch), key);
   json_t *names = json_pack("{s:s,s:s}", "#pk", "pk", "#v", "version");
   json_t *values = json_pack("{s:o}", ":v", ddb_n(version));
@@ -250,9 +257,14 @@ menu_status dyn_conflict_status(dyn_svc *s, dyn_call *call, const char *table, j
   int64_t current = 0;
   ddb_item_n(item, "version", &current);
   json_decref(item);
-  return menu_status_make(GRPC_STATUS_ABORTED,
-                          "%s: %lld is not the current version of %s (%lld); read it again",
-                          version_field, (long long)version, what, (long long)current);
+  st = menu_status_make(GRPC_STATUS_ABORTED,
+                        "%s: %lld is not the current version of %s (%lld); read it again",
+                        version_field, (long long)version, what, (long long)current);
+  menu_status_set_reason(&st, "STALE_VERSION");
+  char cur[24];
+  snprintf(cur, sizeof cur, "%lld", (long long)current);
+  menu_status_add_metadata(&st, "current_version", cur);
+  return st;
 }
 
 /* ---- lists -------------------------------------------------------------------------------- */

@@ -75,14 +75,19 @@ menu_status dyn_ghost_swap_put(dyn_svc *s, dyn_call *call, const Menu__V1__PutGh
                                Menu__V1__PutGhostSwapResponse *resp) {
   const Menu__V1__GhostSwap *g = req->ghost_swap;
   if (!g) return MENU_INVALID("ghost_swap: required");
+  /* Every bad field, not only the first (BadRequest lists them all). */
   menu_status st = dyn_check_channel(g->channel, "ghost_swap.channel");
-  if (menu_status_is_ok(&st)) st = dyn_check_code(g->product_code, "ghost_swap.product_code");
-  if (menu_status_is_ok(&st))
-    st = dyn_check_code(g->swap_product_code, "ghost_swap.swap_product_code");
+  menu_status f = dyn_check_code(g->product_code, "ghost_swap.product_code");
+  menu_status_merge(&st, &f);
+  f = dyn_check_code(g->swap_product_code, "ghost_swap.swap_product_code");
+  menu_status_merge(&st, &f);
+  if (menu_status_is_ok(&f) && g->product_code && !strcmp(g->product_code, g->swap_product_code))
+    menu_status_add_violation(&st, "ghost_swap.swap_product_code",
+                              "a product cannot be swapped to itself");
+  if (g->version < 0) menu_status_add_violation(&st, "ghost_swap.version", "must not be negative");
+  if (g->version == INT64_MAX)
+    menu_status_add_violation(&st, "ghost_swap.version", "out of range (no later version exists)");
   if (!menu_status_is_ok(&st)) return st;
-  if (!strcmp(g->product_code, g->swap_product_code))
-    return MENU_INVALID("ghost_swap.swap_product_code: a product cannot be swapped to itself");
-  if (g->version < 0) return MENU_INVALID("ghost_swap.version: must not be negative");
 
   char now[32];
   dyn_time_now(now);

@@ -97,7 +97,7 @@ static bool count(tally *t, menu_status st, const char *what) {
     t->existed++;
     return true;
   }
-  log_error("seed-demo failed", "item", what, "error", st.message, NULL);
+  log_error("seed-demo failed", "item", what, "error", menu_status_diagnosis(&st), NULL);
   return false;
 }
 

@@ -98,7 +98,7 @@ static int run_command(int argc, char **argv) {
   }
   int rc = 0;
   if (!m) {
-    log_error(argv[1], "error", st.message, NULL);
+    log_error(argv[1], "error", menu_status_diagnosis(&st), NULL);
     rc = 1;
     goto out;
   }
@@ -121,7 +121,7 @@ static int run_command(int argc, char **argv) {
     st = seed_generate(m, &sz);
   }
   if (!menu_status_is_ok(&st)) {
-    log_error(argv[1], "error", st.message, NULL);
+    log_error(argv[1], "error", menu_status_diagnosis(&st), NULL);
     rc = 1;
   } else {
     log_line *l = log_begin(LOG_INFO, "done");

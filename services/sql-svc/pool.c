@@ -101,8 +101,9 @@ MYSQL *pool_connect_one(const pool_config *cfg, int timeout_s, bool local_infile
   mysql_options(m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
   if (!mysql_real_connect(m, cfg->host, cfg->user, cfg->password, cfg->database,
                           (unsigned)cfg->port, NULL, 0)) {
-    *st = MENU_UNAVAILABLE("mysql: cannot connect to %s:%d: %s", cfg->host, cfg->port,
-                           mysql_error(m));
+    *st = menu_status_backend(GRPC_STATUS_UNAVAILABLE, "DATASTORE_UNAVAILABLE", "mysql",
+                              "MySQL unavailable", "mysql: cannot connect to %s:%d: %s", cfg->host,
+                              cfg->port, mysql_error(m));
     mysql_close(m);
     return NULL;
   }
@@ -208,7 +209,7 @@ pool *pool_create(const pool_config *cfg, metrics_registry *metrics) {
     MYSQL *m = pool_connect_one(&p->cfg, p->cfg.connect_timeout_s, false, &st);
     if (!m) {
       log_warn("mysql pool: connection not established at start-up; will retry on use", "error",
-               st.message, NULL);
+               menu_status_diagnosis(&st), NULL);
       break;
     }
     p->conns[i].m = m;
@@ -342,12 +343,17 @@ menu_status pool_error_status(pool_conn *c, unsigned err, const char *msg, const
   pthread_mutex_unlock(&c->p->mu);
   if (killed) {
     c->broken = true;
-    return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "mysql: deadline exceeded (%s)", what);
+    return menu_status_backend(GRPC_STATUS_DEADLINE_EXCEEDED, "DATASTORE_DEADLINE_EXCEEDED",
+                               "mysql", "deadline passed during a MySQL statement",
+                               "mysql: %s: killed", what);
   }
   switch (err) {
     case ERRNO_MARIADB_CONSTRAINT_FAILED:
-    case ERRNO_MYSQL_CHECK_VIOLATED:
-      return MENU_INVALID("%s: violates a constraint: %s", what, msg);
+    case ERRNO_MYSQL_CHECK_VIOLATED: {
+      menu_status st = MENU_INVALID("%s: violates a constraint", what);
+      menu_status_set_detail(&st, "mysql: %s: %s", what, msg);
+      return st;
+    }
     case ER_NO_REFERENCED_ROW_2:
     case ER_NO_REFERENCED_ROW:
       return menu_status_make(GRPC_STATUS_FAILED_PRECONDITION,
@@ -359,27 +365,33 @@ menu_status pool_error_status(pool_conn *c, unsigned err, const char *msg, const
     case ER_LOCK_WAIT_TIMEOUT:
     case ER_CON_COUNT_ERROR:
     case ER_TOO_MANY_USER_CONNECTIONS:
-      return MENU_UNAVAILABLE("mysql: %s: %s", what, msg);
+      return menu_status_backend(GRPC_STATUS_UNAVAILABLE, "DATASTORE_UNAVAILABLE", "mysql",
+                                 "MySQL unavailable", "mysql: %s: %s", what, msg);
     case ERRNO_MARIADB_STATEMENT_TIMEOUT:
     case ERRNO_MYSQL_QUERY_TIMEOUT:
-      return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "mysql: %s: %s", what, msg);
+      return menu_status_backend(GRPC_STATUS_DEADLINE_EXCEEDED, "DATASTORE_DEADLINE_EXCEEDED",
+                                 "mysql", "deadline passed during a MySQL statement",
+                                 "mysql: %s: %s", what, msg);
     case ER_SERVER_SHUTDOWN:
     case ER_QUERY_INTERRUPTED:
     case ERRNO_MARIADB_CONNECTION_KILLED:
     case ERRNO_MYSQL_CLIENT_INTERACTION_TIMEOUT:
     case ER_NEED_REPREPARE:
       c->broken = true;
-      return MENU_UNAVAILABLE("mysql: %s: %s", what, msg);
+      return menu_status_backend(GRPC_STATUS_UNAVAILABLE, "DATASTORE_UNAVAILABLE", "mysql",
+                                 "MySQL unavailable", "mysql: %s: %s", what, msg);
     default:
       break;
   }
   if (err >= CR_MIN_ERROR && err <= CR_MAX_ERROR) {
     /* Client-side: connection lost, refused, out of sync. A fresh connection fixes them. */
     c->broken = true;
-    return MENU_UNAVAILABLE("mysql: %s: %s", what, msg);
+    return menu_status_backend(GRPC_STATUS_UNAVAILABLE, "DATASTORE_UNAVAILABLE", "mysql",
+                               "MySQL unavailable", "mysql: %s: %s", what, msg);
   }
   log_error("mysql: unexpected error", "statement", what, "error", msg, NULL);
-  return MENU_INTERNAL("mysql: %s failed", what);
+  return menu_status_backend(GRPC_STATUS_INTERNAL, "DATASTORE_ERROR", "mysql",
+                             "MySQL statement failed", "mysql: %s: %s", what, msg);
 }
 
 static double elapsed_s(const struct timespec *a) {

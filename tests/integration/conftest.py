@@ -209,3 +209,25 @@ def unary(channel, method, req, resp_cls, **kw):
         response_deserializer=resp_cls.FromString,
     )
     return fn.with_call(req, **kw)
+
+
+def rich_status(err):
+    """The google.rpc.Status of a failed call, decoded from its grpc-status-details-bin trailer
+    (as grpc_status.rpc_status.from_call would), as (status, ErrorInfo, BadRequest or None).
+    Fails the test when the trailer is missing: every error must carry one."""
+    from google.rpc import error_details_pb2, status_pb2
+
+    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
+    assert raw is not None, f"no grpc-status-details-bin on {err.code()}: {err.details()}"
+    st = status_pb2.Status.FromString(raw)
+    assert st.code == err.code().value[0] and st.message == err.details()
+    info = bad = None
+    for any_ in st.details:
+        if any_.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            any_.Unpack(info)
+        elif any_.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            any_.Unpack(bad)
+    assert info is not None and info.domain == "menu.v1" and info.reason
+    return st, info, bad

@@ -141,7 +141,7 @@ static void test_failed_refresh_keeps_working_keys(void **state) {
   creds_invalidate(f->prov);
   menu_status st = creds_get(f->prov, ddb_deadline_in(5000), &c);
   assert_int_equal(st.code, GRPC_STATUS_UNAVAILABLE);
-  assert_non_null(strstr(st.message, "InvalidIdentityToken"));
+  assert_non_null(strstr(st.detail, "InvalidIdentityToken"));
 }
 
 static void test_missing_token_file_is_unavailable(void **state) {
@@ -150,7 +150,7 @@ static void test_missing_token_file_is_unavailable(void **state) {
   aws_credentials c;
   menu_status st = creds_get(f->prov, ddb_deadline_in(5000), &c);
   assert_int_equal(st.code, GRPC_STATUS_UNAVAILABLE);
-  assert_non_null(strstr(st.message, "AWS_WEB_IDENTITY_TOKEN_FILE"));
+  assert_non_null(strstr(st.detail, "AWS_WEB_IDENTITY_TOKEN_FILE"));
   assert_int_equal(peer_count(f->peer), 0);
 }
 

@@ -183,7 +183,9 @@ static void form_param(strbuf *b, const char *k, const char *v) {
 static menu_status web_fetch(web_provider *w, int64_t deadline_ms, aws_credentials *out) {
   char err[300] = "";
   char *token = read_token(w->token_file, err, sizeof err);
-  if (!token) return MENU_UNAVAILABLE("credentials: %s", err);
+  if (!token)
+    return menu_status_backend(GRPC_STATUS_UNAVAILABLE, "CREDENTIALS_UNAVAILABLE", "dynamodb",
+                               "DynamoDB credentials unavailable", "credentials: %s", err);
   strbuf body;
   strbuf_init(&body);
   form_param(&body, "Action", "AssumeRoleWithWebIdentity");
@@ -209,13 +211,19 @@ static menu_status web_fetch(web_provider *w, int64_t deadline_ms, aws_credentia
   http_result r = http_post(w->pool, &req, &resp);
   if (r != HTTP_OK) {
     char shown[512];
-    st = MENU_UNAVAILABLE("credentials: STS %s unreachable: %s",
-                          netaddr_url_redact(w->sts_url, shown, sizeof shown), resp.error);
+    st = menu_status_backend(GRPC_STATUS_UNAVAILABLE, "CREDENTIALS_UNAVAILABLE", "dynamodb",
+                             "DynamoDB credentials unavailable",
+                             "credentials: STS %s unreachable: %s",
+                             netaddr_url_redact(w->sts_url, shown, sizeof shown), resp.error);
   } else if (creds_parse_sts_response(resp.body.data, out, err, sizeof err) != 0) {
-    st = MENU_UNAVAILABLE("credentials: STS AssumeRoleWithWebIdentity failed (HTTP %ld): %s",
-                          resp.status, err);
+    st = menu_status_backend(GRPC_STATUS_UNAVAILABLE, "CREDENTIALS_UNAVAILABLE", "dynamodb",
+                             "DynamoDB credentials unavailable",
+                             "credentials: STS AssumeRoleWithWebIdentity failed (HTTP %ld): %s",
+                             resp.status, err);
   } else if (resp.status != 200) {
-    st = MENU_UNAVAILABLE("credentials: STS answered HTTP %ld", resp.status);
+    st = menu_status_backend(GRPC_STATUS_UNAVAILABLE, "CREDENTIALS_UNAVAILABLE", "dynamodb",
+                             "DynamoDB credentials unavailable",
+                             "credentials: STS answered HTTP %ld", resp.status);
   }
   http_response_free(&resp);
 done:

@@ -135,36 +135,52 @@ const char *ddb_client_endpoint(const ddb_client *c) { return c->shown_endpoint;
 
 /* ---- errors ------------------------------------------------------------------------------- */
 
+/* Callers see which datastore failed, never DynamoDB's or libcurl's text (it names hosts and
+ * ports): that goes to the call's log line (menu_status.detail). */
 menu_status ddb_error_status(const char *op, const ddb_error *e) {
+  menu_status st;
   switch (e->kind) {
     case DDB_ERR_NONE:
       return MENU_OK;
     case DDB_ERR_CONDITION:
-      return menu_status_make(GRPC_STATUS_ABORTED, "the item changed concurrently");
+      st = menu_status_make(GRPC_STATUS_ABORTED, "the item changed concurrently");
+      menu_status_set_reason(&st, "CONCURRENT_MODIFICATION");
+      return st;
     case DDB_ERR_VALIDATION:
       /* Our own validation runs first, so what DynamoDB still rejects is our bug, except
        * its size limits, which only it can measure exactly. */
-      if (strstr(e->message, "size has exceeded") || strstr(e->message, "Item size"))
-        return MENU_INVALID("item: too large for DynamoDB (%s)", e->message);
-      return MENU_INTERNAL("DynamoDB %s rejected the request: %s", op, e->message);
+      if (strstr(e->message, "size has exceeded") || strstr(e->message, "Item size")) {
+        st = MENU_INVALID("item: too large for DynamoDB (400 KB per item)");
+        menu_status_set_detail(&st, "DynamoDB %s: %s", op, e->message);
+        return st;
+      }
+      return menu_status_backend(GRPC_STATUS_INTERNAL, "DATASTORE_REJECTED", "dynamodb",
+                                 "DynamoDB rejected the request", "DynamoDB %s: %s", op,
+                                 e->message);
     case DDB_ERR_NO_TABLE:
-      return menu_status_make(GRPC_STATUS_FAILED_PRECONDITION, "DynamoDB %s: %s", op, e->message);
     case DDB_ERR_IN_USE:
-      return menu_status_make(GRPC_STATUS_FAILED_PRECONDITION, "DynamoDB %s: %s", op, e->message);
+      return menu_status_backend(GRPC_STATUS_FAILED_PRECONDITION, "DATASTORE_NOT_READY", "dynamodb",
+                                 "DynamoDB table missing or not ready", "DynamoDB %s: %s", op,
+                                 e->message);
     case DDB_ERR_THROTTLED:
-      return menu_status_make(GRPC_STATUS_RESOURCE_EXHAUSTED,
-                              "DynamoDB %s throttled (%s) after %d attempts", op, e->type,
-                              e->attempts);
+      return menu_status_backend(GRPC_STATUS_RESOURCE_EXHAUSTED, "DATASTORE_THROTTLED", "dynamodb",
+                                 "DynamoDB throttled the request",
+                                 "DynamoDB %s: %s after %d attempts", op, e->type, e->attempts);
     case DDB_ERR_UNAVAILABLE:
-      return MENU_UNAVAILABLE("DynamoDB %s failed after %d attempts: %s%s%s", op, e->attempts,
-                              e->type, *e->type ? ": " : "", e->message);
+      return menu_status_backend(GRPC_STATUS_UNAVAILABLE, "DATASTORE_UNAVAILABLE", "dynamodb",
+                                 "DynamoDB unavailable",
+                                 "DynamoDB %s failed after %d attempts: %s%s%s", op, e->attempts,
+                                 e->type, *e->type ? ": " : "", e->message);
     case DDB_ERR_DEADLINE:
-      return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED,
-                              "deadline passed during DynamoDB %s (%d attempts)", op, e->attempts);
+      return menu_status_backend(GRPC_STATUS_DEADLINE_EXCEEDED, "DATASTORE_DEADLINE_EXCEEDED",
+                                 "dynamodb", "deadline passed during a DynamoDB call",
+                                 "DynamoDB %s: deadline passed (%d attempts)", op, e->attempts);
     case DDB_ERR_OTHER:
       break;
   }
-  return MENU_INTERNAL("DynamoDB %s: %s: %s", op, e->type, e->message);
+  return menu_status_backend(GRPC_STATUS_INTERNAL, "DATASTORE_ERROR", "dynamodb",
+                             "DynamoDB call failed", "DynamoDB %s: %s: %s", op, e->type,
+                             e->message);
 }
 
 static ddb_error_kind kind_of_type(const char *type, long status) {
