@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/rpc_internal.h"
 #include "common/status_details.h"
+#include "common/strict_strings.h"
 
 typedef struct rpc_method {
   char *path;       /* "/menu.v1.CategoryService/ListCategories" */
@@ -437,6 +438,9 @@ static menu_status run_handler(rpc_ctx *ctx, ProtobufCMessage **resp_out) {
   size_t n = rpc_read_byte_buffer(ctx->payload, &ctx->arena, &data);
   ProtobufCMessage *req = protobuf_c_message_unpack(m->in, &ctx->arena.pb, n, data);
   if (!req) return MENU_INVALID("request does not decode as %s", m->in->name);
+  /* NUL, control characters, bad UTF-8, version at its maximum: before any handler sees them. */
+  menu_status strict = strict_strings_check(m->in, data, n);
+  if (!menu_status_is_ok(&strict)) return strict;
   if (!m->fn)
     return menu_status_make(GRPC_STATUS_UNIMPLEMENTED, "%s is not implemented yet", m->path);
   if (rpc_ctx_expired(ctx))
