@@ -173,8 +173,9 @@ rpc_batch *rpc_batch_create(rpc_ctx *parent, gpr_timespec deadline, arena *a) {
 }
 
 /* A failed call: the backend's google.rpc.Status when it sent one (its message is safe for
- * callers); otherwise the failure is the channel's own (connect refused, no answer in time),
- * whose text names addresses: the caller gets which backend failed, the log gets the text. */
+ * callers). Without one, UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, UNKNOWN... may be the
+ * channel's own failure (connect refused, no answer in time), whose text names addresses: the
+ * caller gets which backend failed, the call's log line gets the text. */
 static menu_status client_error_status(const rpc_pending *p, const char *details) {
   menu_status st;
   for (size_t i = 0; i < p->recv_trailing.count; i++) {
@@ -185,6 +186,21 @@ static menu_status client_error_status(const rpc_pending *p, const char *details
       snprintf(st.message, sizeof st.message, "%s", details);
       return st;
     }
+  }
+  /* These codes only a server application produces: a foreign backend's own words. */
+  switch (p->code) {
+    case GRPC_STATUS_INVALID_ARGUMENT:
+    case GRPC_STATUS_NOT_FOUND:
+    case GRPC_STATUS_ALREADY_EXISTS:
+    case GRPC_STATUS_PERMISSION_DENIED:
+    case GRPC_STATUS_RESOURCE_EXHAUSTED:
+    case GRPC_STATUS_FAILED_PRECONDITION:
+    case GRPC_STATUS_ABORTED:
+    case GRPC_STATUS_OUT_OF_RANGE:
+    case GRPC_STATUS_UNAUTHENTICATED:
+      return menu_status_make(p->code, "%s", details);
+    default:
+      break;
   }
   const char *reason = p->code == GRPC_STATUS_UNAVAILABLE         ? "BACKEND_UNAVAILABLE"
                        : p->code == GRPC_STATUS_DEADLINE_EXCEEDED ? "BACKEND_DEADLINE_EXCEEDED"

@@ -37,7 +37,7 @@ static const char *string_problem(const uint8_t *s, size_t n) {
       at = tail;
     }
     size_t k = validate_utf8_next(at, &cp);
-    if (!k || k > n - i) return "is not valid UTF-8";
+    if (!k || k > n - i) return "not valid UTF-8";
     if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
       return "contains a control character";
     i += k;

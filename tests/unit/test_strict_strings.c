@@ -69,7 +69,7 @@ static void test_repeated_strings_carry_their_index(void **state) {
   assert_int_equal(st.n_violations, 2);
   assert_string_equal(st.violations[0].field, "product_codes[2]");
   assert_string_equal(st.violations[1].field, "product_codes[3]");
-  assert_string_equal(st.violations[1].description, "is not valid UTF-8");
+  assert_string_equal(st.violations[1].description, "not valid UTF-8");
 }
 
 int main(void) {
