@@ -9,10 +9,12 @@
 #include "common/app.h"
 #include "common/log.h"
 #include "menu/v1/product_availability.pb-c.h"
+#include "menu/v1/reference_data.pb-c.h"
 #include "services/sql-svc/availability.h"
 #include "services/sql-svc/explain.h"
 #include "services/sql-svc/migrate.h"
 #include "services/sql-svc/pool.h"
+#include "services/sql-svc/reference.h"
 #include "services/sql-svc/rules.h"
 #include "services/sql-svc/seed.h"
 #include "services/sql-svc/sqlsvc.h"
@@ -38,7 +40,10 @@ static void *init(config *c, rpc_server *s) {
   }
   svc->pool = pool_create(&pc, rpc_server_metrics(s));
   pool_config_free(&pc);
-  if (rpc_server_add_service(s, &menu__v1__product_availability_service__descriptor, methods, svc))
+  if (rpc_server_add_service(s, &menu__v1__product_availability_service__descriptor, methods,
+                             svc) ||
+      rpc_server_add_service(s, &menu__v1__reference_data_service__descriptor, reference_methods,
+                             svc))
     return NULL;
   return svc;
 }

@@ -74,6 +74,56 @@
   "   code VARCHAR(50) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$')) jt"         \
   " LEFT JOIN product p ON p.productCode = jt.code), "
 
+/* Reference data: a select (whose filters come from CTE f, each '' for "any", so that every
+ * filter is bound once), then the keyset page or the get. */
+#define REF_PAGE_FWD(key) " AND " key " > ? ORDER BY " key " LIMIT ?"
+#define REF_PAGE_BWD(key) " AND " key " < ? ORDER BY " key " DESC LIMIT ?"
+#define REF_LIST(name, select, key)                                          \
+  [STMT_REF_##name##_FWD] = {"ref_" #name "_fwd", select REF_PAGE_FWD(key)}, \
+  [STMT_REF_##name##_BWD] = {"ref_" #name "_bwd", select REF_PAGE_BWD(key)}
+
+#define REF_MARKET "SELECT m.marketCode FROM market m WHERE 1 = 1"
+#define REF_REGION                                      \
+  "SELECT g.regionalCode, m.marketCode FROM regional g" \
+  " JOIN market m ON m.marketId = g.marketId WHERE 1 = 1"
+#define REF_REGION_FILTERED                                     \
+  "WITH f AS (SELECT CAST(? AS CHAR(50)) AS market)"            \
+  " SELECT g.regionalCode, m.marketCode FROM f JOIN regional g" \
+  " JOIN market m ON m.marketId = g.marketId"                   \
+  " WHERE (f.market = '' OR m.marketCode = f.market)"
+/* The channels and menu types a restaurant serves, "KIOSK:BREAKFAST,KIOSK:LUNCH,..." in
+ * channel order (GROUP_CONCAT: both servers; a few dozen bytes, far below MySQL's default
+ * group_concat_max_len of 1024). */
+#define REF_RESTAURANT_COLS                                                                   \
+  "SELECT r.restaurantCode, m.marketCode, g.regionalCode,"                                    \
+  " (SELECT GROUP_CONCAT(CONCAT(c.channelCode, ':', mt.menuTypeCode)"                         \
+  "   ORDER BY c.channelId, mt.menuTypeCode SEPARATOR ',')"                                   \
+  "  FROM restaurantChannelMenuTypeAssociation a JOIN channel c ON c.channelId = a.channelId" \
+  "  JOIN menuType mt ON mt.menuTypeId = a.menuTypeId WHERE a.restaurantId = r.restaurantId)"
+#define REF_RESTAURANT_FROM                                \
+  " restaurant r JOIN market m ON m.marketId = r.marketId" \
+  " JOIN regional g ON g.regionalId = r.regionalId"
+#define REF_RESTAURANT_FILTERED                                                              \
+  "WITH f AS (SELECT CAST(? AS CHAR(50)) AS market, CAST(? AS CHAR(50)) AS regional,"        \
+  " CAST(? AS CHAR(50)) AS channel) " REF_RESTAURANT_COLS " FROM f JOIN" REF_RESTAURANT_FROM \
+  " WHERE (f.market = '' OR m.marketCode = f.market)"                                        \
+  " AND (f.regional = '' OR g.regionalCode = f.regional)"                                    \
+  " AND (f.channel = '' OR EXISTS (SELECT 1 FROM restaurantChannelMenuTypeAssociation a"     \
+  "  JOIN channel c ON c.channelId = a.channelId"                                            \
+  "  WHERE a.restaurantId = r.restaurantId AND c.channelCode = f.channel))"
+#define REF_MENU_TYPE "SELECT mt.menuTypeCode FROM menuType mt WHERE 1 = 1"
+#define REF_RULE_GROUP_COLS                                                                \
+  "SELECT g.productAvailabilityRuleGroupId, g.name, c.channelCode, t.code, t.groupRanking" \
+  " FROM "
+#define REF_RULE_GROUP_FROM                                                     \
+  " productAvailabilityRuleGroup g JOIN channel c ON c.channelId = g.channelId" \
+  " JOIN productAvailabilityRuleGroupType t"                                    \
+  "  ON t.productAvailabilityRuleGroupTypeId = g.productAvailabilityRuleGroupTypeId"
+#define REF_RULE_GROUP_FILTERED                                            \
+  "WITH f AS (SELECT CAST(? AS CHAR(50)) AS channel) " REF_RULE_GROUP_COLS \
+  "f JOIN" REF_RULE_GROUP_FROM " WHERE (f.channel = '' OR c.channelCode = f.channel)"
+#define REF_PRODUCT "SELECT p.productCode, p.displayName FROM product p WHERE 1 = 1"
+
 const stmt_def sql_statements[STMT_COUNT] = {
     [STMT_AVAIL_LIST_FORWARD] = {"avail_list_forward",
                                  AVAIL_STORE("") AVAIL_CANDIDATES("") AVAIL_RANKED AVAIL_SELECT
@@ -142,4 +192,19 @@ const stmt_def sql_statements[STMT_COUNT] = {
          "   LEAST(terminationDatetime, CAST(? AS DATETIME(6))), terminationDatetime),"
          " updatedBy = ?, updatedAt = UTC_TIMESTAMP(6)"
          " WHERE productAvailabilityRuleId = ?"},
+
+    REF_LIST(MARKETS, REF_MARKET, "m.marketCode"),
+    [STMT_REF_MARKET_GET] = {"ref_market_get", REF_MARKET " AND m.marketCode = ?"},
+    REF_LIST(REGIONS, REF_REGION_FILTERED, "g.regionalCode"),
+    [STMT_REF_REGION_GET] = {"ref_region_get", REF_REGION " AND g.regionalCode = ?"},
+    REF_LIST(RESTAURANTS, REF_RESTAURANT_FILTERED, "r.restaurantCode"),
+    [STMT_REF_RESTAURANT_GET] = {"ref_restaurant_get", REF_RESTAURANT_COLS
+                                 " FROM" REF_RESTAURANT_FROM " WHERE r.restaurantCode = ?"},
+    REF_LIST(MENU_TYPES, REF_MENU_TYPE, "mt.menuTypeCode"),
+    [STMT_REF_MENU_TYPE_GET] = {"ref_menu_type_get", REF_MENU_TYPE " AND mt.menuTypeCode = ?"},
+    REF_LIST(RULE_GROUPS, REF_RULE_GROUP_FILTERED, "g.productAvailabilityRuleGroupId"),
+    [STMT_REF_RULE_GROUP_GET] = {"ref_rule_group_get", REF_RULE_GROUP_COLS REF_RULE_GROUP_FROM
+                                 " WHERE g.productAvailabilityRuleGroupId = ?"},
+    REF_LIST(PRODUCTS, REF_PRODUCT, "p.productCode"),
+    [STMT_REF_PRODUCT_GET] = {"ref_product_get", REF_PRODUCT " AND p.productCode = ?"},
 };

@@ -21,6 +21,26 @@ typedef enum {
   STMT_RULE_INSERT,
   STMT_RULE_SELECT,    /* (ruleId) */
   STMT_RULE_TERMINATE, /* (at, at, at, updatedBy, ruleId) */
+  /* Reference data (reference.c). Lists: params (filters..., key, limit), forward: key >
+   * ORDER BY key; backward: key < ORDER BY key DESC. Gets: (key). Columns: the node's. */
+  STMT_REF_MARKETS_FWD,
+  STMT_REF_MARKETS_BWD,
+  STMT_REF_MARKET_GET,
+  STMT_REF_REGIONS_FWD, /* filters (marketCode or '') */
+  STMT_REF_REGIONS_BWD,
+  STMT_REF_REGION_GET,
+  STMT_REF_RESTAURANTS_FWD, /* filters (marketCode, regionalCode, channelCode; '' = any) */
+  STMT_REF_RESTAURANTS_BWD,
+  STMT_REF_RESTAURANT_GET,
+  STMT_REF_MENU_TYPES_FWD,
+  STMT_REF_MENU_TYPES_BWD,
+  STMT_REF_MENU_TYPE_GET,
+  STMT_REF_RULE_GROUPS_FWD, /* filters (channelCode or ''); key: the group id */
+  STMT_REF_RULE_GROUPS_BWD,
+  STMT_REF_RULE_GROUP_GET,
+  STMT_REF_PRODUCTS_FWD,
+  STMT_REF_PRODUCTS_BWD,
+  STMT_REF_PRODUCT_GET,
   STMT_COUNT
 } stmt_id;
 

@@ -28,7 +28,7 @@ SERVICES = {
     "gateway": ["menu.v1.MenuService"],
     "dynamo-svc": ["menu.v1.CategoryService", "menu.v1.GhostSwapService",
                    "menu.v1.ProductCollectionService"],
-    "sql-svc": ["menu.v1.ProductAvailabilityService"],
+    "sql-svc": ["menu.v1.ProductAvailabilityService", "menu.v1.ReferenceDataService"],
 }
 STANDARD = ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
             "grpc.reflection.v1alpha.ServerReflection"]

@@ -88,9 +88,33 @@ static int markers(const char *sql) {
 static void test_statement_parameter_counts(void **state) {
   (void)state;
   const int expect[STMT_COUNT] = {
-      [STMT_AVAIL_LIST_FORWARD] = 5, [STMT_AVAIL_LIST_BACKWARD] = 5, [STMT_AVAIL_GET_ONE] = 4,
-      [STMT_AVAIL_BATCH] = 4,        [STMT_RULE_RESOLVE] = 6,        [STMT_RULE_INSERT] = 13,
-      [STMT_RULE_SELECT] = 1,        [STMT_RULE_TERMINATE] = 5,
+      [STMT_AVAIL_LIST_FORWARD] = 5,
+      [STMT_AVAIL_LIST_BACKWARD] = 5,
+      [STMT_AVAIL_GET_ONE] = 4,
+      [STMT_AVAIL_BATCH] = 4,
+      [STMT_RULE_RESOLVE] = 6,
+      [STMT_RULE_INSERT] = 13,
+      [STMT_RULE_SELECT] = 1,
+      [STMT_RULE_TERMINATE] = 5,
+      /* Reference lists: filters, key, limit; gets: the key. */
+      [STMT_REF_MARKETS_FWD] = 2,
+      [STMT_REF_MARKETS_BWD] = 2,
+      [STMT_REF_MARKET_GET] = 1,
+      [STMT_REF_REGIONS_FWD] = 3,
+      [STMT_REF_REGIONS_BWD] = 3,
+      [STMT_REF_REGION_GET] = 1,
+      [STMT_REF_RESTAURANTS_FWD] = 5,
+      [STMT_REF_RESTAURANTS_BWD] = 5,
+      [STMT_REF_RESTAURANT_GET] = 1,
+      [STMT_REF_MENU_TYPES_FWD] = 2,
+      [STMT_REF_MENU_TYPES_BWD] = 2,
+      [STMT_REF_MENU_TYPE_GET] = 1,
+      [STMT_REF_RULE_GROUPS_FWD] = 3,
+      [STMT_REF_RULE_GROUPS_BWD] = 3,
+      [STMT_REF_RULE_GROUP_GET] = 1,
+      [STMT_REF_PRODUCTS_FWD] = 2,
+      [STMT_REF_PRODUCTS_BWD] = 2,
+      [STMT_REF_PRODUCT_GET] = 1,
   };
   for (int i = 0; i < STMT_COUNT; i++) {
     assert_non_null(sql_statements[i].name);
