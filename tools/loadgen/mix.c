@@ -1,0 +1,298 @@
+/* Request mixes over the generated data set (see mix.h). */
+#include "tools/loadgen/mix.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grpc/health/v1/health.pb-c.h"
+#include "menu/v1/category.pb-c.h"
+#include "menu/v1/ghost_swap.pb-c.h"
+#include "menu/v1/menu.pb-c.h"
+#include "menu/v1/product_availability.pb-c.h"
+
+#define CHANNELS 5 /* CHANNEL_KIOSK (1) .. CHANNEL_DELIVERY (5) */
+#define RING 1024  /* next-page cursors kept for later requests */
+#define MAX_CODES 128
+
+typedef struct {
+  lg_req_key key;
+  char *cursor; /* owned; NULL when the entry is free */
+} kept_cursor;
+
+typedef struct {
+  int channel;
+  char *id; /* owned */
+} category_id;
+
+struct lg_mix {
+  lg_mix_config cfg;
+  uint64_t rng;
+  kept_cursor ring[RING];
+  size_t ring_next, ring_used;
+  category_id *ids;
+  size_t n_ids, cap_ids;
+  uint64_t first_pages, followed_pages;
+};
+
+static const struct {
+  const char *name, *path;
+} methods[LG_M_COUNT] = {
+    [LG_M_HEALTH] = {"health", "/grpc.health.v1.Health/Check"},
+    [LG_M_GET_CATEGORY] = {"get-category", "/menu.v1.CategoryService/GetCategory"},
+    [LG_M_LIST_CATEGORIES] = {"list-categories", "/menu.v1.CategoryService/ListCategories"},
+    [LG_M_BATCH_GHOST_SWAPS] = {"batch-ghost-swaps",
+                                "/menu.v1.GhostSwapService/BatchGetGhostSwaps"},
+    [LG_M_LIST_AVAILABILITIES] = {"list-availabilities",
+                                  "/menu.v1.ProductAvailabilityService/ListProductAvailabilities"},
+    [LG_M_STORE_MENU] = {"store-menu", "/menu.v1.MenuService/GetStoreMenu"},
+};
+
+bool lg_method_parse(const char *name, lg_method *out) {
+  for (int i = 0; i < LG_M_COUNT; i++)
+    if (strcmp(name, methods[i].name) == 0) {
+      *out = (lg_method)i;
+      return true;
+    }
+  return false;
+}
+
+const char *lg_method_path(lg_method m) { return methods[m].path; }
+
+const char *lg_mix_path(const lg_mix *m) { return methods[m->cfg.method].path; }
+
+lg_mix *lg_mix_create(const lg_mix_config *cfg) {
+  lg_mix *m = calloc(1, sizeof *m);
+  if (!m) return NULL;
+  m->cfg = *cfg;
+  m->rng = cfg->seed ? cfg->seed : 0x9e3779b97f4a7c15ull;
+  return m;
+}
+
+void lg_mix_destroy(lg_mix *m) {
+  if (!m) return;
+  for (size_t i = 0; i < RING; i++) free(m->ring[i].cursor);
+  for (size_t i = 0; i < m->n_ids; i++) free(m->ids[i].id);
+  free(m->ids);
+  free(m);
+}
+
+/* xorshift64*: fast, deterministic for a given seed. */
+static uint64_t rnd(lg_mix *m) {
+  m->rng ^= m->rng >> 12;
+  m->rng ^= m->rng << 25;
+  m->rng ^= m->rng >> 27;
+  return m->rng * 0x2545f4914f6cdd1dull;
+}
+static int rnd_below(lg_mix *m, int n) { return n > 0 ? (int)(rnd(m) % (uint64_t)n) : 0; }
+static double rnd_unit(lg_mix *m) { return (double)(rnd(m) >> 11) / 9007199254740992.0; }
+
+static int pick_channel(lg_mix *m) {
+  return m->cfg.channel ? m->cfg.channel : 1 + rnd_below(m, CHANNELS);
+}
+
+static grpc_slice pack(const ProtobufCMessage *msg) {
+  size_t n = protobuf_c_message_get_packed_size(msg);
+  grpc_slice s = grpc_slice_malloc(n);
+  protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(s));
+  return s;
+}
+
+/* A first page of a random list, or (with probability `follow`) the next page of a list an
+ * earlier answer left open. *cursor is owned by the caller when set. */
+static void pick_page(lg_mix *m, lg_req_key *key, bool with_store, char **cursor) {
+  *cursor = NULL;
+  if (m->ring_used && rnd_unit(m) < m->cfg.follow) {
+    /* A random kept cursor, so that concurrent callers do not walk the same list. */
+    size_t start = (size_t)rnd_below(m, RING);
+    for (size_t i = 0; i < RING; i++) {
+      kept_cursor *k = &m->ring[(start + i) % RING];
+      if (!k->cursor) continue;
+      *key = k->key;
+      *cursor = k->cursor;
+      k->cursor = NULL;
+      m->ring_used--;
+      m->followed_pages++;
+      return;
+    }
+  }
+  m->first_pages++;
+  key->channel = pick_channel(m);
+  key->store[0] = '\0';
+  if (with_store)
+    snprintf(key->store, sizeof key->store, "%.8s%0*d", m->cfg.store_prefix, m->cfg.store_digits,
+             1 + rnd_below(m, m->cfg.stores));
+}
+
+grpc_slice lg_mix_next(lg_mix *m, lg_req_key *key) {
+  memset(key, 0, sizeof *key);
+  Menu__V1__PageRequest page = MENU__V1__PAGE_REQUEST__INIT;
+  page.first = m->cfg.page_size;
+  char *cursor = NULL;
+  grpc_slice out;
+  switch (m->cfg.method) {
+    case LG_M_HEALTH: {
+      Grpc__Health__V1__HealthCheckRequest r = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+      r.service = (char *)(m->cfg.health_service ? m->cfg.health_service : "");
+      return pack(&r.base);
+    }
+    case LG_M_GET_CATEGORY: {
+      Menu__V1__GetCategoryRequest r = MENU__V1__GET_CATEGORY_REQUEST__INIT;
+      if (m->n_ids) {
+        const category_id *c = &m->ids[rnd_below(m, (int)m->n_ids)];
+        r.channel = (Menu__V1__Channel)c->channel;
+        r.id = c->id;
+      } else {
+        r.channel = (Menu__V1__Channel)pick_channel(m);
+        r.id = "no-such-category";
+      }
+      return pack(&r.base);
+    }
+    case LG_M_LIST_CATEGORIES: {
+      Menu__V1__ListCategoriesRequest r = MENU__V1__LIST_CATEGORIES_REQUEST__INIT;
+      pick_page(m, key, false, &cursor);
+      r.channel = (Menu__V1__Channel)key->channel;
+      page.after = cursor ? cursor : "";
+      r.page = &page;
+      out = pack(&r.base);
+      break;
+    }
+    case LG_M_BATCH_GHOST_SWAPS: {
+      Menu__V1__BatchGetGhostSwapsRequest r = MENU__V1__BATCH_GET_GHOST_SWAPS_REQUEST__INIT;
+      char buf[MAX_CODES][16];
+      char *codes[MAX_CODES];
+      int n = m->cfg.swap_codes > MAX_CODES ? MAX_CODES : m->cfg.swap_codes;
+      for (int i = 0; i < n; i++) {
+        snprintf(buf[i], sizeof buf[i], "P%d", m->cfg.product_base + rnd_below(m, m->cfg.products));
+        codes[i] = buf[i];
+      }
+      r.channel = (Menu__V1__Channel)pick_channel(m);
+      r.n_product_codes = (size_t)n;
+      r.product_codes = codes;
+      return pack(&r.base);
+    }
+    case LG_M_LIST_AVAILABILITIES: {
+      Menu__V1__ListProductAvailabilitiesRequest r =
+          MENU__V1__LIST_PRODUCT_AVAILABILITIES_REQUEST__INIT;
+      pick_page(m, key, true, &cursor);
+      r.store_code = key->store;
+      r.channel = (Menu__V1__Channel)key->channel;
+      page.after = cursor ? cursor : "";
+      r.page = &page;
+      out = pack(&r.base);
+      break;
+    }
+    case LG_M_STORE_MENU:
+    default: {
+      Menu__V1__GetStoreMenuRequest r = MENU__V1__GET_STORE_MENU_REQUEST__INIT;
+      pick_page(m, key, true, &cursor);
+      r.store_code = key->store;
+      r.channel = (Menu__V1__Channel)key->channel;
+      page.after = cursor ? cursor : "";
+      r.page = &page;
+      out = pack(&r.base);
+      break;
+    }
+  }
+  free(cursor);
+  return out;
+}
+
+bool lg_mix_wants_response(const lg_mix *m) {
+  return m->cfg.method == LG_M_LIST_CATEGORIES || m->cfg.method == LG_M_LIST_AVAILABILITIES ||
+         m->cfg.method == LG_M_STORE_MENU;
+}
+
+static void keep_cursor(lg_mix *m, const lg_req_key *key, const Menu__V1__PageInfo *pi) {
+  if (!pi || !pi->has_next_page || !pi->end_cursor || !pi->end_cursor[0]) return;
+  kept_cursor *k = &m->ring[m->ring_next];
+  m->ring_next = (m->ring_next + 1) % RING;
+  if (k->cursor)
+    free(k->cursor);
+  else
+    m->ring_used++;
+  k->key = *key;
+  k->cursor = strdup(pi->end_cursor);
+  if (!k->cursor) m->ring_used--;
+}
+
+bool lg_mix_on_response(lg_mix *m, const lg_req_key *key, const uint8_t *data, size_t len) {
+  const ProtobufCMessageDescriptor *d;
+  switch (m->cfg.method) {
+    case LG_M_LIST_CATEGORIES:
+      d = &menu__v1__list_categories_response__descriptor;
+      break;
+    case LG_M_LIST_AVAILABILITIES:
+      d = &menu__v1__list_product_availabilities_response__descriptor;
+      break;
+    case LG_M_STORE_MENU:
+      d = &menu__v1__get_store_menu_response__descriptor;
+      break;
+    default:
+      return true;
+  }
+  ProtobufCMessage *msg = protobuf_c_message_unpack(d, NULL, len, data);
+  if (!msg) return false;
+  const Menu__V1__PageInfo *pi = NULL;
+  if (m->cfg.method == LG_M_LIST_CATEGORIES)
+    pi = ((Menu__V1__ListCategoriesResponse *)msg)->page_info;
+  else if (m->cfg.method == LG_M_LIST_AVAILABILITIES)
+    pi = ((Menu__V1__ListProductAvailabilitiesResponse *)msg)->page_info;
+  else if (((Menu__V1__GetStoreMenuResponse *)msg)->products)
+    pi = ((Menu__V1__GetStoreMenuResponse *)msg)->products->page_info;
+  keep_cursor(m, key, pi);
+  protobuf_c_message_free_unpacked(msg, NULL);
+  return true;
+}
+
+static bool add_id(lg_mix *m, int channel, const char *id) {
+  if (m->n_ids == m->cap_ids) {
+    size_t cap = m->cap_ids ? 2 * m->cap_ids : 256;
+    category_id *n = realloc(m->ids, cap * sizeof *n);
+    if (!n) return false;
+    m->ids = n;
+    m->cap_ids = cap;
+  }
+  char *copy = strdup(id);
+  if (!copy) return false;
+  m->ids[m->n_ids++] = (category_id){channel, copy};
+  return true;
+}
+
+size_t lg_mix_discover_categories(lg_mix *m, lg_call_fn call, void *ctx, size_t max_ids) {
+  for (int ch = 1; ch <= CHANNELS && m->n_ids < max_ids; ch++) {
+    char *after = NULL;
+    for (int pages = 0; pages < 64 && m->n_ids < max_ids; pages++) {
+      Menu__V1__PageRequest page = MENU__V1__PAGE_REQUEST__INIT;
+      page.first = 128;
+      page.after = after ? after : "";
+      Menu__V1__ListCategoriesRequest r = MENU__V1__LIST_CATEGORIES_REQUEST__INIT;
+      r.channel = (Menu__V1__Channel)ch;
+      r.page = &page;
+      grpc_slice body = pack(&r.base), resp;
+      int rc = call(ctx, lg_method_path(LG_M_LIST_CATEGORIES), body, &resp);
+      grpc_slice_unref(body);
+      free(after);
+      after = NULL;
+      if (rc != 0) break;
+      Menu__V1__ListCategoriesResponse *lr = menu__v1__list_categories_response__unpack(
+          NULL, GRPC_SLICE_LENGTH(resp), GRPC_SLICE_START_PTR(resp));
+      grpc_slice_unref(resp);
+      if (!lr) break;
+      for (size_t i = 0; i < lr->n_edges && m->n_ids < max_ids; i++)
+        if (lr->edges[i]->node && !add_id(m, ch, lr->edges[i]->node->id)) break;
+      if (lr->page_info && lr->page_info->has_next_page && lr->page_info->end_cursor[0])
+        after = strdup(lr->page_info->end_cursor);
+      menu__v1__list_categories_response__free_unpacked(lr, NULL);
+      if (!after) break;
+    }
+    free(after);
+  }
+  return m->n_ids;
+}
+
+json_t *lg_mix_to_json(const lg_mix *m) {
+  return json_pack("{s:I,s:I,s:I,s:I}", "first_pages", (json_int_t)m->first_pages, "followed_pages",
+                   (json_int_t)m->followed_pages, "cursors_kept", (json_int_t)m->ring_used,
+                   "category_ids", (json_int_t)m->n_ids);
+}
