@@ -1,35 +1,219 @@
 #!/usr/bin/env bash
-# Benchmarks the running local stack (starts it if needed) with h2load speaking gRPC over
-# HTTP/2 on loopback: a bounded number of requests per case, fixed concurrency. Prints a
-# Markdown table (also written to build/bench.md) for the README.
-#   BENCH_REQUESTS (default 5000), BENCH_CLIENTS (8), BENCH_STREAMS (4 per connection)
+# `make bench`: starts its own stack (private MariaDB, dynalite and the three binaries on free
+# loopback ports, state under .local/bench), loads the large generated data set, drives every
+# scenario with build/bin/loadgen (closed and open loop, bounded in time and count), measures
+# the floors under each service (sql-svc's statement straight on MariaDB, dynamo-svc's own
+# DynamoDB requests replayed straight to dynalite) and the baseline commit's GetStoreMenu in
+# the same run, records CPU seconds per 1,000 calls of every process from /proc/PID/stat and
+# RSS from /proc/PID/status, then writes docs/BENCHMARKS.md (tools/bench_report.py).
+#   BENCH_QUICK=1        a short smoke (about 1 s per scenario, no baseline build)
+#   BENCH_SECONDS=N      seconds per scenario (default 5; quick 1)
+#   BENCH_BASELINE=REV   the commit GetStoreMenu is compared with (default f2e0385); "none" skips
+#   BENCH_OUT=FILE       the report (default docs/BENCHMARKS.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n=${BENCH_REQUESTS:-5000} c=${BENCH_CLIENTS:-8} m=${BENCH_STREAMS:-4}
-scripts/stack.sh up >/dev/null
-dir=build/bench
-cases=$(/usr/bin/python3 tools/bench_requests.py "$dir")
+top=$PWD
+PY=/usr/bin/python3
+quick=${BENCH_QUICK:-0}
+if [ "$quick" = 1 ]; then secs=${BENCH_SECONDS:-1}; else secs=${BENCH_SECONDS:-5}; fi
+baseline=${BENCH_BASELINE:-f2e0385}
+[ "$quick" = 1 ] && baseline=${BENCH_BASELINE:-none}
+report=${BENCH_OUT:-docs/BENCHMARKS.md}
+state=$top/.local/bench
+out=$top/build/bench
+bin=$top/build/bin
+mkdir -p "$state/logs" "$out"
+rm -f "$out"/*.json "$out"/*.jsonl
+t_start=$(date +%s)
+log() { echo "bench: [$(($(date +%s) - t_start)) s] $*" >&2; }
 
-# h2load counts HTTP answers; a gRPC error still comes with HTTP 200, so count the server's
-# non-OK calls of the method from its metrics (gRPC port 5005X -> metrics port 945X).
-grpc_errors() {
-  local mport=945${1: -1} method=${2##*/}
-  curl -s "http://127.0.0.1:$mport/metrics" |
-    awk -v m="grpc_method=\"$method\"" 'index($0, "grpc_server_handled_total{") == 1 && index($0, m) && !index($0, "grpc_code=\"OK\"") {s += $NF} END {print s + 0}'
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+db_port=$(free_port) ddb_port=$(free_port)
+
+# --- processes this script starts (and stops on exit, whatever happens) ----------------------
+declare -A PID=()
+stop_pid() {
+  local pid=$1
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
 }
-{
-  echo "| RPC | requests | concurrency | req/s | mean latency | max latency | gRPC errors |"
-  echo "|---|---|---|---|---|---|---|"
-  while IFS=$'\t' read -r name addr path body; do
-    before=$(grpc_errors "$addr" "$path")
-    out=$(h2load -n "$n" -c "$c" -m "$m" -d "$body" \
-      -H 'content-type: application/grpc' -H 'te: trailers' "http://$addr$path" 2>&1)
-    rps=$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
-    read -r mean max < <(awk '/^time for request:/ {print $6, $5}' <<<"$out")
-    failed=$(sed -n 's/^requests: .* \([0-9]*\) failed.*/\1/p' <<<"$out")
-    errors=$(($(grpc_errors "$addr" "$path") - before + failed))
-    echo "| $name | $n | $c conns x $m streams | $rps | $mean | $max | $errors |"
-  done <<<"$cases"
-} | tee build/bench.md
-echo
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); everything on one host (services, MariaDB, dynalite, h2load)"
+cleanup() {
+  for k in "${!PID[@]}"; do stop_pid "${PID[$k]}"; done
+  scripts/dynalite.sh stop "$state/dynalite" >/dev/null 2>&1 || true
+  scripts/mariadb.sh stop "$state/mariadb" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+[ -f "$state/cursor.key" ] || { umask 077; openssl rand -hex 32 >"$state/cursor.key"; }
+export MYSQL_HOST=127.0.0.1 MYSQL_PORT=$db_port MYSQL_USER=menu MYSQL_PASSWORD=menu MYSQL_DATABASE=menu
+export DYNAMODB_ENDPOINT=http://127.0.0.1:$ddb_port AWS_REGION=us-east-1 DYNAMODB_CREATE_TABLES=1
+export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+export CURSOR_KEY_FILE=$state/cursor.key LOG_LEVEL=${BENCH_LOG_LEVEL:-info}
+
+# start_svc KEY BINARY [VAR=value...]: one binary on free ports; sets ADDR[KEY].
+declare -A ADDR=()
+start_svc() {
+  local key=$1 binary=$2
+  shift 2
+  local port mport
+  port=$(free_port) mport=$(free_port)
+  env GRPC_ADDR=127.0.0.1:$port METRICS_ADDR=127.0.0.1:$mport "$@" "$binary" \
+    >>"$state/logs/$key.log" 2>&1 </dev/null &
+  PID[$key]=$!
+  ADDR[$key]=127.0.0.1:$port
+  if ! $PY scripts/wait_serving.py "${ADDR[$key]}" 30; then
+    echo "bench: $key is not SERVING; see $state/logs/$key.log" >&2
+    tail -5 "$state/logs/$key.log" >&2
+    exit 1
+  fi
+}
+# start_stack PREFIX BINDIR: dynamo-svc, sql-svc and a gateway over them.
+start_stack() {
+  local p=$1 b=$2
+  start_svc "${p}dynamo-svc" "$b/dynamo-svc"
+  start_svc "${p}sql-svc" "$b/sql-svc"
+  start_svc "${p}gateway" "$b/gateway" DYNAMO_SVC_TARGET="dns:///${ADDR[${p}dynamo-svc]}" \
+    SQL_SVC_TARGET="dns:///${ADDR[${p}sql-svc]}"
+}
+stop_stack() {
+  local p=$1
+  for s in gateway dynamo-svc sql-svc; do
+    stop_pid "${PID[$p$s]}"
+    unset "PID[$p$s]"
+  done
+}
+
+# --- measurements ----------------------------------------------------------------------------
+# JSON {name: {cpu_ticks, rss_kb, hwm_kb}} of every running process of ours and the datastores.
+snapshot() {
+  local first=1
+  printf '{'
+  for k in "${!PID[@]}" mariadbd dynalite; do
+    local pid
+    case $k in
+      mariadbd) pid=$(cat "$state/mariadb/mariadbd.pid" 2>/dev/null || true) ;;
+      dynalite) pid=$(cat "$state/dynalite/dynalite.pid" 2>/dev/null || true) ;;
+      *) pid=${PID[$k]} ;;
+    esac
+    [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || continue
+    # utime + stime: fields 14 and 15 after the ")" that ends the command name
+    local ticks rss hwm
+    ticks=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
+    rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+    hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
+    [ $first = 1 ] || printf ','
+    first=0
+    printf '"%s":{"cpu_ticks":%s,"rss_kb":%s,"hwm_kb":%s}' "$k" "$ticks" "${rss:-0}" "${hwm:-0}"
+  done
+  printf '}'
+}
+# measure NAME COMMAND...: runs a bounded load command that prints a JSON summary, and stores
+# it in $out/NAME.json with the process snapshots taken before and after.
+measure() {
+  local name=$1
+  shift
+  local before after
+  before=$(snapshot)
+  if ! timeout 900 "$@" >"$out/$name.raw"; then
+    echo "bench: scenario $name failed: $*" >&2
+    exit 1
+  fi
+  after=$(snapshot)
+  jq --arg name "$name" --argjson before "$before" --argjson after "$after" \
+    --argjson clk "$(getconf CLK_TCK)" \
+    '. + {scenario: $name, procs_before: $before, procs_after: $after, clk_tck: $clk}' \
+    "$out/$name.raw" >"$out/$name.json"
+  rm -f "$out/$name.raw"
+  log "$name: $(jq -r '"\(.calls) calls, \(.errors) errors, \(.throughput_rps | floor) /s, p50 \(.latency_us.p50) us, p99 \(.latency_us.p99) us"' "$out/$name.json")"
+}
+# every loadgen run is bounded by --duration and by this count
+lg="$bin/loadgen --count 2000000"
+
+# --- the stack and the large data set ----------------------------------------------------------
+log "datastores on 127.0.0.1:$db_port (MariaDB) and :$ddb_port (dynalite), state in $state"
+scripts/mariadb.sh start "$state/mariadb" "$db_port"
+scripts/dynalite.sh start "$state/dynalite" "$ddb_port"
+timeout 300 "$bin/sql-svc" migrate >>"$state/logs/setup.log" 2>&1
+timeout 300 "$bin/sql-svc" generate >>"$state/logs/setup.log" 2>&1 # 300,000 rules; once
+timeout 300 "$bin/dynamo-svc" seed-demo >>"$state/logs/setup.log" 2>&1 || true # create-only
+start_stack "" "$bin"
+if [ ! -f "$state/dynamo-seeded" ]; then
+  log "ghost swaps over the generated products"
+  timeout 300 $PY tools/bench_seed.py "${ADDR[dynamo-svc]}" 300
+  touch "$state/dynamo-seeded"
+fi
+gw=${ADDR[gateway]} dyn=${ADDR[dynamo-svc]} sql=${ADDR[sql-svc]}
+$lg --target "$gw" --method store-menu --concurrency 8 --duration 2 --count 300 >/dev/null # warm-up
+
+# --- every RPC at 1, 8 and 64 calls in flight --------------------------------------------------
+for c in 1 8 64; do
+  measure "health-c$c" $lg --target "$gw" --method health --concurrency "$c" --duration "$secs"
+  measure "get-category-c$c" $lg --target "$dyn" --method get-category --concurrency "$c" --duration "$secs"
+  measure "list-categories-c$c" $lg --target "$dyn" --method list-categories --concurrency "$c" --duration "$secs"
+  measure "batch-ghost-swaps-c$c" $lg --target "$dyn" --method batch-ghost-swaps --concurrency "$c" --duration "$secs"
+  measure "list-availabilities-c$c" $lg --target "$sql" --method list-availabilities --concurrency "$c" --duration "$secs"
+  measure "store-menu-c$c" $lg --target "$gw" --method store-menu --concurrency "$c" --duration "$secs"
+done
+measure store-menu-c32 $lg --target "$gw" --method store-menu --concurrency 32 --duration "$secs"
+
+# --- overload: open loop at 5x the measured capacity -------------------------------------------
+cap=$(jq -s 'map(.ok_rps) | max' "$out/store-menu-c8.json" "$out/store-menu-c64.json" "$out/store-menu-c32.json")
+rate=$(jq -n --argjson c "$cap" '[($c * 5 | floor), 20] | max')
+log "overload: GetStoreMenu capacity ${cap%.*}/s, offering $rate/s"
+measure overload-store-menu $lg --target "$gw" --method store-menu --rate "$rate" \
+  --duration "$((secs < 3 ? secs : secs))" --deadline-ms 2000 --max-inflight 4096
+cap=$(jq -s 'map(.ok_rps) | max' "$out/list-availabilities-c8.json" "$out/list-availabilities-c64.json")
+rate=$(jq -n --argjson c "$cap" '[($c * 5 | floor), 20] | max')
+measure overload-list-availabilities $lg --target "$sql" --method list-availabilities \
+  --rate "$rate" --duration "$secs" --deadline-ms 2000 --max-inflight 4096
+
+# --- the floors: the same requests straight on the datastores ----------------------------------
+for c in 1 8; do
+  measure "floor-sql-c$c" "$bin/sqlfloor" --concurrency "$c" --duration "$secs"
+done
+proxy_port=$(free_port)
+$PY tools/ddb_floor.py capture --listen "$proxy_port" --upstream "$DYNAMODB_ENDPOINT" \
+  --out "$out/ddb-capture.jsonl" --seconds 120 &
+PID[ddb-proxy]=$!
+sleep 0.5
+start_svc capture-dynamo-svc "$bin/dynamo-svc" DYNAMODB_ENDPOINT="http://127.0.0.1:$proxy_port"
+for m in get-category list-categories batch-ghost-swaps; do
+  $lg --target "${ADDR[capture-dynamo-svc]}" --method "$m" --concurrency 1 --count 50 >"$out/capture-$m.json"
+done
+stop_pid "${PID[capture-dynamo-svc]}"
+stop_pid "${PID[ddb-proxy]}"
+unset "PID[capture-dynamo-svc]" "PID[ddb-proxy]"
+for op in GetItem Query BatchGetItem; do
+  for c in 1 8; do
+    measure "floor-ddb-$op-c$c" $PY tools/ddb_floor.py replay --upstream "$DYNAMODB_ENDPOINT" \
+      --file "$out/ddb-capture.jsonl" --op "$op" --concurrency "$c" --duration "$secs"
+  done
+done
+
+# --- GetStoreMenu at 32 in flight: the baseline commit, same data, same run --------------------
+if [ "$baseline" != none ]; then
+  wt=$state/baseline-$baseline
+  if [ ! -x "$wt/build/bin/gateway" ]; then
+    log "building $baseline in $wt (once)"
+    [ -d "$wt" ] || git worktree add --detach "$wt" "$baseline" >/dev/null
+    make -C "$wt" -j"$(nproc)" build/bin/gateway build/bin/dynamo-svc build/bin/sql-svc \
+      >"$state/logs/baseline-build.log" 2>&1 ||
+      { echo "bench: baseline build failed; see $state/logs/baseline-build.log" >&2; exit 1; }
+  fi
+  start_stack base- "$wt/build/bin"
+  $lg --target "${ADDR[base-gateway]}" --method store-menu --concurrency 8 --duration 2 --count 300 >/dev/null
+  measure store-menu-c32-baseline $lg --target "${ADDR[base-gateway]}" --method store-menu \
+    --concurrency 32 --duration "$secs"
+  stop_stack base-
+  # and the current build once more, right after, so that both see the same machine
+  measure store-menu-c32-again $lg --target "$gw" --method store-menu --concurrency 32 --duration "$secs"
+fi
+
+# --- the report ----------------------------------------------------------------------------------
+snapshot >"$out/final-procs.json"
+$PY tools/bench_report.py --dir "$out" --out "$report" --seconds "$secs" --quick "$quick" \
+  --baseline "$baseline" --wall "$(($(date +%s) - t_start))"
+log "wrote $report"
