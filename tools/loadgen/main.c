@@ -68,7 +68,14 @@ static int parse_double(const char *s, const char *opt, double lo, double hi, do
   return 0;
 }
 
-int main(int argc, char **argv) {
+typedef struct {
+  const char *target, *method, *label;
+  lg_mix_config mix;
+  lg_run_config run;
+} options;
+
+/* Fills *out from argv: -1 when the run may go ahead, else the exit code (0 after --help). */
+static int options_parse(int argc, char **argv, options *out) {
   static const struct option opts[] = {{"target", 1, 0, 't'},
                                        {"method", 1, 0, 'm'},
                                        {"concurrency", 1, 0, 'c'},
@@ -104,7 +111,7 @@ int main(int argc, char **argv) {
                       .health_service = "",
                       .seed = 1};
   lg_run_config rc = {.max_inflight = 4096, .deadline_ms = 5000, .count = UINT64_MAX};
-  long v;
+  long v = 0;
   int o, connections = 0;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     int bad = 0;
@@ -208,6 +215,17 @@ int main(int argc, char **argv) {
                                   : rc.concurrency < 4 ? rc.concurrency
                                                        : 4);
   rc.target = target;
+  *out = (options){target, method, label, mc, rc};
+  return -1;
+}
+
+int main(int argc, char **argv) {
+  options opt;
+  int early = options_parse(argc, argv, &opt);
+  if (early >= 0) return early;
+  const char *target = opt.target, *label = opt.label;
+  lg_mix_config mc = opt.mix;
+  lg_run_config rc = opt.run;
 
   int rcode = 1;
   grpc_init();
