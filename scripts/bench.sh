@@ -213,7 +213,7 @@ done
 # (stores R001..R004 on KIOSK: a cheap statement, so the runtime is what is measured).
 demo="--method store-menu --store-prefix R --store-digits 3 --stores 4 --channel 1"
 demo_stack "" "$bin"
-$lg --target "${ADDR[demo-gateway]}" $demo --concurrency 8 --duration 2 --count 300 >/dev/null
+$lg --target "${ADDR[demo-gateway]}" $demo --concurrency 8 --duration 4 --count 600 >/dev/null
 measure store-menu-demo-c32 $lg --target "${ADDR[demo-gateway]}" $demo --concurrency 32 --duration "$secs"
 if [ "$baseline" != none ]; then
   wt=$state/baseline-$baseline
@@ -229,7 +229,7 @@ if [ "$baseline" != none ]; then
   $lg --target "${ADDR[base-gateway]}" --method store-menu --concurrency 8 --duration 2 --count 300 >/dev/null
   measure store-menu-c32-baseline $lg --target "${ADDR[base-gateway]}" --method store-menu \
     --concurrency 32 --duration "$secs"
-  $lg --target "${ADDR[base-demo-gateway]}" $demo --concurrency 8 --duration 2 --count 300 >/dev/null
+  $lg --target "${ADDR[base-demo-gateway]}" $demo --concurrency 8 --duration 4 --count 600 >/dev/null
   measure store-menu-demo-c32-baseline $lg --target "${ADDR[base-demo-gateway]}" $demo \
     --concurrency 32 --duration "$secs"
   stop_prefix base-
