@@ -48,7 +48,7 @@ SQL_SRC := $(filter-out services/sql-svc/main.c,$(wildcard services/sql-svc/*.c 
 GATEWAY_SRC := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 TOOL_SRC := $(wildcard tools/*.c)
-LOADGEN_SRC := $(wildcard tools/loadgen/*.c)
+LOADGEN_SRC := $(filter-out tools/loadgen/main.c,$(wildcard tools/loadgen/*.c))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 PROTO_LIB := $(B)/lib/libproto.a
@@ -56,6 +56,7 @@ COMMON_LIB := $(B)/lib/libcommon.a
 DYNAMO_LIB := $(B)/lib/libdynamo.a
 SQL_LIB := $(B)/lib/libsql.a
 GATEWAY_LIB := $(B)/lib/libgateway.a
+LOADGEN_LIB := $(B)/lib/libloadgen.a
 BASE_LIBS := $(COMMON_LIB) $(PROTO_LIB)
 ALL_LIBS := $(DYNAMO_LIB) $(SQL_LIB) $(GATEWAY_LIB) $(BASE_LIBS)
 # A unit test or tool names the component libraries it needs in a "// LIBS: dynamo sql" line.
@@ -114,6 +115,7 @@ $(COMMON_LIB): $(call obj,$(COMMON_SRC)) $(DESC_OBJ)
 $(DYNAMO_LIB): $(call obj,$(DYNAMO_SRC))
 $(SQL_LIB): $(call obj,$(SQL_SRC))
 $(GATEWAY_LIB): $(call obj,$(GATEWAY_SRC))
+$(LOADGEN_LIB): $(call obj,$(LOADGEN_SRC))
 $(B)/lib/%.a:
 	@mkdir -p $(dir $@)
 	@rm -f $@
@@ -126,12 +128,12 @@ $(B)/bin/gateway: $(call obj,gateway/main.c) $(GATEWAY_LIB) $(BASE_LIBS)
 $(BINS):
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(LDLIBS)
-# The load generator is several files (tools/loadgen/*.c).
-$(B)/bin/loadgen: $(call obj,$(LOADGEN_SRC)) $(BASE_LIBS)
+# The load generator: main.c over libloadgen (run loop, mixes, stats; unit-tested).
+$(B)/bin/loadgen: $(call obj,tools/loadgen/main.c) $(LOADGEN_LIB) $(BASE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(LDLIBS)
 # The floor under sql-svc: its own statement straight on MariaDB (bench.sh).
-$(B)/bin/sqlfloor: $(call obj,tools/sqlfloor/main.c tools/loadgen/stats.c) $(SQL_LIB) $(BASE_LIBS)
+$(B)/bin/sqlfloor: $(call obj,tools/sqlfloor/main.c) $(LOADGEN_LIB) $(SQL_LIB) $(BASE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(LDLIBS)
 $(B)/bin/%: $(B)/obj/tools/%.o $$(call comp_libs,tools/$$*.c)

@@ -1,0 +1,170 @@
+/* The load generator's bookkeeping and request mixes: nearest-rank percentiles per status,
+ * every call counted once under its code, bodies that vary and decode as the method's request,
+ * and list calls that continue a list from the cursor an answer returned. */
+// LIBS: loadgen
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "menu/v1/ghost_swap.pb-c.h"
+#include "menu/v1/product_availability.pb-c.h"
+#include "tools/loadgen/mix.h"
+#include "tools/loadgen/stats.h"
+
+static double field(json_t *o, const char *path1, const char *path2) {
+  json_t *v = json_object_get(o, path1);
+  if (path2) v = json_object_get(v, path2);
+  assert_non_null(v);
+  return json_number_value(v);
+}
+
+static void test_percentiles_nearest_rank(void **state) {
+  lg_stats *s = lg_stats_create(2000);
+  /* 1..1000 us OK, in reverse order: the summary must not depend on arrival order */
+  for (int i = 1000; i >= 1; i--) lg_stats_add(s, 0, (int64_t)i * 1000);
+  json_t *j = lg_stats_to_json(s, 2.0);
+  assert_int_equal((int)field(j, "calls", NULL), 1000);
+  assert_int_equal((int)field(j, "errors", NULL), 0);
+  assert_true(field(j, "latency_us", "p50") == 500.0);
+  assert_true(field(j, "latency_us", "p90") == 900.0);
+  assert_true(field(j, "latency_us", "p99") == 990.0);
+  assert_true(field(j, "latency_us", "p999") == 999.0);
+  assert_true(field(j, "latency_us", "max") == 1000.0);
+  assert_true(field(j, "latency_us", "mean") == 500.5);
+  assert_true(field(j, "throughput_rps", NULL) == 500.0);
+  json_decref(j);
+  lg_stats_destroy(s);
+}
+
+static void test_errors_counted_apart(void **state) {
+  lg_stats *s = lg_stats_create(10);
+  lg_stats_add(s, 0, 2000000);                   /* OK, 2 ms */
+  lg_stats_add(s, 8, 100000);                    /* RESOURCE_EXHAUSTED, 0.1 ms */
+  lg_stats_add(s, 8, 300000);                    /* RESOURCE_EXHAUSTED, 0.3 ms */
+  lg_stats_add(s, LG_CODE_BAD_RESPONSE, 500000); /* OK without a message */
+  json_t *j = lg_stats_to_json(s, 1.0);
+  assert_int_equal((int)field(j, "calls", NULL), 4);
+  assert_int_equal((int)field(j, "ok", NULL), 1);
+  assert_int_equal((int)field(j, "errors", NULL), 3);
+  assert_int_equal((int)field(j, "codes", "RESOURCE_EXHAUSTED"), 2);
+  assert_int_equal((int)field(j, "codes", "OK_WITHOUT_MESSAGE"), 1);
+  /* the fast errors do not make the OK calls look fast */
+  assert_true(field(j, "ok_latency_us", "p50") == 2000.0);
+  json_t *re = json_object_get(json_object_get(j, "error_latency_us"), "RESOURCE_EXHAUSTED");
+  assert_true(json_number_value(json_object_get(re, "max")) == 300.0);
+  json_decref(j);
+  lg_stats_destroy(s);
+}
+
+static void test_samples_past_capacity_still_counted(void **state) {
+  lg_stats *s = lg_stats_create(3);
+  for (int i = 0; i < 5; i++) lg_stats_add(s, 14, 1000);
+  assert_int_equal(lg_stats_calls(s), 5);
+  assert_int_equal(lg_stats_count(s, 14), 5);
+  json_t *j = lg_stats_to_json(s, 1.0);
+  assert_int_equal((int)field(j, "samples_dropped", NULL), 2);
+  assert_int_equal((int)field(j, "codes", "UNAVAILABLE"), 5);
+  json_decref(j);
+  lg_stats_destroy(s);
+}
+
+static lg_mix_config mix_config(lg_method m) {
+  lg_mix_config c = {.method = m,
+                     .stores = 2000,
+                     .store_prefix = "S",
+                     .store_digits = 5,
+                     .products = 5000,
+                     .product_base = 1000,
+                     .page_size = 16,
+                     .follow = 1.0,
+                     .swap_codes = 20,
+                     .seed = 7};
+  return c;
+}
+
+static void test_bodies_vary_and_decode(void **state) {
+  lg_method m;
+  assert_true(lg_method_parse("batch-ghost-swaps", &m));
+  assert_false(lg_method_parse("no-such-method", &m));
+  lg_mix_config c = mix_config(m);
+  lg_mix *mix = lg_mix_create(&c);
+  assert_string_equal(lg_mix_path(mix), "/menu.v1.GhostSwapService/BatchGetGhostSwaps");
+  char first[16] = "";
+  int differ = 0;
+  for (int i = 0; i < 20; i++) {
+    lg_req_key key;
+    grpc_slice b = lg_mix_next(mix, &key);
+    Menu__V1__BatchGetGhostSwapsRequest *r = menu__v1__batch_get_ghost_swaps_request__unpack(
+        NULL, GRPC_SLICE_LENGTH(b), GRPC_SLICE_START_PTR(b));
+    assert_non_null(r);
+    assert_int_equal(r->n_product_codes, 20);
+    assert_true(r->channel >= 1 && r->channel <= 5);
+    int n = 0;
+    assert_int_equal(sscanf(r->product_codes[0], "P%d", &n), 1);
+    assert_true(n >= 1000 && n < 6000);
+    if (i == 0) snprintf(first, sizeof first, "%s", r->product_codes[0]);
+    if (strcmp(first, r->product_codes[0]) != 0) differ++;
+    menu__v1__batch_get_ghost_swaps_request__free_unpacked(r, NULL);
+    grpc_slice_unref(b);
+  }
+  assert_true(differ > 10);
+  lg_mix_destroy(mix);
+}
+
+/* An answer with a next page: the next request asks for that page of the same list. */
+static void test_list_follows_the_returned_cursor(void **state) {
+  lg_mix_config c = mix_config(LG_M_LIST_AVAILABILITIES);
+  lg_mix *mix = lg_mix_create(&c);
+  lg_req_key key;
+  grpc_slice b = lg_mix_next(mix, &key);
+  Menu__V1__ListProductAvailabilitiesRequest *r =
+      menu__v1__list_product_availabilities_request__unpack(NULL, GRPC_SLICE_LENGTH(b),
+                                                            GRPC_SLICE_START_PTR(b));
+  assert_non_null(r);
+  assert_string_equal(r->page->after, ""); /* nothing to follow yet: a first page */
+  assert_int_equal(r->page->first, 16);
+  assert_string_equal(r->store_code, key.store);
+  assert_int_equal(strlen(key.store), 6); /* S00042 */
+  menu__v1__list_product_availabilities_request__free_unpacked(r, NULL);
+  grpc_slice_unref(b);
+
+  Menu__V1__PageInfo pi = MENU__V1__PAGE_INFO__INIT;
+  pi.has_next_page = 1;
+  pi.end_cursor = "cursor-from-the-server";
+  Menu__V1__ListProductAvailabilitiesResponse resp =
+      MENU__V1__LIST_PRODUCT_AVAILABILITIES_RESPONSE__INIT;
+  resp.page_info = &pi;
+  uint8_t buf[256];
+  size_t n = menu__v1__list_product_availabilities_response__pack(&resp, buf);
+  assert_true(lg_mix_wants_response(mix));
+  assert_true(lg_mix_on_response(mix, &key, buf, n));
+  assert_false(lg_mix_on_response(mix, &key, (const uint8_t *)"\xff\xff\xff", 3));
+
+  lg_req_key key2;
+  b = lg_mix_next(mix, &key2);
+  r = menu__v1__list_product_availabilities_request__unpack(NULL, GRPC_SLICE_LENGTH(b),
+                                                            GRPC_SLICE_START_PTR(b));
+  assert_string_equal(r->page->after, "cursor-from-the-server");
+  assert_string_equal(r->store_code, key.store);
+  assert_int_equal(r->channel, key.channel);
+  menu__v1__list_product_availabilities_request__free_unpacked(r, NULL);
+  grpc_slice_unref(b);
+  json_t *j = lg_mix_to_json(mix);
+  assert_int_equal((int)field(j, "followed_pages", NULL), 1);
+  assert_int_equal((int)field(j, "first_pages", NULL), 1);
+  json_decref(j);
+  lg_mix_destroy(mix);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_percentiles_nearest_rank),
+      cmocka_unit_test(test_errors_counted_apart),
+      cmocka_unit_test(test_samples_past_capacity_still_counted),
+      cmocka_unit_test(test_bodies_vary_and_decode),
+      cmocka_unit_test(test_list_follows_the_returned_cursor),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
