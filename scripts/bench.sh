@@ -143,23 +143,24 @@ lg="$bin/loadgen --count 2000000"
 
 # --- the stack and the large data set ----------------------------------------------------------
 log "datastores on 127.0.0.1:$db_port (MariaDB) and :$ddb_port (dynalite), state in $state"
+scripts/mariadb.sh stop "$state/mariadb" >/dev/null 2>&1 || true # one left by a killed run
 scripts/mariadb.sh start "$state/mariadb" "$db_port"
+# dynalite starts empty each run (seeding takes seconds), so the demo data is the current one
+scripts/dynalite.sh stop "$state/dynalite" >/dev/null 2>&1 || true
+rm -rf "$state/dynalite"
 scripts/dynalite.sh start "$state/dynalite" "$ddb_port"
 timeout 300 "$bin/sql-svc" migrate >>"$state/logs/setup.log" 2>&1
 timeout 300 "$bin/sql-svc" generate >>"$state/logs/setup.log" 2>&1 # 300,000 rules; once
-timeout 300 "$bin/dynamo-svc" seed-demo >>"$state/logs/setup.log" 2>&1 || true # create-only
+timeout 300 "$bin/dynamo-svc" seed-demo >>"$state/logs/setup.log" 2>&1
 # The demo data in a database of its own, for GetStoreMenu where MariaDB is not the bottleneck.
-env -u MYSQL_HOST -u MYSQL_TCP_PORT mariadb --no-defaults --protocol=socket --socket="$state/mariadb/mariadb.sock" -uroot \
-  -e 'CREATE DATABASE IF NOT EXISTS menu_demo CHARACTER SET utf8mb4 COLLATE utf8mb4_bin'
+env -u MYSQL_HOST -u MYSQL_TCP_PORT mariadb --no-defaults --protocol=socket \
+  --socket="$state/mariadb/mariadb.sock" -uroot -e 'DROP DATABASE IF EXISTS menu_demo; CREATE DATABASE menu_demo CHARACTER SET utf8mb4 COLLATE utf8mb4_bin'
 for cmd in migrate seed-demo; do
   MYSQL_DATABASE=menu_demo timeout 300 "$bin/sql-svc" $cmd >>"$state/logs/setup.log" 2>&1
 done
 start_stack "" "$bin"
-if [ ! -f "$state/dynamo-seeded" ]; then
-  log "ghost swaps over the generated products"
-  timeout 300 $PY tools/bench_seed.py "${ADDR[dynamo-svc]}" 300
-  touch "$state/dynamo-seeded"
-fi
+log "ghost swaps over the generated products"
+timeout 300 $PY tools/bench_seed.py "${ADDR[dynamo-svc]}" 300
 gw=${ADDR[gateway]} dyn=${ADDR[dynamo-svc]} sql=${ADDR[sql-svc]}
 $lg --target "$gw" --method store-menu --concurrency 8 --duration 2 --count 300 >/dev/null # warm-up
 
@@ -175,15 +176,23 @@ done
 measure store-menu-c32 $lg --target "$gw" --method store-menu --concurrency 32 --duration "$secs"
 
 # --- overload: open loop at 5x the measured capacity -------------------------------------------
-cap=$(jq -s 'map(.ok_rps) | max' "$out/store-menu-c8.json" "$out/store-menu-c64.json" "$out/store-menu-c32.json")
-rate=$(jq -n --argjson c "$cap" '[($c * 5 | floor), 20] | max')
-log "overload: GetStoreMenu capacity ${cap%.*}/s, offering $rate/s"
-measure overload-store-menu $lg --target "$gw" --method store-menu --rate "$rate" \
-  --duration "$((secs < 3 ? secs : secs))" --deadline-ms 2000 --max-inflight 4096
-cap=$(jq -s 'map(.ok_rps) | max' "$out/list-availabilities-c8.json" "$out/list-availabilities-c64.json")
-rate=$(jq -n --argjson c "$cap" '[($c * 5 | floor), 20] | max')
-measure overload-list-availabilities $lg --target "$sql" --method list-availabilities \
-  --rate "$rate" --duration "$secs" --deadline-ms 2000 --max-inflight 4096
+# overload NAME TARGET CAPACITY_FILES... -- LOADGEN_ARGS: offers 5x the best OK rate of the
+# files, on 16 connections (so that per-connection stream limits do not queue calls in the
+# client), deadline 2 s.
+overload() {
+  local name=$1 target=$2 files=() cap rate
+  shift 2
+  while [ "$1" != -- ]; do files+=("$1"); shift; done
+  shift
+  cap=$(jq -s 'map(.ok_rps) | max' "${files[@]}")
+  rate=$(jq -n --argjson c "$cap" '[($c * 5 | floor), 20] | max')
+  log "$name: capacity ${cap%.*}/s, offering $rate/s"
+  measure "$name" $lg --target "$target" --rate "$rate" --duration "$secs" --deadline-ms 2000 \
+    --max-inflight 4096 --connections 16 "$@"
+}
+overload overload-store-menu "$gw" "$out"/store-menu-c{8,32,64}.json -- --method store-menu
+overload overload-list-availabilities "$sql" "$out"/list-availabilities-c{8,64}.json -- \
+  --method list-availabilities
 
 # --- the floors: the same requests straight on the datastores ----------------------------------
 for c in 1 8; do
@@ -214,7 +223,9 @@ done
 demo="--method store-menu --store-prefix R --store-digits 3 --stores 4 --channel 1"
 demo_stack "" "$bin"
 $lg --target "${ADDR[demo-gateway]}" $demo --concurrency 8 --duration 4 --count 600 >/dev/null
+measure store-menu-demo-c1 $lg --target "${ADDR[demo-gateway]}" $demo --concurrency 1 --duration "$secs"
 measure store-menu-demo-c32 $lg --target "${ADDR[demo-gateway]}" $demo --concurrency 32 --duration "$secs"
+overload overload-store-menu-demo "${ADDR[demo-gateway]}" "$out"/store-menu-demo-c32.json -- $demo
 if [ "$baseline" != none ]; then
   wt=$state/baseline-$baseline
   if [ ! -x "$wt/build/bin/gateway" ]; then

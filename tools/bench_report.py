@@ -63,6 +63,11 @@ def codes(r):
     return ", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "0"
 
 
+def other_codes(r):
+    c = {k: v for k, v in r.get("codes", {}).items() if k not in ("OK", "RESOURCE_EXHAUSTED")}
+    return ", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "0"
+
+
 def lat(r, key="latency_us"):
     return r.get(key) or {}
 
@@ -136,23 +141,30 @@ def main():
             targets.append((f"GetStoreMenu at 32 in flight ({data}): p99 < 2x p50",
                             f"p50 {us(l32['p50'])}, p99 {us(l32['p99'])} "
                             f"({l32['p99'] / l32['p50']:.2f}x)", l32["p99"] < 2 * l32["p50"]))
-    ov, unl = load(d, "overload-store-menu"), load(d, "store-menu-c1")
-    if ov:
+    for ov_name, unl_name, what in (("overload-store-menu", "store-menu-c1", "GetStoreMenu, large set"),
+                                    ("overload-store-menu-demo", "store-menu-demo-c1",
+                                     "GetStoreMenu, demo data")):
+        ov, unl = load(d, ov_name), load(d, unl_name)
+        if not ov:
+            continue
         re_l = (ov.get("error_latency_us") or {}).get("RESOURCE_EXHAUSTED", {})
         n_re = ov.get("codes", {}).get("RESOURCE_EXHAUSTED", 0)
-        targets.append(("Overload (5x capacity): excess answered RESOURCE_EXHAUSTED within 5 ms",
+        targets.append((f"Overload ({what}, 5x capacity): excess answered RESOURCE_EXHAUSTED "
+                        "within 5 ms",
                         f"{n_re} RESOURCE_EXHAUSTED of {ov['calls']}"
                         + (f", p99 {us(re_l.get('p99'))}" if n_re else "")
-                        + f"; other errors: {codes(ov)}",
+                        + f"; other errors: {codes(ov) if not n_re else other_codes(ov)}",
                         bool(n_re) and re_l.get("p99", 1e9) <= 5000))
         if unl:
             adm, base_p99 = lat(ov, "ok_latency_us").get("p99"), lat(unl, "ok_latency_us").get("p99")
-            targets.append(("Overload: admitted calls' p99 within 2x unloaded p99",
+            targets.append((f"Overload ({what}): admitted calls' p99 within 2x unloaded p99",
                             f"{us(adm)} vs {us(base_p99)} at 1 in flight",
                             adm is not None and base_p99 and adm <= 2 * base_p99))
+    if load(d, "overload-store-menu"):
         final = json.loads((Path(d) / "final-procs.json").read_text())
-        hwm = {b: final.get(b, {}).get("hwm_kb", 0) for b in BINARIES}
-        targets.append(("RSS of every binary under 64 MiB (peak, VmHWM, whole run)",
+        hwm = {b: v.get("hwm_kb", 0) for b, v in sorted(final.items())
+               if b not in ("mariadbd", "dynalite")}
+        targets.append(("RSS of every binary under 64 MiB (peak, VmHWM, over the whole run)",
                         ", ".join(f"{b} {v / 1024:.1f} MiB" for b, v in hwm.items()),
                         all(0 < v < 64 * 1024 for v in hwm.values())))
     h1 = load(d, "health-c1")
@@ -174,8 +186,30 @@ def main():
             targets.append((f"CPU per call, {label}: <= {goal * 1000:.0f} us",
                             f"{v * 1000:.0f} us ({v:.3f} s per 1,000 calls, best of 8 and 64 "
                             "in flight)", v <= goal))
+    demo32 = [r for r in (load(d, "store-menu-demo-c32"), load(d, "store-menu-demo-c32-again")) if r]
+    if demo32:
+        procs = ["demo-gateway", "dynamo-svc", "demo-sql-svc"]
+        v = min(x for x in (cpu_per_1k(r, procs) for r in demo32) if x is not None)
+        targets.append(("CPU per call, GetStoreMenu on the demo data (gateway + both services): "
+                        "<= 1500 us", f"{v * 1000:.0f} us ({v:.3f} s per 1,000 calls, 32 in "
+                        "flight)", v <= 1.5))
     L += ["## Targets (issue 9)", "", "| target | measured | met |", "|---|---|---|"]
     L += [f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in targets]
+    why = []
+    if any(t.startswith("Overload") and "0 RESOURCE_EXHAUSTED" in m for t, m, _ in targets):
+        why.append("No call was answered RESOURCE_EXHAUSTED: the excess waited in the server's "
+                   "queue until its deadline (DEADLINE_EXCEEDED), which also pushes the admitted "
+                   "calls' p99 up; admission control answers it at once instead.")
+    sql8 = load(d, "floor-sql-c8")
+    if sql8 and any("large set, bound by MariaDB" in t and not ok for t, _, ok in targets):
+        why.append("GetStoreMenu on the large set runs sql-svc's availability statement once per "
+                   f"call; MariaDB alone answers it at {sql8['throughput_rps']:.0f}/s with 8 "
+                   "connections on this machine (floor below), so neither build can go faster "
+                   "there; the demo data row measures the runtime.")
+    if any(t.startswith("CPU per call") and not ok for t, _, ok in targets):
+        why.append("CPU per call: where it goes is in the profiling findings below.")
+    if why:
+        L += ["", "Why targets are missed in this run:", ""] + [f"- {w}" for w in why]
     L += ["", "Targets this run does not measure (they have their own tests in `make test`): "
           "the 4 MB request flood, the rolling restart, reconnect after a long outage.", ""]
 
@@ -253,21 +287,23 @@ def main():
           "late starts (> 1 ms) / worst |",
           "|---|---|---|---|---|---|---|---|---|---|"]
     for name, unloaded in (("overload-store-menu", "store-menu-c1"),
-                           ("overload-list-availabilities", "list-availabilities-c1")):
+                           ("overload-list-availabilities", "list-availabilities-c1"),
+                           ("overload-store-menu-demo", "store-menu-demo-c1")):
         r, u = load(d, name), load(d, unloaded)
         if not r:
             continue
         re_l = (r.get("error_latency_us") or {}).get("RESOURCE_EXHAUSTED", {})
         other = {k: v for k, v in r.get("codes", {}).items() if k not in ("OK", "RESOURCE_EXHAUSTED")}
         ok_l = lat(r, "ok_latency_us")
-        L.append(f"| {r['method'].rsplit('/', 1)[1]} | {r['rate']:.0f} | {r['calls']} | {r['ok']} | "
+        label = r["method"].rsplit("/", 1)[1] + (" (demo data)" if "demo" in name else "")
+        L.append(f"| {label} | {r['rate']:.0f} | {r['calls']} | {r['ok']} | "
                  f"{r.get('codes', {}).get('RESOURCE_EXHAUSTED', 0)} | "
                  f"{', '.join(f'{k} {v}' for k, v in sorted(other.items())) or '0'} | "
                  f"{us(re_l.get('p50'))} / {us(re_l.get('p99'))} / {us(re_l.get('max'))} | "
                  f"{us(ok_l.get('p50'))} / {us(ok_l.get('p99'))} | "
                  f"{us(lat(u, 'ok_latency_us').get('p99')) if u else '-'} | {r.get('late_starts', 0)} / "
                  f"{us(r.get('max_start_lag_us'))} |")
-    for name in ("overload-store-menu", "overload-list-availabilities"):
+    for name in ("overload-store-menu", "overload-list-availabilities", "overload-store-menu-demo"):
         r = load(d, name)
         if r:
             pa = r["procs_after"]
