@@ -8,9 +8,8 @@
 #include <string.h>
 
 #include "common/log.h"
-
-#define ALWAYS "'2020-01-01 00:00:00'"
-#define FOREVER "'9999-12-31 23:59:59'"
+#include "demo/products.h"
+#include "services/sql-svc/sqlsvc.h"
 
 /* Group types (lower ranking wins: restaurant beats regional beats market beats global) and
  * one group per channel and type. Shared by both data sets. */
@@ -24,7 +23,6 @@ static const char *const common_sql[] = {
     " AND NOT EXISTS (SELECT 1 FROM productAvailabilityRuleGroup g"
     "  WHERE g.productAvailabilityRuleGroupTypeId = t.productAvailabilityRuleGroupTypeId"
     "  AND g.channelId = c.channelId)",
-    "INSERT IGNORE INTO menuType (menuTypeCode) VALUES ('REGULAR'), ('BREAKFAST'), ('LATE_NIGHT')",
     NULL};
 
 /* The group of a channel and scope, as a scalar subquery over aliases ch (channelCode) and
@@ -43,7 +41,24 @@ static const char *const common_sql[] = {
   " ruleEffect, isHidden, isActive, restaurantId, marketId, regionalId, menuTypeId,"          \
   " effectiveDatetime, terminationDatetime, createdBy, createdAt, updatedBy, updatedAt) "
 
+/* ---- demo: a small quick-service chain ---------------------------------------------------
+ * Products, names and categories: demo/products.h (shared with dynamo-svc's seed). Three
+ * markets, four regions, five stores; menu types BREAKFAST and LUNCH. What a person sees on
+ * KIOSK (the rules below):
+ *   R001 (US-WEST): breakfast and lunch, the Green Chile Burger (regional special), Bottled
+ *        Water hidden (orderable, not shown);
+ *   R002 (US-EAST): lunch only, the Buffalo Chicken Wrap (regional special), no Grilled
+ *        Chicken Salad (regional deny), no Onion Rings (the store denies them);
+ *   R003 (CA-ON): breakfast and lunch, Poutine (market CA);
+ *   R004 (UK-LDN): no Iced Tea (market UK denies it);
+ *   R005 (US-WEST): drive-thru only, lunch.
+ * Everywhere: the Strawberry Shortcake Sundae promotion starts 7 days after seeding (midnight
+ * UTC) for four weeks; the Vanilla Shake is on APP and DELIVERY only. */
+
+#define ALL_CHANNELS "KIOSK,WEB,APP,DRIVE_THRU,DELIVERY"
+
 static const char *const demo_sql[] = {
+    "INSERT IGNORE INTO menuType (menuTypeCode) VALUES ('BREAKFAST'), ('LUNCH')",
     "INSERT IGNORE INTO market (marketCode) VALUES ('US'), ('CA'), ('UK')",
     "INSERT IGNORE INTO regional (regionalCode, marketId)"
     " SELECT x.code, m.marketId FROM (SELECT 'US-WEST' AS code, 'US' AS market"
@@ -54,84 +69,94 @@ static const char *const demo_sql[] = {
     "  UNION ALL SELECT 'R002', 'US-EAST' UNION ALL SELECT 'R003', 'CA-ON'"
     "  UNION ALL SELECT 'R004', 'UK-LDN' UNION ALL SELECT 'R005', 'US-WEST') x"
     " JOIN regional r ON r.regionalCode = x.reg",
-    /* R001 serves breakfast on KIOSK; R005 is on no channel at all. */
+    /* Which channels each store is on, and the menu types it serves there. */
     "INSERT IGNORE INTO restaurantChannelMenuTypeAssociation (restaurantId, channelId, menuTypeId)"
-    " SELECT r.restaurantId, c.channelId, mt.menuTypeId FROM (SELECT 'R001' AS s, 'KIOSK' AS ch,"
-    "  'REGULAR' AS mt UNION ALL SELECT 'R001', 'KIOSK', 'BREAKFAST'"
-    "  UNION ALL SELECT 'R001', 'WEB', 'REGULAR' UNION ALL SELECT 'R001', 'APP', 'REGULAR'"
-    "  UNION ALL SELECT 'R001', 'DRIVE_THRU', 'REGULAR' UNION ALL SELECT 'R002', 'KIOSK', 'REGULAR'"
-    "  UNION ALL SELECT 'R002', 'APP', 'REGULAR' UNION ALL SELECT 'R002', 'DELIVERY', 'REGULAR'"
-    "  UNION ALL SELECT 'R002', 'DELIVERY', 'LATE_NIGHT' UNION ALL SELECT 'R003', 'KIOSK', "
-    "'REGULAR'"
-    "  UNION ALL SELECT 'R003', 'WEB', 'REGULAR' UNION ALL SELECT 'R004', 'APP', 'REGULAR'"
-    "  UNION ALL SELECT 'R004', 'KIOSK', 'REGULAR') x"
-    " JOIN restaurant r ON r.restaurantCode = x.s JOIN channel c ON c.channelCode = x.ch"
-    " JOIN menuType mt ON mt.menuTypeCode = x.mt",
-    /* P1000..P1039 */
-    "INSERT IGNORE INTO product (productCode, displayName, productTypeId)"
-    " SELECT CONCAT('P', 1000 + n), CONCAT(ELT(1 + n % 8, 'Classic Burger', 'Cheese Burger',"
-    "  'Chicken Wrap', 'Garden Salad', 'Fries', 'Cola', 'Coffee', 'Apple Pie'), ' #', n), 1"
-    " FROM (SELECT a.d + 10 * b.d AS n FROM"
-    "  (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4"
-    "   UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8"
-    "   UNION ALL SELECT 9) a CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2"
-    "   UNION ALL SELECT 3) b) seq",
+    " SELECT r.restaurantId, c.channelId, mt.menuTypeId FROM ("
+    "  SELECT 'R001' AS s, '" ALL_CHANNELS
+    "' AS chs, 'BREAKFAST,LUNCH' AS mts"
+    "  UNION ALL SELECT 'R002', 'KIOSK,WEB,APP,DELIVERY', 'LUNCH'"
+    "  UNION ALL SELECT 'R003', 'KIOSK,WEB,APP,DRIVE_THRU', 'BREAKFAST,LUNCH'"
+    "  UNION ALL SELECT 'R004', 'KIOSK,APP,DELIVERY', 'BREAKFAST,LUNCH'"
+    "  UNION ALL SELECT 'R005', 'DRIVE_THRU', 'LUNCH') x"
+    " JOIN restaurant r ON r.restaurantCode = x.s"
+    " JOIN channel c ON FIND_IN_SET(c.channelCode, x.chs)"
+    " JOIN menuType mt ON FIND_IN_SET(mt.menuTypeCode, x.mts)",
     NULL};
 
-/* Rules, only on the first run (guarded in seed_demo). Global: every product P1000..P1029 on
- * every channel; breakfast items P1030..P1034 only where BREAKFAST is served; plus market,
- * regional and restaurant overrides, expired, future and hidden rules. */
+/* One demo rule per product of `products` and channel of `channels` (comma lists). scope:
+ * the restaurantId, marketId, regionalId values; menu: a menuTypeId or NULL. */
+#define DEMO_RULE(products, channels, type, effect, hidden, scope, menu, eff, term)          \
+  RULE_COLS "SELECT p.productId, " GROUP_OF(                                                 \
+      "ch.channelCode",                                                                      \
+      type) ", '" type "', '" effect "', " hidden ", 1, " scope ", " menu ", " eff ", " term \
+            ", 'seed-demo', UTC_TIMESTAMP(6), 'seed-demo', UTC_TIMESTAMP(6)"                 \
+            " FROM product p JOIN channel ch ON FIND_IN_SET(ch.channelCode, '" channels      \
+            "') WHERE FIND_IN_SET(p.productCode, '" products "')"
+#define NO_SCOPE "NULL, NULL, NULL"
+#define AT_STORE(code) \
+  "(SELECT restaurantId FROM restaurant WHERE restaurantCode = '" code "'), NULL, NULL"
+#define IN_MARKET(code) "NULL, (SELECT marketId FROM market WHERE marketCode = '" code "'), NULL"
+#define IN_REGION(code) \
+  "NULL, NULL, (SELECT regionalId FROM regional WHERE regionalCode = '" code "')"
+#define MENU(code) "(SELECT menuTypeId FROM menuType WHERE menuTypeCode = '" code "')"
+#define ANY_MENU "NULL"
+#define ALWAYS "'2020-01-01 00:00:00'"
+#define FOREVER "'9999-12-31 23:59:59'"
+#define NEXT_WEEK "DATE(UTC_TIMESTAMP()) + INTERVAL 7 DAY"
+#define FIVE_WEEKS "DATE(UTC_TIMESTAMP()) + INTERVAL 35 DAY"
+
+#define LUNCH_ITEMS \
+  "P1000,P1001,P1002,P1003,P1004,P1005,P1006,P1007,P1008,P1009,P1010,P1011,P1012,P1015,P1017"
+#define ALL_DAY_ITEMS \
+  "P1013,P1014,P1016,P1018,P1019,P1020,P1021,P1022,P1023,P1024,P1025,P1026,P1027,P1028,P1029"
+#define BREAKFAST_ITEMS "P1030,P1031,P1032,P1033,P1034"
+
+/* Rules, only on the first run (guarded in seed_demo); the notes in demo/products.h say the
+ * same in words. */
 static const char *const demo_rules_sql[] = {
-    RULE_COLS
-    "SELECT p.productId, " GROUP_OF("ch.channelCode", "global-experience") ", 'global-experience',"
-    " 'allow', 0, 1, NULL, NULL, NULL, NULL, " ALWAYS ", " FOREVER ", 'seed-demo',"
-    " UTC_TIMESTAMP(6), 'seed-demo', UTC_TIMESTAMP(6)"
-    " FROM product p CROSS JOIN channel ch WHERE p.productCode BETWEEN 'P1000' AND 'P1029'",
-    RULE_COLS
-    "SELECT p.productId, " GROUP_OF("'KIOSK'", "global-experience") ", 'global-experience',"
-    " 'allow', 0, 1, NULL, NULL, NULL, (SELECT menuTypeId FROM menuType WHERE menuTypeCode ="
-    " 'BREAKFAST'), " ALWAYS ", " FOREVER ", 'seed-demo', UTC_TIMESTAMP(6), 'seed-demo',"
-    " UTC_TIMESTAMP(6) FROM product p WHERE p.productCode BETWEEN 'P1030' AND 'P1034'",
-    /* Market UK denies fries and cola everywhere. */
-    RULE_COLS
-    "SELECT p.productId, " GROUP_OF("ch.channelCode", "market") ", 'market', 'deny', 0, 1, NULL,"
-    " (SELECT marketId FROM market WHERE marketCode = 'UK'), NULL, NULL, " ALWAYS ", " FOREVER
-    ", 'seed-demo', UTC_TIMESTAMP(6), 'seed-demo', UTC_TIMESTAMP(6)"
-    " FROM product p CROSS JOIN channel ch WHERE p.productCode IN ('P1004', 'P1005')",
-    /* Region US-EAST denies P1002 on KIOSK, but restaurant R002 allows it again (hidden). */
-    RULE_COLS
-    "SELECT p.productId, " GROUP_OF("'KIOSK'", "regional") ", 'regional', 'deny', 0, 1, NULL,"
-    " NULL, (SELECT regionalId FROM regional WHERE regionalCode = 'US-EAST'), NULL, " ALWAYS
-    ", " FOREVER ", 'seed-demo', UTC_TIMESTAMP(6), 'seed-demo', UTC_TIMESTAMP(6)"
-    " FROM product p WHERE p.productCode IN ('P1002', 'P1003')",
-    RULE_COLS
-    "SELECT p.productId, " GROUP_OF("'KIOSK'", "restaurant") ", 'restaurant', 'allow', 1, 1,"
-    " (SELECT restaurantId FROM restaurant WHERE restaurantCode = 'R002'), NULL, NULL, NULL, "
-    ALWAYS ", " FOREVER ", 'seed-demo', UTC_TIMESTAMP(6), 'seed-demo', UTC_TIMESTAMP(6)"
-    " FROM product p WHERE p.productCode = 'P1002'",
-    /* Restaurant R001: a deny that expired, and a deny that starts in 2099. */
-    RULE_COLS
-    "SELECT p.productId, " GROUP_OF("ch.channelCode", "restaurant") ", 'restaurant', 'deny', 0,"
-    " 1, (SELECT restaurantId FROM restaurant WHERE restaurantCode = 'R001'), NULL, NULL, NULL, "
-    ALWAYS ", '2021-01-01 00:00:00', 'seed-demo', UTC_TIMESTAMP(6), 'seed-demo',"
-    " UTC_TIMESTAMP(6) FROM product p CROSS JOIN channel ch WHERE p.productCode = 'P1006'",
-    RULE_COLS
-    "SELECT p.productId, " GROUP_OF("ch.channelCode", "restaurant") ", 'restaurant', 'deny', 0,"
-    " 1, (SELECT restaurantId FROM restaurant WHERE restaurantCode = 'R001'), NULL, NULL, NULL,"
-    " '2099-01-01 00:00:00', " FOREVER ", 'seed-demo', UTC_TIMESTAMP(6), 'seed-demo',"
-    " UTC_TIMESTAMP(6) FROM product p CROSS JOIN channel ch WHERE p.productCode = 'P1007'",
-    /* Market US adds P1035..P1039 (US only), the regional US-WEST hides P1035. */
-    RULE_COLS
-    "SELECT p.productId, " GROUP_OF("ch.channelCode", "market") ", 'market', 'allow', 0, 1, NULL,"
-    " (SELECT marketId FROM market WHERE marketCode = 'US'), NULL, NULL, " ALWAYS ", " FOREVER
-    ", 'seed-demo', UTC_TIMESTAMP(6), 'seed-demo', UTC_TIMESTAMP(6)"
-    " FROM product p CROSS JOIN channel ch WHERE p.productCode BETWEEN 'P1035' AND 'P1039'",
-    RULE_COLS
-    "SELECT p.productId, " GROUP_OF("ch.channelCode", "regional") ", 'regional', 'allow', 1, 1,"
-    " NULL, NULL, (SELECT regionalId FROM regional WHERE regionalCode = 'US-WEST'), NULL, "
-    ALWAYS ", " FOREVER ", 'seed-demo', UTC_TIMESTAMP(6), 'seed-demo', UTC_TIMESTAMP(6)"
-    " FROM product p CROSS JOIN channel ch WHERE p.productCode = 'P1035'",
+    /* The chain's menu: lunch items where LUNCH is served, breakfast items where BREAKFAST
+     * is, the rest all day. */
+    DEMO_RULE(LUNCH_ITEMS, ALL_CHANNELS, "global-experience", "allow", "0", NO_SCOPE, MENU("LUNCH"),
+              ALWAYS, FOREVER),
+    DEMO_RULE(ALL_DAY_ITEMS, ALL_CHANNELS, "global-experience", "allow", "0", NO_SCOPE, ANY_MENU,
+              ALWAYS, FOREVER),
+    DEMO_RULE(BREAKFAST_ITEMS, ALL_CHANNELS, "global-experience", "allow", "0", NO_SCOPE,
+              MENU("BREAKFAST"), ALWAYS, FOREVER),
+    DEMO_RULE("P1039", "APP,DELIVERY", "global-experience", "allow", "0", NO_SCOPE, ANY_MENU,
+              ALWAYS, FOREVER),
+    /* The promotion: from next week (midnight UTC, 7 days after seeding) for four weeks. */
+    DEMO_RULE("P1037", ALL_CHANNELS, "global-experience", "allow", "0", NO_SCOPE, ANY_MENU,
+              NEXT_WEEK, FIVE_WEEKS),
+    /* Market, regional and restaurant differences. */
+    DEMO_RULE("P1036", ALL_CHANNELS, "market", "allow", "0", IN_MARKET("CA"), MENU("LUNCH"), ALWAYS,
+              FOREVER),
+    DEMO_RULE("P1022", ALL_CHANNELS, "market", "deny", "0", IN_MARKET("UK"), ANY_MENU, ALWAYS,
+              FOREVER),
+    DEMO_RULE("P1035", ALL_CHANNELS, "regional", "allow", "0", IN_REGION("US-WEST"), MENU("LUNCH"),
+              ALWAYS, FOREVER),
+    DEMO_RULE("P1038", ALL_CHANNELS, "regional", "allow", "0", IN_REGION("US-EAST"), MENU("LUNCH"),
+              ALWAYS, FOREVER),
+    DEMO_RULE("P1012", ALL_CHANNELS, "regional", "deny", "0", IN_REGION("US-EAST"), ANY_MENU,
+              ALWAYS, FOREVER),
+    DEMO_RULE("P1015", ALL_CHANNELS, "restaurant", "deny", "0", AT_STORE("R002"), ANY_MENU, ALWAYS,
+              FOREVER),
+    DEMO_RULE("P1025", ALL_CHANNELS, "restaurant", "allow", "1", AT_STORE("R001"), ANY_MENU, ALWAYS,
+              FOREVER),
+    /* Windows that do not apply now: a deny that expired, and one that starts in 2099. */
+    DEMO_RULE("P1006", ALL_CHANNELS, "restaurant", "deny", "0", AT_STORE("R001"), ANY_MENU, ALWAYS,
+              "'2021-01-01 00:00:00'"),
+    DEMO_RULE("P1007", ALL_CHANNELS, "restaurant", "deny", "0", AT_STORE("R001"), ANY_MENU,
+              "'2099-01-01 00:00:00'", FOREVER),
     NULL};
+
+/* The products of demo/products.h, inserted or renamed (a re-run fixes names). */
+static const struct {
+  const char *code, *name;
+} demo_products[] = {
+#define X(code, name, category, note) {code, name},
+    DEMO_PRODUCTS(X)
+#undef X
+};
 
 static menu_status run_text(MYSQL *m, const char *sql) {
   if (mysql_real_query(m, sql, strlen(sql)))
@@ -159,9 +184,36 @@ static long long scalar(MYSQL *m, const char *sql) {
   return v;
 }
 
+static menu_status seed_demo_products(MYSQL *m) {
+  static const char sql[] =
+      "INSERT INTO product (productCode, displayName, productTypeId) VALUES (?, ?, 1)"
+      " ON DUPLICATE KEY UPDATE displayName = ?";
+  MYSQL_STMT *s = mysql_stmt_init(m);
+  menu_status st = MENU_OK;
+  if (!s || mysql_stmt_prepare(s, sql, sizeof sql - 1)) {
+    st = MENU_UNAVAILABLE("seed: %s", s ? mysql_stmt_error(s) : mysql_error(m));
+    goto out;
+  }
+  for (size_t i = 0; i < sizeof demo_products / sizeof demo_products[0]; i++) {
+    unsigned long l_code, l_name;
+    MYSQL_BIND b[3];
+    sql_bind_str(&b[0], demo_products[i].code, &l_code);
+    sql_bind_str(&b[1], demo_products[i].name, &l_name);
+    b[2] = b[1];
+    if (mysql_stmt_bind_param(s, b) || mysql_stmt_execute(s)) {
+      st = MENU_UNAVAILABLE("seed: product %s: %s", demo_products[i].code, mysql_stmt_error(s));
+      goto out;
+    }
+  }
+out:
+  if (s) mysql_stmt_close(s);
+  return st;
+}
+
 menu_status seed_demo(MYSQL *m) {
   menu_status st = run_list(m, common_sql);
   if (menu_status_is_ok(&st)) st = run_list(m, demo_sql);
+  if (menu_status_is_ok(&st)) st = seed_demo_products(m);
   if (!menu_status_is_ok(&st)) return st;
   if (scalar(m, "SELECT COUNT(*) FROM productAvailabilityRule WHERE createdBy = 'seed-demo'") > 0) {
     log_info("seed-demo: rules already present, reference data refreshed only", NULL);
@@ -244,6 +296,10 @@ menu_status seed_generate(MYSQL *m, const seed_sizes *z) {
       z->products < 1 || z->rules < 0)
     return MENU_INVALID("generate: sizes out of range");
   menu_status st = run_list(m, common_sql);
+  if (menu_status_is_ok(&st))
+    st = run_text(m,
+                  "INSERT IGNORE INTO menuType (menuTypeCode) VALUES ('REGULAR'), ('BREAKFAST'),"
+                  " ('LATE_NIGHT')");
   if (!menu_status_is_ok(&st)) return st;
   if (scalar(m, "SELECT COUNT(*) FROM productAvailabilityRule WHERE createdBy = 'generate'") > 0) {
     log_info("generate: rules already present, nothing to do", NULL);

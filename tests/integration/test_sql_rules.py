@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from menu.v1 import common_pb2 as cm, product_availability_pb2 as pa
-from test_sql_support import (call, db_env, fresh_database, get_one, list_all, migrate, sql,
+from test_sql_support import (call, db_env, fresh_database, list_all, migrate, sql,
                               subcommand, ts)
 
 KIOSK = cm.CHANNEL_KIOSK
@@ -155,24 +155,6 @@ def test_check_constraints_back_the_validation(env):
         with pytest.raises(RuntimeError, match="CONSTRAINT"):
             sql(env, f"UPDATE productAvailabilityRule SET {change} WHERE ruleType ="
                      " 'global-experience' LIMIT 1")
-
-
-def test_seed_demo_data_answers_every_scope(env, svc):
-    r001 = list_all(svc, "R001", KIOSK)
-    assert {n.rule_type for n in r001.values()} >= {pa.RULE_TYPE_GLOBAL_EXPERIENCE, pa.RULE_TYPE_MARKET,
-                                                    pa.RULE_TYPE_REGIONAL}
-    assert "P1030" in r001 and "P1035" in r001 and r001["P1035"].is_hidden  # breakfast, regional
-    assert "P1006" in r001 and "P1007" in r001  # expired and future denies do not apply
-    r002 = list_all(svc, "R002", KIOSK)
-    assert r002["P1002"].rule_type == pa.RULE_TYPE_RESTAURANT and "P1003" not in r002
-    assert "P1030" not in r002  # no breakfast at R002
-    uk = list_all(svc, "R004", KIOSK)
-    assert "P1004" not in uk and "P1005" not in uk and "P1000" in uk  # market deny
-    assert get_one(svc, "R002", KIOSK, "P1002").product_availability.is_hidden
-    # Idempotent: a second run adds nothing.
-    count = sql(env, "SELECT COUNT(*) FROM productAvailabilityRule WHERE createdBy = 'seed-demo'")
-    assert subcommand(env, "seed-demo").returncode == 0
-    assert sql(env, "SELECT COUNT(*) FROM productAvailabilityRule WHERE createdBy = 'seed-demo'") == count
 
 
 def test_migrations_concurrent_and_idempotent(mariadb):
