@@ -386,9 +386,17 @@ def main():
     profiles = sorted(glob.glob(str(ROOT / "docs" / "PROFILE-*.md")))
     if profiles:
         for p in profiles:
-            title = next((x.lstrip("# ").strip() for x in open(p, encoding="utf-8")
-                          if x.startswith("#")), Path(p).stem)
-            L.append(f"- [{title}]({Path(p).name})")
+            lines = Path(p).read_text(encoding="utf-8").splitlines()
+            title = next((x.lstrip("# ").strip() for x in lines if x.startswith("#")),
+                         Path(p).stem)
+            # its first paragraph, folded in; the rest stays in the file
+            start = next((i for i, x in enumerate(lines) if x and not x.startswith("#")), None)
+            para = []
+            for x in lines[start:] if start is not None else []:
+                if not x.strip():
+                    break
+                para.append(x.strip())
+            L.append(f"- **[{title}]({Path(p).name})**" + (": " + " ".join(para) if para else ""))
     else:
         L.append("No profile write-up yet (docs/PROFILE-*.md).")
 
