@@ -5,8 +5,11 @@
 #include <grpc/support/log.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include "common/health.h"
 #include "common/log.h"
+#include "common/reflection.h"
 
 /* gRPC core's own messages, as JSON lines like ours instead of its text format on stderr. */
 static void grpc_log(gpr_log_func_args *a) {
@@ -33,6 +36,8 @@ int app_main(const app_def *def) {
   grpc_init();
   metrics_registry *metrics = metrics_registry_create();
   rpc_server *server = rpc_server_create(&scfg, metrics);
+  health *health = health_attach(server);
+  reflection *reflection = reflection_attach(server);
   int rc = 0;
   void *state = def->init(&cfg, server);
   if (!config_ok(&cfg, def->name)) {
@@ -40,15 +45,21 @@ int app_main(const app_def *def) {
   } else if (!state) {
     log_error("start-up failed", NULL);
     rc = 1;
-  } else if (rpc_server_start(server) != 0) {
+  } else if (!health || !reflection || rpc_server_start(server) != 0) {
     log_error("server failed to start", NULL);
     rc = 1;
   } else {
     rpc_server_wait_for_signal(server);
   }
-  rpc_server_shutdown(server);
+  if (rpc_server_shutdown(server) != 0) {
+    /* Handlers are stuck in a datastore call: exit now, with them still running. */
+    fflush(NULL);
+    _exit(rc);
+  }
   if (state && def->fini) def->fini(state);
   rpc_server_destroy(server);
+  health_destroy(health);
+  reflection_destroy(reflection);
   metrics_registry_destroy(metrics);
   grpc_shutdown();
   return rc;

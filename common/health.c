@@ -1,8 +1,12 @@
-/* grpc.health.v1.Health: Check (inline, never blocks) and Watch (a server stream that gets a
- * message whenever the serving status changes, ended at shutdown). "" means the whole server;
- * every registered service name is known; anything else is NOT_FOUND (Watch: SERVICE_UNKNOWN). */
+/* grpc.health.v1.Health: Check (answered on the CQ thread, never queued behind handlers) and
+ * Watch (a server stream that gets a message whenever the serving status changes, ended when
+ * the server stops). "" means the whole server; every registered service name is known;
+ * anything else is NOT_FOUND (Watch: SERVICE_UNKNOWN). Follows the server's state listener. */
+#include "common/health.h"
+
 #include <grpc/grpc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,8 +23,8 @@ typedef struct watcher watcher;
 
 struct health {
   rpc_server *server;
-  pthread_mutex_t mu; /* guards everything below and every watcher */
-  bool serving;
+  atomic_bool serving; /* written under mu, read by Check without it */
+  pthread_mutex_t mu;  /* guards everything below and every watcher */
   bool ended;
   watcher *watchers;
 };
@@ -29,6 +33,7 @@ struct health {
 struct watcher {
   rpc_tag send_tag, close_tag;
   health *h;
+  rpc_stream *stream;
   watcher *next;
   grpc_call *call;
   bool known;     /* service name registered */
@@ -41,13 +46,6 @@ struct watcher {
   grpc_byte_buffer *msg;
   grpc_slice details;
 };
-
-health *health_create(rpc_server *s) {
-  health *h = calloc(1, sizeof *h);
-  h->server = s;
-  pthread_mutex_init(&h->mu, NULL);
-  return h;
-}
 
 void health_destroy(health *h) {
   if (!h) return;
@@ -62,16 +60,16 @@ static bool known_service(health *h, const char *name) {
   return false;
 }
 
-static menu_status check(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp,
-                         void *arg) {
+static void check(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp, void *arg) {
   health *h = arg;
   const Grpc__Health__V1__HealthCheckRequest *in = (const void *)req;
   Grpc__Health__V1__HealthCheckResponse *out = (void *)resp;
-  if (!known_service(h, in->service)) return MENU_NOT_FOUND("unknown service %s", in->service);
-  pthread_mutex_lock(&h->mu);
-  out->status = h->serving ? SERVING : NOT_SERVING;
-  pthread_mutex_unlock(&h->mu);
-  return MENU_OK;
+  if (!known_service(h, in->service)) {
+    rpc_ctx_reply(ctx, MENU_NOT_FOUND("unknown service %s", in->service));
+    return;
+  }
+  out->status = atomic_load(&h->serving) ? SERVING : NOT_SERVING;
+  rpc_ctx_reply(ctx, MENU_OK);
 }
 
 /* ---- Watch ---------------------------------------------------------------------------------- */
@@ -86,6 +84,9 @@ static void watcher_free(watcher *w) {
   if (w->msg) grpc_byte_buffer_destroy(w->msg);
   grpc_slice_unref(w->details);
   grpc_call_unref(w->call);
+  rpc_stream_end(w->stream, w->cancelled   ? GRPC_STATUS_CANCELLED
+                            : w->finishing ? GRPC_STATUS_UNAVAILABLE
+                                           : GRPC_STATUS_OK);
   free(w);
 }
 
@@ -94,7 +95,7 @@ static void watcher_free(watcher *w) {
 static void watcher_pump(watcher *w) {
   health *h = w->h;
   if (w->sending || w->closed) return;
-  int status = w->known ? (h->serving ? SERVING : NOT_SERVING) : SERVICE_UNKNOWN;
+  int status = w->known ? (atomic_load(&h->serving) ? SERVING : NOT_SERVING) : SERVICE_UNKNOWN;
   grpc_op ops[3];
   memset(ops, 0, sizeof ops);
   size_t n = 0;
@@ -148,7 +149,7 @@ static void on_close(rpc_tag *tag, bool ok) {
   pthread_mutex_unlock(&h->mu);
 }
 
-static void watch_start(rpc_server *s, grpc_call *call, grpc_byte_buffer *payload, void *arg) {
+static void watch_start(rpc_stream *st, grpc_call *call, grpc_byte_buffer *payload, void *arg) {
   health *h = arg;
   arena a;
   arena_init(&a);
@@ -163,6 +164,7 @@ static void watch_start(rpc_server *s, grpc_call *call, grpc_byte_buffer *payloa
   w->send_tag.fn = on_send;
   w->close_tag.fn = on_close;
   w->h = h;
+  w->stream = st;
   w->call = call;
   w->last_sent = -1;
   w->known = req && known_service(h, req->service);
@@ -186,26 +188,62 @@ static void watch_start(rpc_server *s, grpc_call *call, grpc_byte_buffer *payloa
   pthread_mutex_unlock(&h->mu);
 }
 
-int health_register(health *h) {
-  const ProtobufCServiceDescriptor *d = &grpc__health__v1__health__descriptor;
-  const ProtobufCMethodDescriptor *c = protobuf_c_service_descriptor_get_method_by_name(d, "Check");
-  const ProtobufCMethodDescriptor *w = protobuf_c_service_descriptor_get_method_by_name(d, "Watch");
-  return rpc_server_add_raw_method(h->server, d->name, "Check", RPC_KIND_UNARY_INLINE, c->input,
-                                   c->output, check, NULL, h, true) ||
-         rpc_server_add_raw_method(h->server, d->name, "Watch", RPC_KIND_STREAM, w->input,
-                                   w->output, NULL, watch_start, h, true);
-}
-
-void health_set_serving(health *h, bool serving) {
+static void set_serving(health *h, bool serving) {
   pthread_mutex_lock(&h->mu);
-  h->serving = serving;
+  atomic_store(&h->serving, serving);
   for (watcher *w = h->watchers; w; w = w->next) watcher_pump(w);
   pthread_mutex_unlock(&h->mu);
 }
 
-void health_end_watches(health *h) {
+/* Ends every Watch stream (after a last NOT_SERVING message) so shutdown need not wait. */
+static void end_watches(health *h) {
   pthread_mutex_lock(&h->mu);
   h->ended = true;
   for (watcher *w = h->watchers; w; w = w->next) watcher_pump(w);
   pthread_mutex_unlock(&h->mu);
+}
+
+static void on_state(void *arg, rpc_server_state state) {
+  health *h = arg;
+  switch (state) {
+    case RPC_SERVER_SERVING:
+      set_serving(h, true);
+      break;
+    case RPC_SERVER_DRAINING:
+      set_serving(h, false);
+      break;
+    case RPC_SERVER_STOPPING:
+      end_watches(h);
+      break;
+  }
+}
+
+health *health_attach(rpc_server *s) {
+  health *h = calloc(1, sizeof *h);
+  if (!h) abort();
+  h->server = s;
+  pthread_mutex_init(&h->mu, NULL);
+  const ProtobufCServiceDescriptor *d = &grpc__health__v1__health__descriptor;
+  const ProtobufCMethodDescriptor *c = protobuf_c_service_descriptor_get_method_by_name(d, "Check");
+  const ProtobufCMethodDescriptor *w = protobuf_c_service_descriptor_get_method_by_name(d, "Watch");
+  rpc_method_def check_def = {.service = d->name,
+                              .method = "Check",
+                              .in = c->input,
+                              .out = c->output,
+                              .async_fn = check,
+                              .flags = RPC_METHOD_PROBE | RPC_METHOD_QUIET,
+                              .arg = h};
+  rpc_method_def watch_def = {.service = d->name,
+                              .method = "Watch",
+                              .in = w->input,
+                              .out = w->output,
+                              .stream = watch_start,
+                              .flags = RPC_METHOD_PROBE,
+                              .arg = h};
+  if (rpc_server_add_method(s, &check_def) || rpc_server_add_method(s, &watch_def)) {
+    health_destroy(h);
+    return NULL;
+  }
+  rpc_server_on_state(s, on_state, h);
+  return h;
 }

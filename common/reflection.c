@@ -1,6 +1,8 @@
 /* Server reflection, grpc.reflection.v1 and v1alpha (the messages are wire-identical, so one
  * state machine serves both paths): a bidirectional stream answering each request in order
  * until the client half-closes. Errors go in error_response, never as the call status. */
+#include "common/reflection.h"
+
 #include <grpc/grpc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@ struct reflection {
 typedef struct {
   rpc_tag tag;
   reflection *r;
+  rpc_stream *stream;
   grpc_call *call;
   grpc_byte_buffer *recv, *send;
   bool finishing;
@@ -121,7 +124,8 @@ static void answer(reflection *r, refl_req *req, refl_resp *out, arena *a) {
   }
 }
 
-static void stream_free(refl_stream *st) {
+static void stream_free(refl_stream *st, grpc_status_code code) {
+  rpc_stream_end(st->stream, code);
   if (st->recv) grpc_byte_buffer_destroy(st->recv);
   if (st->send) grpc_byte_buffer_destroy(st->send);
   grpc_call_unref(st->call); /* cancels the call if it is still active */
@@ -130,14 +134,16 @@ static void stream_free(refl_stream *st) {
 
 static bool start(refl_stream *st, grpc_op *ops, size_t n) {
   if (grpc_call_start_batch(st->call, ops, n, &st->tag, NULL) == GRPC_CALL_OK) return true;
-  stream_free(st);
+  stream_free(st, GRPC_STATUS_INTERNAL);
   return false;
 }
 
 static void on_event(rpc_tag *tag, bool ok) {
   refl_stream *st = (refl_stream *)tag;
   if (!ok || st->finishing) {
-    stream_free(st);
+    stream_free(st, !ok             ? GRPC_STATUS_CANCELLED
+                    : st->cancelled ? GRPC_STATUS_CANCELLED
+                                    : GRPC_STATUS_OK);
     return;
   }
   if (st->send) {
@@ -180,8 +186,10 @@ static void on_event(rpc_tag *tag, bool ok) {
   start(st, ops, 2);
 }
 
-static void stream_start(rpc_server *s, grpc_call *call, grpc_byte_buffer *payload, void *arg) {
+static void stream_start(rpc_stream *rs, grpc_call *call, grpc_byte_buffer *payload, void *arg) {
   refl_stream *st = calloc(1, sizeof *st);
+  if (!st) abort();
+  st->stream = rs;
   st->tag.fn = on_event;
   st->r = arg;
   st->call = call;
@@ -193,10 +201,17 @@ static void stream_start(rpc_server *s, grpc_call *call, grpc_byte_buffer *paylo
   start(st, ops, 2);
 }
 
-reflection *reflection_create(rpc_server *s) {
+void reflection_destroy(reflection *r) {
+  if (!r) return;
+  descriptor_index_destroy(r->idx);
+  free(r);
+}
+
+reflection *reflection_attach(rpc_server *s) {
   size_t len;
   const unsigned char *data = descriptor_set_embedded(&len);
   reflection *r = calloc(1, sizeof *r);
+  if (!r) abort();
   r->server = s;
   r->idx = descriptor_index_create(data, len);
   if (!r->idx) {
@@ -204,24 +219,20 @@ reflection *reflection_create(rpc_server *s) {
     free(r);
     return NULL;
   }
+  static const char *const services[] = {"grpc.reflection.v1.ServerReflection",
+                                         "grpc.reflection.v1alpha.ServerReflection"};
+  for (int i = 0; i < 2; i++) {
+    rpc_method_def def = {.service = services[i],
+                          .method = "ServerReflectionInfo",
+                          .in = &grpc__reflection__v1__server_reflection_request__descriptor,
+                          .out = &grpc__reflection__v1__server_reflection_response__descriptor,
+                          .stream = stream_start,
+                          .client_streaming = true,
+                          .arg = r};
+    if (rpc_server_add_method(s, &def)) {
+      reflection_destroy(r);
+      return NULL;
+    }
+  }
   return r;
-}
-
-void reflection_destroy(reflection *r) {
-  if (!r) return;
-  descriptor_index_destroy(r->idx);
-  free(r);
-}
-
-int reflection_register(reflection *r) {
-  rpc_server *s = r->server;
-  static const char *const paths[] = {"grpc.reflection.v1.ServerReflection",
-                                      "grpc.reflection.v1alpha.ServerReflection"};
-  for (int i = 0; i < 2; i++)
-    if (rpc_server_add_raw_method(s, paths[i], "ServerReflectionInfo", RPC_KIND_STREAM,
-                                  &grpc__reflection__v1__server_reflection_request__descriptor,
-                                  &grpc__reflection__v1__server_reflection_response__descriptor,
-                                  NULL, stream_start, r, false))
-      return -1;
-  return 0;
 }

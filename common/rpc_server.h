@@ -1,11 +1,15 @@
-/* The gRPC server runtime on the C core: a few completion-queue threads that never block,
- * a pool of handler threads that may block (DynamoDB over HTTP, MySQL), registered methods
- * with many outstanding requests, and a handler table built from protobuf-c service
- * descriptors. The runtime decodes the request (undecodable: INVALID_ARGUMENT), calls the
- * typed handler, encodes the response, sets the status, enforces the deadline, carries the
- * request id, and records per-method metrics (grpc_server_handled_total,
- * grpc_server_handling_seconds) and one JSON log line per call.
- * Every binary also gets grpc.health.v1.Health and server reflection (v1 and v1alpha). */
+/* The gRPC server runtime on the C core: a few completion-queue threads that never block, a
+ * bounded pool of handler threads that may block (DynamoDB over HTTP, MySQL), registered
+ * methods with many outstanding requests, and a handler table built from protobuf-c service
+ * descriptors. The runtime admits or rejects each call before reading its message, decodes
+ * the request (undecodable: INVALID_ARGUMENT), calls the typed handler, encodes the response,
+ * sets the status, enforces the deadline, carries the request id, and records per-method
+ * metrics (grpc_server_started_total, grpc_server_handled_total, grpc_server_handling_seconds)
+ * and one JSON log line per call. Built-in services (health, reflection) plug in through the
+ * method and state-listener API at the end of this header.
+ * Thread-safety: configuration and registration happen on one thread before
+ * rpc_server_start; the rpc_ctx functions may be called from the thread running the handler
+ * (rpc_ctx_cancelled and rpc_ctx_reply from any thread). */
 #ifndef MENU_RPC_SERVER_H
 #define MENU_RPC_SERVER_H
 
@@ -22,9 +26,9 @@
 typedef struct rpc_server rpc_server;
 typedef struct rpc_ctx rpc_ctx;
 
-/* ---- per-call context, valid only during the handler call ---------------------------- */
+/* ---- per-call context, valid until the call's reply is sent ------------------------------- */
 
-/* Memory freed when the call ends: use it for everything in the response. */
+/* Memory freed when the call ends: use it for everything in the response. Arena-owned. */
 arena *rpc_ctx_arena(rpc_ctx *ctx);
 #define RPC_NEW(ctx, Type, init_fn)                           \
   ({                                                          \
@@ -33,22 +37,29 @@ arena *rpc_ctx_arena(rpc_ctx *ctx);
     p_;                                                       \
   })
 #define RPC_NEW_ARRAY(ctx, Type, n) ((Type *)arena_alloc(rpc_ctx_arena(ctx), sizeof(Type) * (n)))
-char *rpc_ctx_strdup(rpc_ctx *ctx, const char *s);
+char *rpc_ctx_strdup(rpc_ctx *ctx, const char *s); /* arena-owned */
 
 /* Effective deadline: the caller's, capped by RPC_DEFAULT_DEADLINE_MS when it set none. */
 gpr_timespec rpc_ctx_deadline(const rpc_ctx *ctx);
 int64_t rpc_ctx_remaining_ms(const rpc_ctx *ctx); /* 0 when passed */
 bool rpc_ctx_expired(const rpc_ctx *ctx);
+/* True once the caller cancelled, the deadline passed or the server is stopping (its grace
+ * period is over). Any thread; cheap enough to poll from a transfer's progress callback. */
+bool rpc_ctx_cancelled(const rpc_ctx *ctx);
+/* The same as a plain callback for datastore clients that know nothing of rpc_ctx:
+ * `arg` is the rpc_ctx (may be NULL: never cancelled). */
+bool rpc_ctx_cancelled_cb(const void *arg);
 
-/* x-request-id from the caller, or one generated for this call. Never NULL. */
+/* x-request-id from the caller, or one generated for this call. Never NULL; arena-owned. */
 const char *rpc_ctx_request_id(const rpc_ctx *ctx);
-/* First value of an inbound metadata key (lower case), NUL-terminated copy; NULL if absent. */
+/* First value of an inbound metadata key (lower case), NUL-terminated arena copy; NULL if
+ * absent. */
 const char *rpc_ctx_metadata(rpc_ctx *ctx, const char *key);
-const char *rpc_ctx_peer(rpc_ctx *ctx);
-const char *rpc_ctx_method(const rpc_ctx *ctx); /* "/menu.v1.X/Y" */
+const char *rpc_ctx_peer(rpc_ctx *ctx);         /* borrowed, valid during the call */
+const char *rpc_ctx_method(const rpc_ctx *ctx); /* "/menu.v1.X/Y", borrowed */
 /* The server call, as the parent of outbound calls (deadline and cancellation propagation). */
 grpc_call *rpc_ctx_call(const rpc_ctx *ctx);
-/* Adds a field to this call's log line (e.g. backend timings). */
+/* Adds a field to this call's log line (e.g. backend timings); key and value are copied. */
 void rpc_ctx_log_str(rpc_ctx *ctx, const char *key, const char *value);
 void rpc_ctx_log_int(rpc_ctx *ctx, const char *key, int64_t value);
 
@@ -57,14 +68,27 @@ void rpc_ctx_log_int(rpc_ctx *ctx, const char *key, int64_t value);
 /* One unary method. `req` is the decoded request; `resp` is a message of the method's output
  * type, already initialised: fill it with memory from the ctx arena. Return MENU_OK to send
  * it, or an error status (resp is then discarded). Runs on a handler thread; may block, but
- * should respect rpc_ctx_remaining_ms. `svc` is the pointer given at registration. */
+ * should respect rpc_ctx_remaining_ms and rpc_ctx_cancelled. `svc` is the pointer given at
+ * registration. */
 typedef menu_status (*rpc_unary_fn)(rpc_ctx *ctx, const ProtobufCMessage *req,
                                     ProtobufCMessage *resp, void *svc);
 
+/* Asynchronous unary handler: runs on a completion-queue thread right after the request is
+ * admitted and decoded; must not block. It starts work and returns; the call ends when
+ * rpc_ctx_reply is called, exactly once, from any thread (a CQ callback typically). */
+typedef void (*rpc_async_fn)(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp,
+                             void *svc);
+
+/* One entry of a handler table; `{ "Name", fn }` and `{ "Name", NULL, async_fn }` both work. */
 typedef struct {
   const char *name; /* method name as in the .proto, e.g. "ListCategories" */
   rpc_unary_fn fn;
+  rpc_async_fn async_fn;
 } rpc_method_impl;
+
+/* Ends an asynchronous call: sends `resp` (the one given to the handler) when st is OK,
+ * else the error. The ctx and its arena are invalid afterwards. A second call is ignored. */
+void rpc_ctx_reply(rpc_ctx *ctx, menu_status st);
 
 /* ---- server ------------------------------------------------------------------------------- */
 
@@ -75,41 +99,96 @@ typedef struct {
   int cq_threads;                /* GRPC_CQ_THREADS */
   int handler_threads;           /* GRPC_HANDLER_THREADS */
   int requests_per_method;       /* outstanding requested calls per method and queue */
+  int max_in_flight;             /* GRPC_MAX_IN_FLIGHT: admitted unary calls; 0 = 4 x handlers */
+  int64_t max_queued_bytes;      /* GRPC_MAX_QUEUED_BYTES: request bytes waiting for a handler */
+  int max_concurrent_streams;    /* GRPC_MAX_CONCURRENT_STREAMS: per connection */
   int64_t default_deadline_ms;   /* RPC_DEFAULT_DEADLINE_MS: when the caller sets none */
+  int64_t shutdown_drain_ms;     /* SHUTDOWN_DRAIN_MS: NOT_SERVING but accepting */
   int64_t shutdown_grace_ms;     /* SHUTDOWN_GRACE_MS */
   int64_t max_connection_age_ms; /* GRPC_MAX_CONNECTION_AGE_MS, 0 = unlimited */
   int max_recv_bytes;            /* GRPC_MAX_RECV_BYTES */
   const char *tls_cert_file, *tls_key_file, *tls_client_ca_file; /* TLS_* (all optional) */
-  const char *health_addr; /* HEALTH_ADDR: optional plaintext listener serving only health */
+  const char *health_addr; /* HEALTH_ADDR: optional plaintext listener serving only probes */
 } rpc_server_config;
 
-/* Reads the variables named above with per-binary defaults for the two addresses. */
+/* Reads the variables named above with per-binary defaults for the two addresses. The
+ * strings are borrowed from the environment. */
 void rpc_server_config_load(config *c, rpc_server_config *out, const char *service_name,
                             const char *default_listen, const char *default_metrics);
 
-/* Creates the server (not yet listening). The registry is borrowed and must outlive it. */
+/* Creates the server (not yet listening); caller destroys. The registry is borrowed and must
+ * outlive it. */
 rpc_server *rpc_server_create(const rpc_server_config *cfg, metrics_registry *metrics);
 
-/* Registers every method of `desc`; those without an entry in `impls` (NULL-terminated by a
- * {NULL, NULL} entry) answer UNIMPLEMENTED. Returns -1 (logged) when impls names a method
- * the service does not have. Call before rpc_server_start. */
+/* Registers every method of `desc`; those without an entry in `impls` (terminated by a
+ * {NULL} entry) answer UNIMPLEMENTED. Returns -1 (logged) when impls names a method the
+ * service does not have. Call before rpc_server_start. Both pointers are borrowed. */
 int rpc_server_add_service(rpc_server *s, const ProtobufCServiceDescriptor *desc,
                            const rpc_method_impl *impls, void *svc);
 
-/* Binds, starts the threads and the metrics endpoint, sets health SERVING. -1 on failure. */
+/* Binds, starts the threads and the metrics endpoint, tells the state listeners SERVING.
+ * -1 on failure (logged). */
 int rpc_server_start(rpc_server *s);
 /* The bound gRPC port (useful with GRPC_ADDR=127.0.0.1:0); 0 before start. */
 int rpc_server_port(const rpc_server *s);
 
-/* Blocks until SIGTERM or SIGINT, then shuts down gracefully: health NOT_SERVING, no new
- * calls, in-flight calls get SHUTDOWN_GRACE_MS to finish, then the rest are cancelled.
- * Call rpc_server_block_signals() first thing in main, before any thread exists. */
+/* Call rpc_server_block_signals() first thing in main, before any thread exists; then
+ * rpc_server_wait_for_signal blocks until SIGTERM or SIGINT. */
 void rpc_server_block_signals(void);
 void rpc_server_wait_for_signal(rpc_server *s);
-void rpc_server_shutdown(rpc_server *s);
+/* Graceful stop: listeners told DRAINING (health NOT_SERVING) while calls are still accepted
+ * for SHUTDOWN_DRAIN_MS; then STOPPING: no new connections or calls (late calls get
+ * UNAVAILABLE), accepted calls finish; after SHUTDOWN_GRACE_MS the calls still running are
+ * answered UNAVAILABLE and their handlers see rpc_ctx_cancelled. Returns 0, or -1 when
+ * handlers were still stuck one second later: the server must then not be destroyed (the
+ * process should just exit). */
+int rpc_server_shutdown(rpc_server *s);
 void rpc_server_destroy(rpc_server *s);
 
-/* The metrics registry, for datastore metrics of the service. */
+/* The metrics registry, for datastore metrics of the service. Borrowed. */
 metrics_registry *rpc_server_metrics(rpc_server *s);
+
+/* ---- plug-in API for built-in services (health, reflection) ------------------------------- */
+
+/* A streaming call handed to its state machine. The machine owns `call` (unrefs it) and ends
+ * the stream with rpc_stream_end exactly once, which records it in the metrics. */
+typedef struct rpc_stream rpc_stream;
+typedef void (*rpc_stream_start_fn)(rpc_stream *st, grpc_call *call, grpc_byte_buffer *payload,
+                                    void *arg);
+void rpc_stream_end(rpc_stream *st, grpc_status_code code); /* frees st */
+
+enum {
+  RPC_METHOD_PROBE = 1, /* never rejected by admission control; also served on HEALTH_ADDR */
+  RPC_METHOD_QUIET = 2, /* successful calls logged at debug (kubelet probes) */
+};
+
+typedef struct {
+  const char *service; /* full name, "grpc.health.v1.Health"; copied */
+  const char *method;  /* "Check"; copied */
+  const ProtobufCMessageDescriptor *in, *out;
+  rpc_unary_fn fn;            /* one of these three; none: UNIMPLEMENTED */
+  rpc_async_fn async_fn;      /*   unary on the CQ thread */
+  rpc_stream_start_fn stream; /*   a stream; */
+  bool client_streaming;      /*   false: the first message is read before `stream` */
+  unsigned flags;             /* RPC_METHOD_* */
+  void *arg;                  /* handed to the handler, borrowed */
+} rpc_method_def;
+
+/* Registers one method. Call before rpc_server_start. -1 after start. */
+int rpc_server_add_method(rpc_server *s, const rpc_method_def *def);
+
+/* Registered service names, in registration order; read-only after start. Borrowed. */
+size_t rpc_server_service_count(const rpc_server *s);
+const char *rpc_server_service_name(const rpc_server *s, size_t i);
+
+/* Life-cycle notifications, on the thread that calls start/shutdown. */
+typedef enum {
+  RPC_SERVER_SERVING,  /* started */
+  RPC_SERVER_DRAINING, /* SIGTERM: still accepting, about to stop */
+  RPC_SERVER_STOPPING, /* no new calls; streams should end now */
+} rpc_server_state;
+typedef void (*rpc_server_state_fn)(void *arg, rpc_server_state state);
+/* At most 4 listeners; `arg` is borrowed and must outlive the server's shutdown. */
+void rpc_server_on_state(rpc_server *s, rpc_server_state_fn fn, void *arg);
 
 #endif

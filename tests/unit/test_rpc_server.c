@@ -1,13 +1,17 @@
 /* The runtime end to end over loopback: a real server with a typed service and the async
  * client: status mapping, UNIMPLEMENTED for unbuilt methods, request ids, concurrency of the
- * handler pool, deadlines, and a graceful shutdown that lets a slow call finish. */
+ * handler pool, deadlines, asynchronous handlers, admission control (RESOURCE_EXHAUSTED),
+ * queued calls dropped when their caller left, and a shutdown whose grace period bounds
+ * handlers that never return on their own. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <grpc/grpc.h>
 #include <grpc/support/time.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,10 +22,16 @@
 #include "common/rpc_server.h"
 #include "menu/v1/category.pb-c.h"
 
+static atomic_int list_runs;      /* ListCategories handler invocations */
+static atomic_bool saw_cancelled; /* DeleteCategory's handler saw rpc_ctx_cancelled */
+
 /* ListCategories sleeps page.first milliseconds and answers one edge whose node name is the
- * request id the handler saw. CreateCategory rejects; the rest are not built. */
+ * request id the handler saw. CreateCategory rejects; UpdateCategory answers from another
+ * thread (asynchronous kind); DeleteCategory waits until the call is cancelled; GetCategory
+ * is not built. */
 static menu_status list_categories(rpc_ctx *ctx, const ProtobufCMessage *req,
                                    ProtobufCMessage *resp, void *svc) {
+  atomic_fetch_add(&list_runs, 1);
   const Menu__V1__ListCategoriesRequest *in = (const void *)req;
   Menu__V1__ListCategoriesResponse *out = (void *)resp;
   if (in->page && in->page->first > 0) usleep((useconds_t)in->page->first * 1000);
@@ -39,29 +49,67 @@ static menu_status create_category(rpc_ctx *ctx, const ProtobufCMessage *req,
   return MENU_INVALID("category.name: must not be empty");
 }
 
-static const rpc_method_impl impls[] = {
-    {"ListCategories", list_categories}, {"CreateCategory", create_category}, {NULL, NULL}};
+typedef struct {
+  rpc_ctx *ctx;
+  Menu__V1__UpdateCategoryResponse *resp;
+} async_job;
+
+static void *update_later(void *arg) {
+  async_job *j = arg;
+  usleep(20 * 1000);
+  j->resp->category = RPC_NEW(j->ctx, Menu__V1__Category, menu__v1__category__init);
+  j->resp->category->name = rpc_ctx_strdup(j->ctx, rpc_ctx_request_id(j->ctx));
+  rpc_ctx_reply(j->ctx, MENU_OK);
+  free(j);
+  return NULL;
+}
+
+static void update_category(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp,
+                            void *svc) {
+  async_job *j = malloc(sizeof *j);
+  j->ctx = ctx;
+  j->resp = (void *)resp;
+  pthread_t t;
+  pthread_create(&t, NULL, update_later, j);
+  pthread_detach(t);
+}
+
+static menu_status delete_category(rpc_ctx *ctx, const ProtobufCMessage *req,
+                                   ProtobufCMessage *resp, void *svc) {
+  for (int i = 0; i < 1000 && !rpc_ctx_cancelled(ctx); i++) usleep(10 * 1000);
+  if (rpc_ctx_cancelled(ctx)) atomic_store(&saw_cancelled, true);
+  return MENU_UNAVAILABLE("datastore did not answer");
+}
+
+static const rpc_method_impl impls[] = {{"ListCategories", list_categories},
+                                        {"CreateCategory", create_category},
+                                        {"UpdateCategory", NULL, update_category},
+                                        {"DeleteCategory", delete_category},
+                                        {NULL}};
 
 typedef struct {
   metrics_registry *metrics;
   rpc_server *server;
   rpc_channel *channel;
-  const rpc_client_method *list, *create, *get;
+  const rpc_client_method *list, *create, *get, *update, *del;
 } fixture;
 
-static int setup(void **state) {
+static int setup_with(void **state, int handler_threads, int max_in_flight, int grace_ms) {
   static fixture f;
   memset(&f, 0, sizeof f);
+  atomic_store(&list_runs, 0);
+  atomic_store(&saw_cancelled, false);
   log_init("test", "error");
   grpc_init();
   rpc_server_config cfg = {.service_name = "test",
                            .listen_addr = "127.0.0.1:0",
                            .metrics_addr = "off",
                            .cq_threads = 2,
-                           .handler_threads = 4,
+                           .handler_threads = handler_threads,
                            .requests_per_method = 4,
+                           .max_in_flight = max_in_flight,
                            .default_deadline_ms = 5000,
-                           .shutdown_grace_ms = 3000,
+                           .shutdown_grace_ms = grace_ms,
                            .max_recv_bytes = 1 << 20};
   f.metrics = metrics_registry_create();
   f.server = rpc_server_create(&cfg, f.metrics);
@@ -76,9 +124,15 @@ static int setup(void **state) {
   f.list = rpc_channel_method(f.channel, "menu.v1.CategoryService", "ListCategories");
   f.create = rpc_channel_method(f.channel, "menu.v1.CategoryService", "CreateCategory");
   f.get = rpc_channel_method(f.channel, "menu.v1.CategoryService", "GetCategory");
+  f.update = rpc_channel_method(f.channel, "menu.v1.CategoryService", "UpdateCategory");
+  f.del = rpc_channel_method(f.channel, "menu.v1.CategoryService", "DeleteCategory");
   *state = &f;
   return 0;
 }
+
+static int setup(void **state) { return setup_with(state, 4, 0, 3000); }
+/* One handler thread, at most 3 calls in flight, 300 ms of grace. */
+static int setup_small(void **state) { return setup_with(state, 1, 3, 300); }
 
 static int teardown(void **state) {
   fixture *f = *state;
@@ -145,7 +199,7 @@ static void test_handler_error_and_unimplemented(void **state) {
   assert_int_equal(sc.code, GRPC_STATUS_INVALID_ARGUMENT);
   assert_string_equal(sc.message, "category.name: must not be empty");
   assert_int_equal(sg.code, GRPC_STATUS_UNIMPLEMENTED);
-  assert_non_null(strstr(sg.message, "/menu.v1.CategoryService/GetCategory"));
+  if (!strstr(sg.message, "/menu.v1.CategoryService/GetCategory")) fail_msg("%s", sg.message);
   assert_null(rpc_pending_response(pg));
   rpc_batch_destroy(b);
   arena_free(&a);
@@ -215,6 +269,117 @@ static void test_shutdown_lets_in_flight_call_finish(void **state) {
   assert_true(st.code == GRPC_STATUS_UNAVAILABLE || st.code == GRPC_STATUS_DEADLINE_EXCEEDED);
 }
 
+static void test_async_handler_replies_from_another_thread(void **state) {
+  fixture *f = *state;
+  arena a;
+  arena_init(&a);
+  rpc_batch *b = rpc_batch_create(NULL, in_ms(2000), &a);
+  Menu__V1__UpdateCategoryRequest req = MENU__V1__UPDATE_CATEGORY_REQUEST__INIT;
+  rpc_batch_start(b, f->channel, f->update, &req.base, NULL);
+  rpc_pending *p = rpc_batch_next(b);
+  assert_int_equal(rpc_pending_status(p).code, GRPC_STATUS_OK);
+  const Menu__V1__UpdateCategoryResponse *r = (const void *)rpc_pending_response(p);
+  assert_non_null(r->category);
+  assert_int_equal(strlen(r->category->name), 36);
+  rpc_batch_destroy(b);
+  arena_free(&a);
+}
+
+static rpc_pending *start_list(fixture *f, rpc_batch *b, int sleep_ms) {
+  static Menu__V1__PageRequest page[64];
+  static Menu__V1__ListCategoriesRequest req[64];
+  static int next;
+  int i = next++ % 64;
+  menu__v1__page_request__init(&page[i]);
+  page[i].first = sleep_ms;
+  menu__v1__list_categories_request__init(&req[i]);
+  req[i].page = &page[i];
+  return rpc_batch_start(b, f->channel, f->list, &req[i].base, NULL);
+}
+
+static void test_overload_answers_resource_exhausted_at_once(void **state) {
+  fixture *f = *state;
+  arena a;
+  arena_init(&a);
+  rpc_batch *b = rpc_batch_create(NULL, in_ms(5000), &a);
+  int64_t t0 = gpr_time_to_millis(gpr_now(GPR_CLOCK_MONOTONIC));
+  for (int i = 0; i < 8; i++) start_list(f, b, 300);
+  int ok = 0, exhausted = 0, fast = 0;
+  for (rpc_pending *p; (p = rpc_batch_next(b));) {
+    menu_status st = rpc_pending_status(p);
+    if (st.code == GRPC_STATUS_OK) ok++;
+    if (st.code == GRPC_STATUS_RESOURCE_EXHAUSTED) {
+      exhausted++;
+      fast += rpc_pending_end_ms(p) - t0 < 250; /* not after a handler's 300 ms */
+    }
+  }
+  rpc_batch_destroy(b);
+  arena_free(&a);
+  assert_int_equal(ok, 3); /* the three admitted calls are served */
+  assert_int_equal(exhausted, 5);
+  assert_int_equal(fast, 5);
+  char *text = metrics_render(f->metrics);
+  assert_non_null(strstr(text, "rpc_server_rejected_total{reason=\"overload\"} 5"));
+  free(text);
+}
+
+static void test_queued_calls_whose_caller_left_never_run(void **state) {
+  fixture *f = *state;
+  arena a;
+  arena_init(&a);
+  rpc_batch *slow = rpc_batch_create(NULL, in_ms(5000), &a);
+  start_list(f, slow, 400); /* holds the one handler thread */
+  usleep(50 * 1000);
+  /* Two callers give up while queued: one cancels, one's deadline passes. */
+  rpc_batch *gone = rpc_batch_create(NULL, in_ms(5000), &a);
+  start_list(f, gone, 0);
+  rpc_batch *late = rpc_batch_create(NULL, in_ms(100), &a);
+  rpc_pending *lp = start_list(f, late, 0);
+  usleep(50 * 1000);
+  rpc_batch_destroy(gone); /* cancels it */
+  assert_non_null(rpc_batch_next(late));
+  assert_int_equal(rpc_pending_status(lp).code, GRPC_STATUS_DEADLINE_EXCEEDED);
+  rpc_batch_destroy(late);
+  rpc_pending *sp = rpc_batch_next(slow);
+  assert_int_equal(rpc_pending_status(sp).code, GRPC_STATUS_OK);
+  rpc_batch_destroy(slow);
+  /* A fresh call after them is served, and only it and the slow one ever ran. */
+  assert_int_equal(call_list(f, 0, 2000, NULL, 0).code, GRPC_STATUS_OK);
+  assert_int_equal(atomic_load(&list_runs), 2);
+  arena_free(&a);
+  char *text = metrics_render(f->metrics);
+  assert_non_null(strstr(text, "rpc_server_rejected_total{reason=\"cancelled\"} 1"));
+  assert_non_null(strstr(text, "rpc_server_rejected_total{reason=\"deadline\"} 1"));
+  free(text);
+}
+
+static void *shutdown_soon(void *arg) {
+  usleep(100 * 1000);
+  rpc_server_shutdown(arg);
+  return NULL;
+}
+
+static void test_grace_bounds_a_handler_that_never_returns(void **state) {
+  fixture *f = *state;
+  arena a;
+  arena_init(&a);
+  rpc_batch *b = rpc_batch_create(NULL, in_ms(5000), &a);
+  Menu__V1__DeleteCategoryRequest req = MENU__V1__DELETE_CATEGORY_REQUEST__INIT;
+  rpc_batch_start(b, f->channel, f->del, &req.base, NULL);
+  pthread_t t;
+  double t0 = now_s();
+  pthread_create(&t, NULL, shutdown_soon, f->server);
+  rpc_pending *p = rpc_batch_next(b);
+  /* The caller is told to retry elsewhere, not CANCELLED, once the 300 ms grace is over. */
+  assert_int_equal(rpc_pending_status(p).code, GRPC_STATUS_UNAVAILABLE);
+  pthread_join(t, NULL);
+  double took = now_s() - t0;
+  assert_true(atomic_load(&saw_cancelled));
+  assert_true(took < 2.0); /* grace + the handler noticing, not the 5 s deadline */
+  rpc_batch_destroy(b);
+  arena_free(&a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_ok_with_generated_request_id, setup, teardown),
@@ -222,6 +387,14 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_calls_run_concurrently, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deadline_is_enforced_and_visible, setup, teardown),
       cmocka_unit_test_setup_teardown(test_shutdown_lets_in_flight_call_finish, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_async_handler_replies_from_another_thread, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_overload_answers_resource_exhausted_at_once, setup_small,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_queued_calls_whose_caller_left_never_run, setup_small,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_grace_bounds_a_handler_that_never_returns, setup_small,
+                                      teardown),
   };
   return cmocka_run_group_tests_name("rpc_server", tests, NULL, NULL);
 }

@@ -1,0 +1,33 @@
+/* The server's environment variables (README, "Configuration"). */
+#include <string.h>
+
+#include "common/rpc_server.h"
+
+void rpc_server_config_load(config *c, rpc_server_config *out, const char *service_name,
+                            const char *default_listen, const char *default_metrics) {
+  memset(out, 0, sizeof *out);
+  out->service_name = service_name;
+  out->listen_addr = config_str(c, "GRPC_ADDR", default_listen);
+  out->metrics_addr = config_str(c, "METRICS_ADDR", default_metrics);
+  out->cq_threads = (int)config_int(c, "GRPC_CQ_THREADS", 2, 1, 64);
+  out->handler_threads = (int)config_int(c, "GRPC_HANDLER_THREADS", 16, 1, 1024);
+  out->requests_per_method = (int)config_int(c, "GRPC_REQUESTS_PER_METHOD", 16, 1, 10000);
+  out->max_in_flight =
+      (int)config_int(c, "GRPC_MAX_IN_FLIGHT", 4 * (int64_t)out->handler_threads, 1, 1000000);
+  out->max_queued_bytes = config_int(c, "GRPC_MAX_QUEUED_BYTES", 16 << 20, 4096, INT64_MAX / 2);
+  out->max_concurrent_streams =
+      (int)config_int(c, "GRPC_MAX_CONCURRENT_STREAMS", 100, 1, INT32_MAX);
+  out->default_deadline_ms = config_int(c, "RPC_DEFAULT_DEADLINE_MS", 10000, 1, 3600000);
+  out->shutdown_drain_ms = config_int(c, "SHUTDOWN_DRAIN_MS", 0, 0, 3600000);
+  out->shutdown_grace_ms = config_int(c, "SHUTDOWN_GRACE_MS", 10000, 0, 3600000);
+  out->max_connection_age_ms = config_int(c, "GRPC_MAX_CONNECTION_AGE_MS", 0, 0, INT32_MAX);
+  out->max_recv_bytes = (int)config_int(c, "GRPC_MAX_RECV_BYTES", 4 << 20, 1024, 64 << 20);
+  out->tls_cert_file = config_str(c, "TLS_CERT_FILE", NULL);
+  out->tls_key_file = config_str(c, "TLS_KEY_FILE", NULL);
+  out->tls_client_ca_file = config_str(c, "TLS_CLIENT_CA_FILE", NULL);
+  out->health_addr = config_str(c, "HEALTH_ADDR", NULL);
+  if (!out->tls_cert_file != !out->tls_key_file)
+    config_error(c, "TLS_CERT_FILE and TLS_KEY_FILE: set both or neither");
+  if (out->tls_client_ca_file && !out->tls_cert_file)
+    config_error(c, "TLS_CLIENT_CA_FILE: mutual TLS needs TLS_CERT_FILE and TLS_KEY_FILE too");
+}

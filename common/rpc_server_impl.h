@@ -1,0 +1,128 @@
+/* Internals of the server runtime, shared by its files only:
+ *   rpc_server.c         creation, the method registry, state listeners
+ *   rpc_server_config.c  the environment variables
+ *   rpc_dispatch.c       requested calls, admission control, unknown methods, streams
+ *   rpc_call.c           one unary call: read, decode, handler, the reply, accounting
+ *   rpc_workqueue.c      the handler pool
+ *   rpc_lifecycle.c      start (listeners, TLS), signals, drain and shutdown */
+#ifndef MENU_RPC_SERVER_IMPL_H
+#define MENU_RPC_SERVER_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "common/rpc_internal.h"
+#include "common/rpc_server.h"
+#include "common/rpc_workqueue.h"
+
+typedef enum { RPC_SYNC, RPC_ASYNC, RPC_STREAM, RPC_UNIMPLEMENTED } rpc_kind;
+
+typedef struct rpc_method {
+  char *path;       /* "/menu.v1.CategoryService/ListCategories" */
+  char *service;    /* "menu.v1.CategoryService" (metrics label grpc_service) */
+  char *name;       /* "ListCategories" (metrics label grpc_method) */
+  const char *type; /* grpc_type label: unary, server_stream, bidi_stream */
+  rpc_kind kind;
+  rpc_method_def def; /* service and method point at the copies above */
+  grpc_server *srv;   /* the server it is registered on (main or health-only) */
+  void *handle;       /* from grpc_server_register_method */
+} rpc_method;
+
+struct log_field {
+  struct log_field *next;
+  const char *key, *str;
+  int64_t num;
+};
+
+struct rpc_ctx {
+  rpc_job job;             /* first: the handler pool's link */
+  rpc_tag recv_tag;        /* RECV_MESSAGE */
+  rpc_tag done_tag;        /* the reply batch */
+  rpc_tag close_tag;       /* RECV_CLOSE_ON_SERVER, posted on arrival so that a client's cancel
+                            * reaches the call (and its children) while the handler still runs */
+  atomic_int pending_tags; /* the ctx is finished when done and close have fired */
+  atomic_bool replied;     /* rpc_ctx_reply ran */
+  atomic_bool cancelled;   /* the caller cancelled (or the deadline fired in the core) */
+  int close_cancelled;
+  bool reply_ok;
+  bool admitted;      /* counted in in_flight and on the calls list */
+  bool quiet_dropped; /* dropped off the queue without running the handler */
+  rpc_server *server;
+  rpc_method *method;
+  grpc_call *call;
+  grpc_metadata_array md;
+  grpc_byte_buffer *payload;
+  size_t charged;        /* request bytes charged to the server's budget */
+  gpr_timespec deadline; /* effective, monotonic */
+  gpr_timespec started;  /* monotonic */
+  arena arena;
+  const char *request_id;
+  char *peer;
+  ProtobufCMessage *resp;
+  menu_status status;
+  grpc_status_code forced_code; /* OK, or what the server cancelled the call with */
+  grpc_byte_buffer *reply;
+  grpc_metadata initial_md[1];
+  grpc_slice status_details;
+  grpc_metadata trailer[1]; /* grpc-status-details-bin of a non-OK status */
+  struct log_field *fields; /* added by the handler, logged when the call ends */
+  rpc_ctx *prev, *next;     /* the server's list of admitted calls, under calls_mu */
+  rpc_ctx *next_wait;       /* waiting for read budget, under calls_mu */
+};
+
+struct rpc_stream {
+  rpc_server *server;
+  rpc_method *method;
+  gpr_timespec started;
+};
+
+#define RPC_MAX_LISTENERS 4
+
+struct rpc_server {
+  rpc_server_config cfg;
+  metrics_registry *metrics;
+  metrics_family *m_started, *m_handled, *m_seconds;
+  metrics_family *m_rejected, *m_queued_seconds, *m_queue_depth, *m_in_flight, *m_bytes;
+  grpc_server *server;
+  grpc_server *health_server; /* HEALTH_ADDR: plaintext, only probe methods */
+  grpc_completion_queue **cqs;
+  pthread_t *cq_threads;
+  rpc_method *methods;
+  size_t n_methods, cap_methods;
+  char **services;
+  size_t n_services;
+  struct {
+    rpc_server_state_fn fn;
+    void *arg;
+  } listeners[RPC_MAX_LISTENERS];
+  int n_listeners;
+  metrics_http *http;
+  bool started;
+  int port;
+  atomic_bool stopping;   /* no re-posted requests; new unary calls get UNAVAILABLE */
+  atomic_bool cancel_all; /* grace is over: every call reports cancelled */
+  atomic_int in_flight;   /* admitted unary calls not yet finished */
+  rpc_workqueue *queue;
+  /* request bytes and the admitted calls */
+  pthread_mutex_t calls_mu;
+  int64_t bytes_charged;          /* guarded by calls_mu */
+  rpc_ctx *calls;                 /* guarded by calls_mu */
+  rpc_ctx *wait_head, *wait_tail; /* guarded by calls_mu */
+};
+
+/* rpc_server.c */
+void rpc_server_notify(rpc_server *s, rpc_server_state state);
+
+/* rpc_dispatch.c: posts the outstanding requests of every method on every queue. */
+void rpc_dispatch_post_all(rpc_server *s);
+
+/* rpc_call.c */
+/* A unary call that just arrived (CQ thread); takes the call and the metadata array. */
+void rpc_call_arrived(rpc_server *s, rpc_method *m, grpc_call *call, grpc_metadata_array *md,
+                      gpr_timespec deadline);
+/* The handler pool's job function. */
+void rpc_call_run(rpc_job *job, void *arg);
+/* Grace is over: answers every admitted call UNAVAILABLE so that its caller may retry. */
+void rpc_call_cancel_all(rpc_server *s);
+
+#endif
