@@ -149,13 +149,14 @@ static void reject(rpc_ctx *ctx, const char *reason, menu_status st) {
   rpc_ctx_reply(ctx, st);
 }
 
-void rpc_call_arrived(rpc_server *s, rpc_method *m, grpc_call *call, grpc_metadata_array *md,
-                      gpr_timespec deadline) {
+void rpc_call_arrived(rpc_server *s, rpc_method *m, grpc_call *call, grpc_completion_queue *cq,
+                      grpc_metadata_array *md, gpr_timespec deadline) {
   rpc_ctx *ctx = calloc(1, sizeof *ctx);
   if (!ctx) abort();
   ctx->server = s;
   ctx->method = m;
   ctx->call = call;
+  ctx->cq = cq;
   ctx->md = *md; /* moved */
   ctx->started = now_mono();
   arena_init(&ctx->arena);
@@ -468,6 +469,7 @@ const char *rpc_ctx_peer(rpc_ctx *ctx) {
 }
 const char *rpc_ctx_method(const rpc_ctx *ctx) { return ctx->method->path; }
 grpc_call *rpc_ctx_call(const rpc_ctx *ctx) { return ctx->call; }
+grpc_completion_queue *rpc_ctx_cq(const rpc_ctx *ctx) { return ctx->cq; }
 static void add_field(rpc_ctx *ctx, const char *key, const char *str, int64_t num) {
   struct log_field *f = arena_alloc(&ctx->arena, sizeof *f);
   f->key = arena_strdup(&ctx->arena, key);

@@ -66,7 +66,7 @@ static void on_request(rpc_tag *tag, bool ok) {
     st->started = gpr_now(GPR_CLOCK_MONOTONIC);
     m->def.stream(st, r->call, r->payload, m->def.arg);
   } else {
-    rpc_call_arrived(s, m, r->call, &r->md, r->deadline);
+    rpc_call_arrived(s, m, r->call, s->cqs[r->cq], &r->md, r->deadline);
   }
   free(r);
 }

@@ -8,11 +8,16 @@
 #include <stdbool.h>
 
 #include "common/arena.h"
+#include "common/rpc_server.h"
 
 /* Every completion-queue event's tag points at one of these; fn runs on the CQ thread. */
 typedef struct rpc_tag {
   void (*fn)(struct rpc_tag *tag, bool ok);
 } rpc_tag;
+
+/* The completion queue a server call is bound to, for the client calls made on its behalf:
+ * their callbacks run on the same CQ threads as the call's own events. */
+grpc_completion_queue *rpc_ctx_cq(const rpc_ctx *ctx);
 
 /* Runs a completion queue until it is shut down, dispatching each event to its tag. */
 void rpc_cq_run(grpc_completion_queue *cq);

@@ -50,6 +50,7 @@ struct rpc_ctx {
   rpc_server *server;
   rpc_method *method;
   grpc_call *call;
+  grpc_completion_queue *cq; /* the call's: its children complete there too (rpc_client) */
   grpc_metadata_array md;
   grpc_byte_buffer *payload;
   size_t charged;        /* request bytes charged to the server's budget */
@@ -117,9 +118,9 @@ void rpc_server_notify(rpc_server *s, rpc_server_state state);
 void rpc_dispatch_post_all(rpc_server *s);
 
 /* rpc_call.c */
-/* A unary call that just arrived (CQ thread); takes the call and the metadata array. */
-void rpc_call_arrived(rpc_server *s, rpc_method *m, grpc_call *call, grpc_metadata_array *md,
-                      gpr_timespec deadline);
+/* A unary call that just arrived on `cq` (CQ thread); takes the call and the metadata array. */
+void rpc_call_arrived(rpc_server *s, rpc_method *m, grpc_call *call, grpc_completion_queue *cq,
+                      grpc_metadata_array *md, gpr_timespec deadline);
 /* The handler pool's job function. */
 void rpc_call_run(rpc_job *job, void *arg);
 /* Grace is over: answers every admitted call UNAVAILABLE so that its caller may retry. */

@@ -21,6 +21,7 @@
 #include "common/rpc_client.h"
 #include "common/rpc_server.h"
 #include "menu/v1/category.pb-c.h"
+#include "tests/unit/test_rpc_calls.h"
 
 static atomic_int list_runs;      /* ListCategories handler invocations */
 static atomic_bool saw_cancelled; /* DeleteCategory's handler saw rpc_ctx_cancelled */
@@ -144,10 +145,6 @@ static int teardown(void **state) {
   return 0;
 }
 
-static gpr_timespec in_ms(int ms) {
-  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
-}
-
 static double now_s(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -156,23 +153,22 @@ static double now_s(void) {
 
 /* One call; returns its status, copies the first node's name. */
 static menu_status call_list(fixture *f, int sleep_ms, int deadline_ms, char *name, size_t n) {
-  arena a;
-  arena_init(&a);
-  rpc_batch *b = rpc_batch_create(NULL, in_ms(deadline_ms), &a);
+  test_calls t;
+  test_calls_init(&t);
   Menu__V1__PageRequest page = MENU__V1__PAGE_REQUEST__INIT;
   page.first = sleep_ms;
   Menu__V1__ListCategoriesRequest req = MENU__V1__LIST_CATEGORIES_REQUEST__INIT;
   req.channel = MENU__V1__CHANNEL__CHANNEL_KIOSK;
   req.page = &page;
-  rpc_batch_start(b, f->channel, f->list, &req.base, NULL);
-  rpc_pending *p = rpc_batch_next(b);
-  menu_status st = rpc_pending_status(p);
+  rpc_client_call *c = test_calls_start(&t, f->channel, f->list, &req.base, deadline_ms);
+  assert_true(test_calls_wait(&t, 1));
+  menu_status st = rpc_client_call_status(c);
   if (name && menu_status_is_ok(&st)) {
-    const Menu__V1__ListCategoriesResponse *r = (const void *)rpc_pending_response(p);
+    const Menu__V1__ListCategoriesResponse *r = (const void *)rpc_client_call_response(c);
     snprintf(name, n, "%s", r->edges[0]->node->name);
   }
-  rpc_batch_destroy(b);
-  arena_free(&a);
+  rpc_client_call_destroy(c);
+  test_calls_fini(&t);
   return st;
 }
 
@@ -186,41 +182,43 @@ static void test_ok_with_generated_request_id(void **state) {
 
 static void test_handler_error_and_unimplemented(void **state) {
   fixture *f = *state;
-  arena a;
-  arena_init(&a);
-  rpc_batch *b = rpc_batch_create(NULL, in_ms(2000), &a);
+  test_calls t;
+  test_calls_init(&t);
   Menu__V1__CreateCategoryRequest creq = MENU__V1__CREATE_CATEGORY_REQUEST__INIT;
   Menu__V1__GetCategoryRequest greq = MENU__V1__GET_CATEGORY_REQUEST__INIT;
-  rpc_pending *pc = rpc_batch_start(b, f->channel, f->create, &creq.base, NULL);
-  rpc_pending *pg = rpc_batch_start(b, f->channel, f->get, &greq.base, NULL);
-  while (rpc_batch_next(b)) {
-  }
-  menu_status sc = rpc_pending_status(pc), sg = rpc_pending_status(pg);
+  rpc_client_call *pc = test_calls_start(&t, f->channel, f->create, &creq.base, 2000);
+  rpc_client_call *pg = test_calls_start(&t, f->channel, f->get, &greq.base, 2000);
+  assert_true(test_calls_wait(&t, 2));
+  menu_status sc = rpc_client_call_status(pc), sg = rpc_client_call_status(pg);
   assert_int_equal(sc.code, GRPC_STATUS_INVALID_ARGUMENT);
   assert_string_equal(sc.message, "category.name: must not be empty");
   assert_int_equal(sg.code, GRPC_STATUS_UNIMPLEMENTED);
   if (!strstr(sg.message, "/menu.v1.CategoryService/GetCategory")) fail_msg("%s", sg.message);
-  assert_null(rpc_pending_response(pg));
-  rpc_batch_destroy(b);
-  arena_free(&a);
+  assert_null(rpc_client_call_response(pg));
+  rpc_client_call_destroy(pc);
+  rpc_client_call_destroy(pg);
+  test_calls_fini(&t);
 }
 
 static void test_calls_run_concurrently(void **state) {
   fixture *f = *state;
-  arena a;
-  arena_init(&a);
+  test_calls t;
+  test_calls_init(&t);
   Menu__V1__PageRequest page = MENU__V1__PAGE_REQUEST__INIT;
   page.first = 300;
   Menu__V1__ListCategoriesRequest req = MENU__V1__LIST_CATEGORIES_REQUEST__INIT;
   req.page = &page;
   double t0 = now_s();
-  rpc_batch *b = rpc_batch_create(NULL, in_ms(5000), &a);
-  for (int i = 0; i < 3; i++) rpc_batch_start(b, f->channel, f->list, &req.base, NULL);
-  int ok = 0;
-  for (rpc_pending *p; (p = rpc_batch_next(b));) ok += rpc_pending_status(p).code == GRPC_STATUS_OK;
+  rpc_client_call *calls[3];
+  for (int i = 0; i < 3; i++) calls[i] = test_calls_start(&t, f->channel, f->list, &req.base, 5000);
+  assert_true(test_calls_wait(&t, 3));
   double took = now_s() - t0;
-  rpc_batch_destroy(b);
-  arena_free(&a);
+  int ok = 0;
+  for (int i = 0; i < 3; i++) {
+    ok += rpc_client_call_status(calls[i]).code == GRPC_STATUS_OK;
+    rpc_client_call_destroy(calls[i]);
+  }
+  test_calls_fini(&t);
   assert_int_equal(ok, 3);
   assert_true(took < 0.6); /* three 300 ms handlers at once, not one after another */
 }
@@ -233,19 +231,18 @@ static void test_deadline_is_enforced_and_visible(void **state) {
   assert_true(took < 0.4);
   char name[64];
   fixture *f = *state;
-  arena a;
-  arena_init(&a);
-  rpc_batch *b = rpc_batch_create(NULL, in_ms(1500), &a);
+  test_calls t;
+  test_calls_init(&t);
   Menu__V1__ListCategoriesRequest req = MENU__V1__LIST_CATEGORIES_REQUEST__INIT;
-  rpc_batch_start(b, f->channel, f->list, &req.base, NULL);
-  rpc_pending *p = rpc_batch_next(b);
-  assert_int_equal(rpc_pending_status(p).code, GRPC_STATUS_OK);
-  const Menu__V1__ListCategoriesResponse *r = (const void *)rpc_pending_response(p);
+  rpc_client_call *c = test_calls_start(&t, f->channel, f->list, &req.base, 1500);
+  assert_true(test_calls_wait(&t, 1));
+  assert_int_equal(rpc_client_call_status(c).code, GRPC_STATUS_OK);
+  const Menu__V1__ListCategoriesResponse *r = (const void *)rpc_client_call_response(c);
   /* the handler sees the caller's deadline (clock conversion may add a few ms) */
   int remaining = r->edges[0]->node->display_order;
   if (!(remaining > 1000 && remaining <= 1600)) fail_msg("remaining %d", remaining);
-  rpc_batch_destroy(b);
-  arena_free(&a);
+  rpc_client_call_destroy(c);
+  test_calls_fini(&t);
   (void)name;
 }
 
@@ -271,21 +268,20 @@ static void test_shutdown_lets_in_flight_call_finish(void **state) {
 
 static void test_async_handler_replies_from_another_thread(void **state) {
   fixture *f = *state;
-  arena a;
-  arena_init(&a);
-  rpc_batch *b = rpc_batch_create(NULL, in_ms(2000), &a);
+  test_calls t;
+  test_calls_init(&t);
   Menu__V1__UpdateCategoryRequest req = MENU__V1__UPDATE_CATEGORY_REQUEST__INIT;
-  rpc_batch_start(b, f->channel, f->update, &req.base, NULL);
-  rpc_pending *p = rpc_batch_next(b);
-  assert_int_equal(rpc_pending_status(p).code, GRPC_STATUS_OK);
-  const Menu__V1__UpdateCategoryResponse *r = (const void *)rpc_pending_response(p);
+  rpc_client_call *c = test_calls_start(&t, f->channel, f->update, &req.base, 2000);
+  assert_true(test_calls_wait(&t, 1));
+  assert_int_equal(rpc_client_call_status(c).code, GRPC_STATUS_OK);
+  const Menu__V1__UpdateCategoryResponse *r = (const void *)rpc_client_call_response(c);
   assert_non_null(r->category);
   assert_int_equal(strlen(r->category->name), 36);
-  rpc_batch_destroy(b);
-  arena_free(&a);
+  rpc_client_call_destroy(c);
+  test_calls_fini(&t);
 }
 
-static rpc_pending *start_list(fixture *f, rpc_batch *b, int sleep_ms) {
+static rpc_client_call *start_list(fixture *f, test_calls *t, int sleep_ms, int deadline_ms) {
   static Menu__V1__PageRequest page[64];
   static Menu__V1__ListCategoriesRequest req[64];
   static int next;
@@ -294,27 +290,28 @@ static rpc_pending *start_list(fixture *f, rpc_batch *b, int sleep_ms) {
   page[i].first = sleep_ms;
   menu__v1__list_categories_request__init(&req[i]);
   req[i].page = &page[i];
-  return rpc_batch_start(b, f->channel, f->list, &req[i].base, NULL);
+  return test_calls_start(t, f->channel, f->list, &req[i].base, deadline_ms);
 }
 
 static void test_overload_answers_resource_exhausted_at_once(void **state) {
   fixture *f = *state;
-  arena a;
-  arena_init(&a);
-  rpc_batch *b = rpc_batch_create(NULL, in_ms(5000), &a);
+  test_calls t;
+  test_calls_init(&t);
   int64_t t0 = gpr_time_to_millis(gpr_now(GPR_CLOCK_MONOTONIC));
-  for (int i = 0; i < 8; i++) start_list(f, b, 300);
+  rpc_client_call *calls[8];
+  for (int i = 0; i < 8; i++) calls[i] = start_list(f, &t, 300, 5000);
+  assert_true(test_calls_wait(&t, 8));
   int ok = 0, exhausted = 0, fast = 0;
-  for (rpc_pending *p; (p = rpc_batch_next(b));) {
-    menu_status st = rpc_pending_status(p);
+  for (int i = 0; i < 8; i++) {
+    menu_status st = rpc_client_call_status(calls[i]);
     if (st.code == GRPC_STATUS_OK) ok++;
     if (st.code == GRPC_STATUS_RESOURCE_EXHAUSTED) {
       exhausted++;
-      fast += rpc_pending_end_ms(p) - t0 < 250; /* not after a handler's 300 ms */
+      fast += rpc_client_call_end_ms(calls[i]) - t0 < 250; /* not after a handler's 300 ms */
     }
+    rpc_client_call_destroy(calls[i]);
   }
-  rpc_batch_destroy(b);
-  arena_free(&a);
+  test_calls_fini(&t);
   assert_int_equal(ok, 3); /* the three admitted calls are served */
   assert_int_equal(exhausted, 5);
   assert_int_equal(fast, 5);
@@ -325,28 +322,31 @@ static void test_overload_answers_resource_exhausted_at_once(void **state) {
 
 static void test_queued_calls_whose_caller_left_never_run(void **state) {
   fixture *f = *state;
-  arena a;
-  arena_init(&a);
-  rpc_batch *slow = rpc_batch_create(NULL, in_ms(5000), &a);
-  start_list(f, slow, 400); /* holds the one handler thread */
+  test_calls slow, gone, late;
+  test_calls_init(&slow);
+  test_calls_init(&gone);
+  test_calls_init(&late);
+  rpc_client_call *sp = start_list(f, &slow, 400, 5000); /* holds the one handler thread */
   usleep(50 * 1000);
   /* Two callers give up while queued: one cancels, one's deadline passes. */
-  rpc_batch *gone = rpc_batch_create(NULL, in_ms(5000), &a);
-  start_list(f, gone, 0);
-  rpc_batch *late = rpc_batch_create(NULL, in_ms(100), &a);
-  rpc_pending *lp = start_list(f, late, 0);
+  rpc_client_call *gp = start_list(f, &gone, 0, 5000);
+  rpc_client_call *lp = start_list(f, &late, 0, 100);
   usleep(50 * 1000);
-  rpc_batch_destroy(gone); /* cancels it */
-  assert_non_null(rpc_batch_next(late));
-  assert_int_equal(rpc_pending_status(lp).code, GRPC_STATUS_DEADLINE_EXCEEDED);
-  rpc_batch_destroy(late);
-  rpc_pending *sp = rpc_batch_next(slow);
-  assert_int_equal(rpc_pending_status(sp).code, GRPC_STATUS_OK);
-  rpc_batch_destroy(slow);
+  rpc_client_call_cancel(gp);
+  assert_true(test_calls_wait(&gone, 1));
+  rpc_client_call_destroy(gp);
+  test_calls_fini(&gone);
+  assert_true(test_calls_wait(&late, 1));
+  assert_int_equal(rpc_client_call_status(lp).code, GRPC_STATUS_DEADLINE_EXCEEDED);
+  rpc_client_call_destroy(lp);
+  test_calls_fini(&late);
+  assert_true(test_calls_wait(&slow, 1));
+  assert_int_equal(rpc_client_call_status(sp).code, GRPC_STATUS_OK);
+  rpc_client_call_destroy(sp);
+  test_calls_fini(&slow);
   /* A fresh call after them is served, and only it and the slow one ever ran. */
   assert_int_equal(call_list(f, 0, 2000, NULL, 0).code, GRPC_STATUS_OK);
   assert_int_equal(atomic_load(&list_runs), 2);
-  arena_free(&a);
   char *text = metrics_render(f->metrics);
   assert_non_null(strstr(text, "rpc_server_rejected_total{reason=\"cancelled\"} 1"));
   assert_non_null(strstr(text, "rpc_server_rejected_total{reason=\"deadline\"} 1"));
@@ -361,23 +361,22 @@ static void *shutdown_soon(void *arg) {
 
 static void test_grace_bounds_a_handler_that_never_returns(void **state) {
   fixture *f = *state;
-  arena a;
-  arena_init(&a);
-  rpc_batch *b = rpc_batch_create(NULL, in_ms(5000), &a);
+  test_calls calls;
+  test_calls_init(&calls);
   Menu__V1__DeleteCategoryRequest req = MENU__V1__DELETE_CATEGORY_REQUEST__INIT;
-  rpc_batch_start(b, f->channel, f->del, &req.base, NULL);
+  rpc_client_call *c = test_calls_start(&calls, f->channel, f->del, &req.base, 5000);
   pthread_t t;
   double t0 = now_s();
   pthread_create(&t, NULL, shutdown_soon, f->server);
-  rpc_pending *p = rpc_batch_next(b);
+  assert_true(test_calls_wait(&calls, 1));
   /* The caller is told to retry elsewhere, not CANCELLED, once the 300 ms grace is over. */
-  assert_int_equal(rpc_pending_status(p).code, GRPC_STATUS_UNAVAILABLE);
+  assert_int_equal(rpc_client_call_status(c).code, GRPC_STATUS_UNAVAILABLE);
   pthread_join(t, NULL);
   double took = now_s() - t0;
   assert_true(atomic_load(&saw_cancelled));
   assert_true(took < 2.0); /* grace + the handler noticing, not the 5 s deadline */
-  rpc_batch_destroy(b);
-  arena_free(&a);
+  rpc_client_call_destroy(c);
+  test_calls_fini(&calls);
 }
 
 int main(void) {
