@@ -1,6 +1,6 @@
-/* GetStoreMenu: the fan-out (one rpc_batch per call: categories and availability at once,
- * ghost swaps as soon as the product codes are known), failure policy (fail fast, or answer
- * with what arrived when allow_partial) and the in-memory composition. */
+/* GetStoreMenu: validation, the plan of backend calls (categories and availability at once,
+ * ghost swaps as soon as the product codes are known; gateway/fanout.c runs it on completion
+ * callbacks) and the in-memory composition. */
 #include "gateway/store_menu.h"
 
 #include <grpc/support/time.h>
@@ -10,6 +10,7 @@
 #include "common/rpc_client.h"
 #include "common/validate.h"
 #include "gateway/backends.h"
+#include "gateway/fanout.h"
 
 /* ---- validation and composition ------------------------------------------------------------ */
 
@@ -80,207 +81,123 @@ void store_menu_compose(arena *a, const store_menu_parts *parts,
   if (!out->n_missing_parts) out->missing_parts = NULL;
 }
 
-/* ---- fan-out ------------------------------------------------------------------------------- */
+/* ---- the plan of backend calls (run by gateway/fanout.c) ----------------------------------- */
 
 typedef enum { PART_CATEGORIES, PART_PRODUCTS, PART_SWAPS, PART_COUNT } part_kind;
 
-static const char *const part_names[PART_COUNT] = {"categories", "products", "ghost_swaps"};
-
-/* One part of the menu and the backend call(s) that fetch it. */
-typedef struct {
-  part_kind kind;
-  const gateway_method *m;
-  int started, outstanding;
-  int64_t start_ms, end_ms; /* offsets from the handler's start: first start, last end */
-  bool failed;
-  menu_status status; /* the first failure, prefixed with the backend's name */
-} part;
-
+/* What one GetStoreMenu has asked for and received so far; lives in the ctx arena and is
+ * only touched under the fanout's lock (or after its last call). */
 typedef struct {
   rpc_ctx *ctx;
-  rpc_batch *batch;
+  const Menu__V1__GetStoreMenuRequest *req;
+  Menu__V1__GetStoreMenuResponse *resp;
   arena *a;
-  int64_t t0_ms;
-  bool allow_partial;
-  part parts[PART_COUNT];
   const Menu__V1__ListCategoriesResponse *categories;
   const Menu__V1__ListProductAvailabilitiesResponse *products;
   const Menu__V1__BatchGetGhostSwapsResponse **swaps;
   size_t n_swaps;
-  menu_status fatal; /* set when a failure ends the RPC */
-} fanout;
+} menu_plan;
 
-static int64_t mono_ms(void) {
-  gpr_timespec t = gpr_now(GPR_CLOCK_MONOTONIC);
-  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* Records a failed call of part `pt`; returns true when it ends the RPC (f->fatal set). */
-static bool part_fail(fanout *f, part *pt, menu_status s) {
-  if (!pt->failed) {
-    pt->failed = true;
-    pt->status = s; /* keeps the backend's reason, field violations and internal detail */
-    menu_status_prefix(&pt->status, "%s (%s): ", pt->m->backend, pt->m->name);
-  }
-  if (!store_menu_failure_is_fatal(s.code, f->allow_partial)) return false;
-  f->fatal = pt->status;
-  return true;
-}
-
-static bool part_start(fanout *f, part *pt, const ProtobufCMessage *req) {
-  int64_t now = mono_ms() - f->t0_ms;
-  if (!pt->started) pt->start_ms = now;
-  pt->started++;
-  if (!rpc_batch_start(f->batch, pt->m->channel, pt->m->method, req, pt)) {
-    pt->end_ms = now;
-    return !part_fail(f, pt, MENU_INTERNAL("the call could not be started"));
-  }
-  pt->outstanding++;
-  return true;
-}
-
-/* One BatchGetGhostSwaps per STORE_MENU_SWAPS_PER_CALL codes of the page (one call for any
- * page of the default size). Returns false when the RPC must end. */
-static bool swaps_start(fanout *f, Menu__V1__Channel channel) {
-  const Menu__V1__ListProductAvailabilitiesResponse *prods = f->products;
-  char **codes = arena_alloc(f->a, (prods->n_edges + 1) * sizeof *codes);
-  size_t n = 0;
-  for (size_t i = 0; i < prods->n_edges; i++) {
-    const Menu__V1__ProductAvailability *node = prods->edges[i]->node;
-    if (node && node->product_code && node->product_code[0]) codes[n++] = node->product_code;
-  }
-  f->swaps = arena_alloc(f->a, (n / STORE_MENU_SWAPS_PER_CALL + 1) * sizeof *f->swaps);
-  for (size_t off = 0; off < n; off += STORE_MENU_SWAPS_PER_CALL) {
-    Menu__V1__BatchGetGhostSwapsRequest *req = arena_alloc(f->a, sizeof *req);
-    menu__v1__batch_get_ghost_swaps_request__init(req);
-    req->channel = channel;
-    req->product_codes = codes + off;
-    req->n_product_codes =
-        n - off < STORE_MENU_SWAPS_PER_CALL ? n - off : STORE_MENU_SWAPS_PER_CALL;
-    if (!part_start(f, &f->parts[PART_SWAPS], &req->base)) return false;
-  }
-  return true;
-}
-
-/* Takes one finished call. Returns false when the RPC must end now. */
-static bool on_finished(fanout *f, rpc_pending *p, Menu__V1__Channel channel) {
-  part *pt = rpc_pending_user(p);
-  pt->outstanding--;
-  pt->end_ms = rpc_pending_end_ms(p) - f->t0_ms;
-  menu_status s = rpc_pending_status(p);
-  if (!menu_status_is_ok(&s)) return !part_fail(f, pt, s);
-  const ProtobufCMessage *resp = rpc_pending_response(p);
-  switch (pt->kind) {
-    case PART_CATEGORIES:
-      f->categories = (const Menu__V1__ListCategoriesResponse *)resp;
-      return true;
-    case PART_PRODUCTS:
-      f->products = (const Menu__V1__ListProductAvailabilitiesResponse *)resp;
-      /* Categories may still be in flight: the swaps call overlaps them. */
-      return f->products->n_edges == 0 || swaps_start(f, channel);
-    case PART_SWAPS:
-      f->swaps[f->n_swaps++] = (const Menu__V1__BatchGetGhostSwapsResponse *)resp;
-      return true;
-    default:
-      return true;
-  }
-}
-
-/* The backends get the caller's deadline minus a small margin (a tenth of what is left, at
- * most margin_ms) so that, with allow_partial, a slow backend turns into a missing part that
- * still reaches the caller in time instead of a DEADLINE_EXCEEDED for the whole menu. */
-static gpr_timespec backend_deadline(const rpc_ctx *ctx, int64_t margin_ms) {
-  int64_t left = rpc_ctx_remaining_ms(ctx);
-  int64_t m = left / 10 < margin_ms ? left / 10 : margin_ms;
-  return gpr_time_sub(rpc_ctx_deadline(ctx), gpr_time_from_millis(m, GPR_TIMESPAN));
-}
-
-/* Per-part start/end offsets (ms from the handler's start) and outcome on the call's log
- * line, so that overlap and the slow backend can be read from logs. */
-static void log_parts(fanout *f) {
-  for (int i = 0; i < PART_COUNT; i++) {
-    part *pt = &f->parts[i];
-    if (!pt->started) continue;
-    char key[48];
-    snprintf(key, sizeof key, "%s_start_ms", part_names[i]);
-    rpc_ctx_log_int(f->ctx, key, pt->start_ms);
-    const char *outcome = pt->failed        ? menu_status_code_name(pt->status.code)
-                          : pt->outstanding ? "CANCELLED" /* cut short by a fatal failure */
-                                            : "OK";
-    if (!pt->outstanding) {
-      snprintf(key, sizeof key, "%s_end_ms", part_names[i]);
-      rpc_ctx_log_int(f->ctx, key, pt->end_ms);
-    }
-    snprintf(key, sizeof key, "%s_status", part_names[i]);
-    rpc_ctx_log_str(f->ctx, key, outcome);
-    if (pt->failed) {
-      snprintf(key, sizeof key, "%s_error", part_names[i]);
-      rpc_ctx_log_str(f->ctx, key, menu_status_diagnosis(&pt->status));
-    }
-  }
-}
-
-menu_status store_menu_get(rpc_ctx *ctx, const ProtobufCMessage *req_msg,
-                           ProtobufCMessage *resp_msg, void *svc) {
-  const gateway_backends *be = svc;
-  const Menu__V1__GetStoreMenuRequest *req = (const Menu__V1__GetStoreMenuRequest *)req_msg;
-  Menu__V1__GetStoreMenuResponse *resp = (Menu__V1__GetStoreMenuResponse *)resp_msg;
-  menu_status st = store_menu_validate(req);
-  if (!menu_status_is_ok(&st)) return st;
-
-  fanout f = {.ctx = ctx,
-              .a = rpc_ctx_arena(ctx),
-              .allow_partial = req->allow_partial,
-              .t0_ms = mono_ms(),
-              .fatal = MENU_OK};
-  f.parts[PART_CATEGORIES] = (part){.kind = PART_CATEGORIES, .m = &be->list_categories};
-  f.parts[PART_PRODUCTS] = (part){.kind = PART_PRODUCTS, .m = &be->list_product_availabilities};
-  f.parts[PART_SWAPS] = (part){.kind = PART_SWAPS, .m = &be->batch_get_ghost_swaps};
-  /* Children of the server call: the core cancels them when the caller cancels or the
-   * caller's deadline passes, and rpc_client forwards x-request-id. */
-  f.batch = rpc_batch_create(ctx, backend_deadline(ctx, be->deadline_margin_ms), f.a);
-
+static void plan_start(fanout *f, void *user) {
+  menu_plan *p = user;
   Menu__V1__PageRequest cat_page = MENU__V1__PAGE_REQUEST__INIT;
   cat_page.first = STORE_MENU_CATEGORIES_MAX;
   Menu__V1__ListCategoriesRequest cat_req = MENU__V1__LIST_CATEGORIES_REQUEST__INIT;
-  cat_req.channel = req->channel;
+  cat_req.channel = p->req->channel;
   cat_req.page = &cat_page;
   /* Paging and at_time pass through untouched: sql-svc validates them and binds its cursors
    * to them, so a cursor from a direct ListProductAvailabilities works here and back. */
   Menu__V1__ListProductAvailabilitiesRequest prod_req =
       MENU__V1__LIST_PRODUCT_AVAILABILITIES_REQUEST__INIT;
-  prod_req.store_code = req->store_code;
-  prod_req.channel = req->channel;
-  prod_req.at_time = req->at_time;
-  prod_req.page = req->page;
+  prod_req.store_code = p->req->store_code;
+  prod_req.channel = p->req->channel;
+  prod_req.at_time = p->req->at_time;
+  prod_req.page = p->req->page;
+  if (fanout_call(f, PART_CATEGORIES, &cat_req.base)) fanout_call(f, PART_PRODUCTS, &prod_req.base);
+}
 
-  bool go = part_start(&f, &f.parts[PART_CATEGORIES], &cat_req.base) &&
-            part_start(&f, &f.parts[PART_PRODUCTS], &prod_req.base);
-  rpc_pending *p;
-  while (go && (p = rpc_batch_next(f.batch))) go = on_finished(&f, p, req->channel);
-  /* Whatever still runs (only after a fatal failure) is cancelled here, at once. */
-  rpc_batch_destroy(f.batch);
+/* One BatchGetGhostSwaps per STORE_MENU_SWAPS_PER_CALL codes of the page (one call for any
+ * page of the default size), while categories may still be in flight. */
+static void swaps_start(fanout *f, menu_plan *p) {
+  const Menu__V1__ListProductAvailabilitiesResponse *prods = p->products;
+  char **codes = arena_alloc(p->a, (prods->n_edges + 1) * sizeof *codes);
+  size_t n = 0;
+  for (size_t i = 0; i < prods->n_edges; i++) {
+    const Menu__V1__ProductAvailability *node = prods->edges[i]->node;
+    if (node && node->product_code && node->product_code[0]) codes[n++] = node->product_code;
+  }
+  p->swaps = arena_alloc(p->a, (n / STORE_MENU_SWAPS_PER_CALL + 1) * sizeof *p->swaps);
+  for (size_t off = 0; off < n; off += STORE_MENU_SWAPS_PER_CALL) {
+    Menu__V1__BatchGetGhostSwapsRequest req = MENU__V1__BATCH_GET_GHOST_SWAPS_REQUEST__INIT;
+    req.channel = p->req->channel;
+    req.product_codes = codes + off;
+    req.n_product_codes = n - off < STORE_MENU_SWAPS_PER_CALL ? n - off : STORE_MENU_SWAPS_PER_CALL;
+    if (!fanout_call(f, PART_SWAPS, &req.base)) return;
+  }
+}
 
-  /* rpc_batch_next gives up only well past the deadline; an answer that never came counts
-   * as the deadline it missed. */
-  for (int i = 0; go && i < PART_COUNT; i++)
-    if (f.parts[i].outstanding) {
-      f.parts[i].outstanding = 0;
-      f.parts[i].end_ms = mono_ms() - f.t0_ms;
-      go = !part_fail(&f, &f.parts[i],
-                      menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "no answer in time"));
-    }
-  log_parts(&f);
-  if (!menu_status_is_ok(&f.fatal)) return f.fatal;
+static void plan_result(fanout *f, size_t part, const ProtobufCMessage *resp, void *user) {
+  menu_plan *p = user;
+  switch ((part_kind)part) {
+    case PART_CATEGORIES:
+      p->categories = (const Menu__V1__ListCategoriesResponse *)resp;
+      break;
+    case PART_PRODUCTS:
+      p->products = (const Menu__V1__ListProductAvailabilitiesResponse *)resp;
+      if (p->products->n_edges) swaps_start(f, p);
+      break;
+    case PART_SWAPS:
+      p->swaps[p->n_swaps++] = (const Menu__V1__BatchGetGhostSwapsResponse *)resp;
+      break;
+    default:
+      break;
+  }
+}
 
+static bool plan_is_fatal(grpc_status_code code, void *user) {
+  const menu_plan *p = user;
+  return store_menu_failure_is_fatal(code, p->req->allow_partial);
+}
+
+static menu_status plan_finish(fanout *f, void *user) {
+  menu_plan *p = user;
   store_menu_parts parts = {
-      .categories = f.parts[PART_CATEGORIES].failed ? NULL : f.categories,
-      .products = f.parts[PART_PRODUCTS].failed ? NULL : f.products,
-      .swaps = f.swaps,
-      .n_swaps = f.n_swaps,
-      .swaps_missing = f.parts[PART_SWAPS].failed,
+      .categories = fanout_part_failed(f, PART_CATEGORIES) ? NULL : p->categories,
+      .products = fanout_part_failed(f, PART_PRODUCTS) ? NULL : p->products,
+      .swaps = p->swaps,
+      .n_swaps = p->n_swaps,
+      .swaps_missing = fanout_part_failed(f, PART_SWAPS),
   };
-  store_menu_compose(f.a, &parts, resp);
-  rpc_ctx_log_int(ctx, "missing_parts", (int64_t)resp->n_missing_parts);
+  store_menu_compose(p->a, &parts, p->resp);
+  rpc_ctx_log_int(p->ctx, "missing_parts", (int64_t)p->resp->n_missing_parts);
   return MENU_OK;
+}
+
+static const fanout_plan_ops plan_ops = {plan_start, plan_result, plan_is_fatal, plan_finish};
+
+void store_menu_get(rpc_ctx *ctx, const ProtobufCMessage *req_msg, ProtobufCMessage *resp_msg,
+                    void *svc) {
+  const gateway_backends *be = svc;
+  const Menu__V1__GetStoreMenuRequest *req = (const Menu__V1__GetStoreMenuRequest *)req_msg;
+  menu_status st = store_menu_validate(req);
+  if (!menu_status_is_ok(&st)) {
+    rpc_ctx_reply(ctx, st);
+    return;
+  }
+  menu_plan *p = RPC_NEW_ARRAY(ctx, menu_plan, 1);
+  p->req = req;
+  p->resp = (Menu__V1__GetStoreMenuResponse *)resp_msg;
+  p->a = rpc_ctx_arena(ctx);
+  p->ctx = ctx;
+  /* The part names are the prefixes of the per-backend timings on the call's log line. */
+  fanout_part *parts = RPC_NEW_ARRAY(ctx, fanout_part, PART_COUNT);
+  parts[PART_CATEGORIES] = (fanout_part){"categories", &be->list_categories};
+  parts[PART_PRODUCTS] = (fanout_part){"products", &be->list_product_availabilities};
+  parts[PART_SWAPS] = (fanout_part){"ghost_swaps", &be->batch_get_ghost_swaps};
+  fanout_config cfg = {.parts = parts,
+                       .n_parts = PART_COUNT,
+                       .deadline_margin_ms = be->deadline_margin_ms,
+                       .ops = &plan_ops,
+                       .plan = p};
+  fanout_run(ctx, &cfg);
 }

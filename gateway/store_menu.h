@@ -1,6 +1,7 @@
 /* MenuService.GetStoreMenu: validates the request, fans out to dynamo-svc (categories, then
- * ghost swaps) and sql-svc (availability) in one batch of concurrent calls that inherit the
- * caller's deadline and cancellation, and composes the answers in memory. No datastore. */
+ * ghost swaps) and sql-svc (availability) in concurrent calls that inherit the caller's
+ * deadline and cancellation, and composes the answers in memory. No datastore, and no thread
+ * waits for the backends. */
 #ifndef GATEWAY_STORE_MENU_H
 #define GATEWAY_STORE_MENU_H
 
@@ -20,9 +21,9 @@
 /* BatchGetGhostSwaps takes at most this many product codes per call. */
 #define STORE_MENU_SWAPS_PER_CALL 100
 
-/* The rpc_unary_fn for GetStoreMenu; `svc` is a gateway_backends (gateway/backends.h). */
-menu_status store_menu_get(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp,
-                           void *svc);
+/* The rpc_async_fn for GetStoreMenu; `svc` is a gateway_backends (gateway/backends.h). Starts
+ * the backend calls and returns; the reply follows from the last call's callback. */
+void store_menu_get(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp, void *svc);
 
 /* ---- pure parts, exposed for unit tests ------------------------------------------------- */
 
