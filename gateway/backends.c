@@ -21,6 +21,19 @@ void gateway_backends_config_load(config *c, gateway_backends_config *out) {
   /* gRPC caps maxAttempts at 5. */
   out->max_attempts = (int)config_int(c, "BACKEND_RETRY_MAX_ATTEMPTS", 3, 1, 5);
   out->deadline_margin_ms = config_int(c, "BACKEND_DEADLINE_MARGIN_MS", 20, 0, 10000);
+  /* gRPC's own cap is 120 s: after an outage a backend would stay unused for up to two
+   * minutes after it is back. A second keeps the gateway's recovery within seconds, and a
+   * reconnect attempt per second and backend is no load. */
+  out->reconnect_initial_ms =
+      (int)config_int(c, "BACKEND_RECONNECT_INITIAL_BACKOFF_MS", 100, 100, 60000);
+  out->reconnect_max_ms = (int)config_int(c, "BACKEND_RECONNECT_MAX_BACKOFF_MS", 1000, 100, 120000);
+  if (out->reconnect_initial_ms > out->reconnect_max_ms)
+    config_error(c,
+                 "BACKEND_RECONNECT_INITIAL_BACKOFF_MS must not exceed "
+                 "BACKEND_RECONNECT_MAX_BACKOFF_MS");
+  /* A pod that vanished does not refuse connections, it drops them: without this bound a
+   * connect to its address would hang for gRPC's 20 s. */
+  out->connect_timeout_ms = (int)config_int(c, "BACKEND_CONNECT_TIMEOUT_MS", 2000, 100, 120000);
   out->tls_ca_file = config_str(c, "BACKEND_TLS_CA_FILE", NULL);
   out->tls_cert_file = config_str(c, "BACKEND_TLS_CERT_FILE", NULL);
   out->tls_key_file = config_str(c, "BACKEND_TLS_KEY_FILE", NULL);
@@ -44,9 +57,13 @@ char *gateway_service_config_json(const char *const *methods, int max_attempts) 
       json_array_append_new(names, json_pack("{s:s%,s:s}", "service", methods[i],
                                              (size_t)(slash - methods[i]), "method", slash + 1));
     }
-    json_t *retry = json_pack("{s:i,s:s,s:s,s:f,s:[s]}", "maxAttempts", max_attempts,
+    /* UNAVAILABLE: the backend could not be reached or is shutting down. CANCELLED: the
+     * gateway never receives it for its own cancellations (those are local and end the
+     * retries); from a backend it means the backend cut the call, as one that is going away
+     * may do. Both are safe to retry on these idempotent reads. */
+    json_t *retry = json_pack("{s:i,s:s,s:s,s:f,s:[s,s]}", "maxAttempts", max_attempts,
                               "initialBackoff", "0.05s", "maxBackoff", "0.5s", "backoffMultiplier",
-                              2.0, "retryableStatusCodes", "UNAVAILABLE");
+                              2.0, "retryableStatusCodes", "UNAVAILABLE", "CANCELLED");
     json_t *mc = json_pack("[{s:o,s:o}]", "name", names, "retryPolicy", retry);
     json_object_set_new(root, "methodConfig", mc);
     /* Retries stop while more than half of the recent calls failed (token bucket of 10,
@@ -69,6 +86,9 @@ static rpc_channel *channel_make(const gateway_backends_config *cfg, const char 
       .tls_cert_file = cfg->tls_cert_file,
       .tls_key_file = cfg->tls_key_file,
       .keepalive_time_ms = cfg->keepalive_ms,
+      .reconnect_initial_backoff_ms = cfg->reconnect_initial_ms,
+      .reconnect_max_backoff_ms = cfg->reconnect_max_ms,
+      .connect_timeout_ms = cfg->connect_timeout_ms,
       .metrics = metrics,
   };
   rpc_channel *ch = rpc_channel_create(&cc); /* copies the service config into channel args */
@@ -123,6 +143,7 @@ gateway_backends *gateway_backends_create(const gateway_backends_config *cfg,
   log_str(l, "tls", cfg->tls_ca_file ? (cfg->tls_cert_file ? "mutual" : "server") : "off");
   log_int(l, "keepalive_ms", cfg->keepalive_ms);
   log_int(l, "retry_max_attempts", cfg->max_attempts);
+  log_int(l, "reconnect_max_backoff_ms", cfg->reconnect_max_ms);
   log_end(l);
   return b;
 Error:

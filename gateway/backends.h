@@ -1,6 +1,7 @@
 /* The gateway's two backends: one long-lived channel to dynamo-svc and one to sql-svc, each
- * `dns:///` + round_robin with a gRPC retry policy (UNAVAILABLE only, on the idempotent reads
- * the gateway makes), keepalive and optional (m)TLS, all read from the environment. */
+ * `dns:///` + round_robin with a gRPC retry policy (UNAVAILABLE and CANCELLED, on the
+ * idempotent reads the gateway makes), a reconnect backoff capped at about a second,
+ * keepalive and optional (m)TLS, all read from the environment. */
 #ifndef GATEWAY_BACKENDS_H
 #define GATEWAY_BACKENDS_H
 
@@ -20,6 +21,9 @@ typedef struct {
   int keepalive_ms;           /* BACKEND_KEEPALIVE_MS, 0 = off */
   int max_attempts;           /* BACKEND_RETRY_MAX_ATTEMPTS, 1 = no retries */
   int64_t deadline_margin_ms; /* BACKEND_DEADLINE_MARGIN_MS */
+  int reconnect_initial_ms;   /* BACKEND_RECONNECT_INITIAL_BACKOFF_MS */
+  int reconnect_max_ms;       /* BACKEND_RECONNECT_MAX_BACKOFF_MS */
+  int connect_timeout_ms;     /* BACKEND_CONNECT_TIMEOUT_MS */
   const char *tls_ca_file;    /* BACKEND_TLS_CA_FILE: TLS to both backends when set */
   const char *tls_cert_file;  /* BACKEND_TLS_CERT_FILE + _KEY_FILE: client cert (mTLS) */
   const char *tls_key_file;
@@ -52,9 +56,10 @@ gateway_backends *gateway_backends_create(const gateway_backends_config *cfg,
                                           metrics_registry *metrics);
 void gateway_backends_destroy(gateway_backends *b);
 
-/* The gRPC service config of a channel: round_robin, plus a retry policy on UNAVAILABLE for
- * the NULL-terminated "package.Service/Method" list when max_attempts > 1, plus retry
- * throttling so that a backend in trouble is not hit by a retry storm. Caller frees. */
+/* The gRPC service config of a channel: round_robin, plus a retry policy for the
+ * NULL-terminated "package.Service/Method" list when max_attempts > 1 (on UNAVAILABLE, and on
+ * CANCELLED as only a dying backend sends it), plus retry throttling so that a backend in
+ * trouble is not hit by a retry storm. Caller frees. */
 char *gateway_service_config_json(const char *const *methods, int max_attempts);
 
 #endif

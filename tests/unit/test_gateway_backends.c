@@ -47,8 +47,10 @@ static void test_service_config_retry_policy(void **state) {
   assert_string_equal(json_string_value(json_object_get(rp, "maxBackoff")), "0.5s");
   assert_true(json_number_value(json_object_get(rp, "backoffMultiplier")) == 2.0);
   json_t *codes = json_object_get(rp, "retryableStatusCodes");
-  assert_int_equal(json_array_size(codes), 1);
+  assert_int_equal(json_array_size(codes), 2);
   assert_string_equal(json_string_value(json_array_get(codes, 0)), "UNAVAILABLE");
+  /* what a backend that is going away may answer; the gateway's own cancels are never retried */
+  assert_string_equal(json_string_value(json_array_get(codes, 1)), "CANCELLED");
   assert_non_null(json_object_get(j, "retryThrottling"));
   json_decref(j);
 }
@@ -69,10 +71,17 @@ static void set(const char *k, const char *v) {
 }
 
 static void clear_env(void) {
-  const char *vars[] = {"DYNAMO_SVC_TARGET",          "SQL_SVC_TARGET",
-                        "BACKEND_KEEPALIVE_MS",       "BACKEND_RETRY_MAX_ATTEMPTS",
-                        "BACKEND_DEADLINE_MARGIN_MS", "BACKEND_TLS_CA_FILE",
-                        "BACKEND_TLS_CERT_FILE",      "BACKEND_TLS_KEY_FILE"};
+  const char *vars[] = {"DYNAMO_SVC_TARGET",
+                        "SQL_SVC_TARGET",
+                        "BACKEND_KEEPALIVE_MS",
+                        "BACKEND_RETRY_MAX_ATTEMPTS",
+                        "BACKEND_DEADLINE_MARGIN_MS",
+                        "BACKEND_TLS_CA_FILE",
+                        "BACKEND_TLS_CERT_FILE",
+                        "BACKEND_TLS_KEY_FILE",
+                        "BACKEND_RECONNECT_INITIAL_BACKOFF_MS",
+                        "BACKEND_RECONNECT_MAX_BACKOFF_MS",
+                        "BACKEND_CONNECT_TIMEOUT_MS"};
   for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
 }
 
@@ -87,6 +96,10 @@ static void test_config_defaults(void **state) {
   assert_string_equal(bc.sql_target, "dns:///127.0.0.1:50053");
   assert_int_equal(bc.keepalive_ms, 30000);
   assert_int_equal(bc.max_attempts, 3);
+  /* a backend back after an outage is used again within about a second, not gRPC's 120 s */
+  assert_int_equal(bc.reconnect_initial_ms, 100);
+  assert_int_equal(bc.reconnect_max_ms, 1000);
+  assert_int_equal(bc.connect_timeout_ms, 2000);
   assert_null(bc.tls_ca_file);
 }
 
@@ -95,10 +108,13 @@ static void test_config_rejects_contradictions(void **state) {
   clear_env();
   set("BACKEND_TLS_CERT_FILE", "/x/cert.pem"); /* no key, no CA */
   set("BACKEND_RETRY_MAX_ATTEMPTS", "9");      /* gRPC allows at most 5 */
+  set("BACKEND_RECONNECT_INITIAL_BACKOFF_MS", "5000");
+  set("BACKEND_RECONNECT_MAX_BACKOFF_MS", "2000"); /* below the initial backoff */
   config c = {0};
   gateway_backends_config bc;
   gateway_backends_config_load(&c, &bc);
-  assert_int_equal(c.n_errors, 3);
+  assert_int_equal(c.n_errors, 4);
+  assert_non_null(strstr(c.errors, "BACKEND_RECONNECT_INITIAL_BACKOFF_MS"));
   assert_non_null(strstr(c.errors, "BACKEND_TLS_KEY_FILE"));
   assert_non_null(strstr(c.errors, "BACKEND_TLS_CA_FILE"));
   assert_non_null(strstr(c.errors, "BACKEND_RETRY_MAX_ATTEMPTS"));
