@@ -40,11 +40,11 @@ class FakeBackend:
                                           pa_pb2.ListProductAvailabilitiesResponse)},
     }
 
-    def __init__(self, behaviour):
+    def __init__(self, behaviour, workers=16):
         self.behaviour = behaviour
         self.calls = []
         self.lock = threading.Lock()
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
         for service, methods in self.METHODS.items():
             handlers = {name: grpc.unary_unary_rpc_method_handler(
                 self._handler(name), request_deserializer=req.FromString,
@@ -130,8 +130,8 @@ def quick(name, request, context):
 def fakes():
     made = []
 
-    def make(behaviour):
-        f = FakeBackend(behaviour)
+    def make(behaviour, workers=16):
+        f = FakeBackend(behaviour, workers)
         made.append(f)
         return f
     yield make
@@ -139,9 +139,9 @@ def fakes():
         f.stop()
 
 
-def gateway(start_service, dyn, sql):
+def gateway(start_service, dyn, sql, **env):
     svc = start_service("gateway", env={"DYNAMO_SVC_TARGET": dyn.target,
-                                        "SQL_SVC_TARGET": sql.target}, wait=False)
+                                        "SQL_SVC_TARGET": sql.target, **env}, wait=False)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and svc.proc.poll() is None:
         try:
@@ -233,6 +233,36 @@ def test_one_swaps_call_per_hundred_codes(start_service, fakes):
     assert [g.product_code for g in got.ghost_swaps] == codes
 
 
+def test_menus_in_flight_are_not_bounded_by_handler_threads(start_service, fakes):
+    """GetStoreMenu holds no thread while its backend calls run: with one handler thread,
+    48 menus whose backends each take 0.3 s are all in flight at once (one thread parked per
+    menu would take 48 x 0.3 s)."""
+    n = 48
+
+    def slow(name, request, context):
+        if name != "BatchGetGhostSwaps":
+            sleep_unless_cancelled(context, 0.3)
+        return quick(name, request, context)
+    dyn, sql = fakes(slow, workers=2 * n), fakes(slow, workers=2 * n)
+    gw = gateway(start_service, dyn, sql, GRPC_HANDLER_THREADS="1", GRPC_CQ_THREADS="1",
+                 GRPC_MAX_IN_FLIGHT=str(4 * n))
+    with gw.channel() as ch:
+        fn = ch.unary_unary(MENU, request_serializer=lambda m: m.SerializeToString(),
+                            response_deserializer=menu_pb2.GetStoreMenuResponse.FromString)
+        fn(menu_pb2.GetStoreMenuRequest(store_code="S1", channel=KIOSK), timeout=10)  # connect
+        t0 = time.monotonic()
+        futs = [fn.future(menu_pb2.GetStoreMenuRequest(store_code="S1", channel=KIOSK),
+                          timeout=10) for _ in range(n)]
+        got = [f.result() for f in futs]
+        secs = time.monotonic() - t0
+    assert all(len(g.categories) == 2 and len(g.ghost_swaps) == 3 for g in got)
+    assert secs < 3.0, secs
+    # Seen from the backend: the calls of (nearly) all menus overlapped.
+    calls = sql.of("ListProductAvailabilities")[1:]
+    latest_start = max(c["start"] for c in calls)
+    assert sum(c["end"] > latest_start for c in calls) >= n - 4
+
+
 # ---- deadlines and cancellation ------------------------------------------------------------
 
 
@@ -280,6 +310,9 @@ def test_caller_cancel_cancels_backend_calls(start_service, fakes):
     line = gateway_line(gw)
     assert line["status"] == "CANCELLED", line
     assert line["duration_ms"] < 1000, line
+    # The caller's cancel is not a backend's CANCELLED: it is never retried.
+    assert len(dyn.started("ListCategories")) == 1
+    assert len(sql.started("ListProductAvailabilities")) == 1
 
 
 # ---- retries and failures ------------------------------------------------------------------
@@ -306,6 +339,23 @@ def test_unavailable_is_retried(start_service, fakes):
         text = r.read().decode()
     assert ('grpc_client_handled_total{grpc_type="unary",grpc_service="menu.v1.CategoryService",'
             'grpc_method="ListCategories",grpc_code="OK"} 1') in text
+
+
+def test_cancelled_by_a_backend_is_retried(start_service, fakes):
+    """A replica that is going away may cut calls with CANCELLED; the reads are idempotent, so
+    the retry policy covers it like UNAVAILABLE."""
+    failures = {"ListCategories": 1}
+
+    def cutting(name, request, context):
+        if failures.get(name, 0) > 0:
+            failures[name] -= 1
+            context.abort(grpc.StatusCode.CANCELLED, "server shutting down")
+        return quick(name, request, context)
+    dyn, sql = fakes(cutting), fakes(quick)
+    gw = gateway(start_service, dyn, sql)
+    got = menu_call(gw)
+    assert len(got.categories) == 2 and list(got.missing_parts) == []
+    assert len(dyn.of("ListCategories")) == 2
 
 
 def test_unavailable_retries_are_bounded(start_service, fakes):
