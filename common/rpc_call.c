@@ -296,17 +296,20 @@ void rpc_ctx_reply(rpc_ctx *ctx, menu_status st) {
   call_send(ctx);
 }
 
-/* Sends initial metadata (x-request-id), the response when OK, and the status. */
+/* Sends x-request-id, the response when OK, and the status. An error goes out as a
+ * Trailers-Only response, x-request-id among the trailers: a client's retry policy may retry
+ * only those (gRPC A6), and custom initial metadata would turn it into headers + trailers. */
 static void call_send(rpc_ctx *ctx) {
   grpc_op ops[3];
   memset(ops, 0, sizeof ops);
   size_t n = 0;
+  bool ok = ctx->status.code == GRPC_STATUS_OK;
   ctx->initial_md[0].key = grpc_slice_from_static_string("x-request-id");
   ctx->initial_md[0].value =
       grpc_slice_from_static_buffer(ctx->request_id, strlen(ctx->request_id));
   ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[n].data.send_initial_metadata.count = 1;
-  ops[n].data.send_initial_metadata.metadata = ctx->initial_md;
+  ops[n].data.send_initial_metadata.count = ok ? 1 : 0;
+  ops[n].data.send_initial_metadata.metadata = ok ? ctx->initial_md : NULL;
   n++;
   if (ctx->status.code == GRPC_STATUS_OK && ctx->resp) {
     grpc_slice slice = rpc_slice_from_message(ctx->resp);
@@ -318,7 +321,7 @@ static void call_send(rpc_ctx *ctx) {
   }
   ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
   ops[n].data.send_status_from_server.status = ctx->status.code;
-  if (ctx->status.code != GRPC_STATUS_OK) {
+  if (!ok) {
     /* A datastore or backend failure names the request id, whose log line has the detail. */
     const char *msg = ctx->status.message;
     if (ctx->status.detail[0])
@@ -327,7 +330,8 @@ static void call_send(rpc_ctx *ctx) {
     ctx->trailer[0].key = grpc_slice_from_static_string(STATUS_DETAILS_KEY);
     ctx->trailer[0].value = status_details_encode(&ctx->status, msg, ctx->request_id);
     ops[n].data.send_status_from_server.status_details = &ctx->status_details;
-    ops[n].data.send_status_from_server.trailing_metadata_count = 1;
+    ctx->trailer[1] = ctx->initial_md[0]; /* x-request-id: static slices, nothing to unref */
+    ops[n].data.send_status_from_server.trailing_metadata_count = 2;
     ops[n].data.send_status_from_server.trailing_metadata = ctx->trailer;
   }
   n++;

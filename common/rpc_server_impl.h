@@ -65,7 +65,7 @@ struct rpc_ctx {
   grpc_byte_buffer *reply;
   grpc_metadata initial_md[1];
   grpc_slice status_details;
-  grpc_metadata trailer[1]; /* grpc-status-details-bin of a non-OK status */
+  grpc_metadata trailer[2]; /* a non-OK status: grpc-status-details-bin, x-request-id */
   struct log_field *fields; /* added by the handler, logged when the call ends */
   rpc_ctx *prev, *next;     /* the server's list of admitted calls, under calls_mu */
   rpc_ctx *next_wait;       /* waiting for read budget, under calls_mu */

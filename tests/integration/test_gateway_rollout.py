@@ -172,3 +172,19 @@ def test_calls_succeed_within_seconds_of_a_backend_back_from_an_outage(replicas,
             time.sleep(0.05)
     assert first_ok is not None and first_ok - serving_at < 3.0, (first_ok, serving_at)
     assert failed_after == 0
+
+
+def test_errors_are_trailers_only_with_the_request_id(replicas):
+    """A backend's error reaches a retrying client as a Trailers-Only response (custom headers
+    would commit the call and forbid any retry, gRPC A6): no response headers of the server's
+    own, x-request-id among the trailers."""
+    gw = replicas.start("gateway", {})
+    with grpc.insecure_channel(gw.addr) as ch:
+        fn = ch.unary_unary(MENU, request_serializer=lambda m: m.SerializeToString(),
+                            response_deserializer=menu_pb2.GetStoreMenuResponse.FromString)
+        with pytest.raises(grpc.RpcError) as e:
+            fn(menu_pb2.GetStoreMenuRequest(store_code="", channel=common_pb2.CHANNEL_KIOSK),
+               metadata=[("x-request-id", "trailers-only-1")], timeout=5)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert ("x-request-id", "trailers-only-1") in e.value.trailing_metadata()
+    assert "x-request-id" not in dict(e.value.initial_metadata())
