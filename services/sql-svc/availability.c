@@ -415,7 +415,10 @@ menu_status availability_batch_get(rpc_ctx *ctx, const ProtobufCMessage *reqm,
   MYSQL_STMT *s = NULL;
   st = pool_acquire(svc->pool, sql_call_deadline(ctx), &conn);
   if (!menu_status_is_ok(&st)) goto out;
-  st = pool_exec(conn, STMT_AVAIL_BATCH, params, &s, NULL);
+  st = pool_exec(
+      conn,
+      req->n_product_codes > AVAIL_BATCH_NARROW_MAX ? STMT_AVAIL_BATCH_WIDE : STMT_AVAIL_BATCH,
+      params, &s, NULL);
   if (!menu_status_is_ok(&st)) goto out;
   avail_row *row = arena_alloc(rpc_ctx_arena(ctx), sizeof *row);
   avail_row_bind(row);

@@ -29,7 +29,12 @@ static char *codes_json(const char *codes) {
 
 menu_status explain_availability(MYSQL *m, const char *store, const char *channel,
                                  const char *codes, FILE *out) {
-  const char *body = sql_statements[codes ? STMT_AVAIL_BATCH : STMT_AVAIL_LIST_FORWARD].sql;
+  size_t n_codes = 0;
+  for (const char *c = codes; c && *c; c++) n_codes += *c == ',';
+  stmt_id id = !codes                                 ? STMT_AVAIL_LIST_FORWARD
+               : n_codes + 1 > AVAIL_BATCH_NARROW_MAX ? STMT_AVAIL_BATCH_WIDE
+                                                      : STMT_AVAIL_BATCH;
+  const char *body = sql_statements[id].sql;
   char *json = codes ? codes_json(codes) : NULL;
   size_t n = strlen(body) + 16;
   char *sql = malloc(n);

@@ -27,15 +27,18 @@
   " WHERE s.onChannel = 1 AND par.isActive = 1"                                                \
   "  AND par.effectiveDatetime <= s.t AND par.terminationDatetime > s.t" product_cond
 
-#define AVAIL_CANDIDATES(product_cond) \
+/* global_cond restricts the global branch, scoped_cond the three store-scoped ones (each
+ * reads only the rules of one market, region or restaurant: few enough that restricting them
+ * to a product list would only trade one index range for many lookups). */
+#define AVAIL_CANDIDATES(global_cond, scoped_cond) \
   "candidate AS ("                                                                           \
-  AVAIL_BRANCH("par.ruleType = 'global-experience'", product_cond) " UNION ALL"              \
-  AVAIL_BRANCH("par.marketId = s.marketId AND par.ruleType = 'market'", product_cond)        \
+  AVAIL_BRANCH("par.ruleType = 'global-experience'", global_cond) " UNION ALL"               \
+  AVAIL_BRANCH("par.marketId = s.marketId AND par.ruleType = 'market'", scoped_cond)         \
   " UNION ALL"                                                                               \
-  AVAIL_BRANCH("par.regionalId = s.regionalId AND par.ruleType = 'regional'", product_cond)  \
+  AVAIL_BRANCH("par.regionalId = s.regionalId AND par.ruleType = 'regional'", scoped_cond)   \
   " UNION ALL"                                                                               \
   AVAIL_BRANCH("par.restaurantId = s.restaurantId AND par.ruleType = 'restaurant'",          \
-               product_cond)                                                                 \
+               scoped_cond)                                                                  \
   "), "
 
 /* Condition 4 (menu type served by the store on the channel: a primary-key lookup), then the
@@ -124,32 +127,42 @@
   "f JOIN" REF_RULE_GROUP_FROM " WHERE (f.channel = '' OR c.channelCode = f.channel)"
 #define REF_PRODUCT "SELECT p.productCode, p.displayName FROM product p WHERE 1 = 1"
 
+#define AVAIL_BATCH(scoped_cond)                                                             \
+  AVAIL_STORE("")                                                                            \
+  AVAIL_REQUESTED AVAIL_CANDIDATES(" AND par.productId IN (SELECT productId FROM rq)",       \
+                                   scoped_cond) AVAIL_RANKED                                 \
+      "SELECT s.restaurantId, s.channelId, rq.productCode, rq.displayName, w.isHidden,"      \
+      " w.productAvailabilityRuleId, w.ruleType, w.ruleEffect, w.createdBy, w.createdAt,"    \
+      " w.updatedBy, w.updatedAt, rq.ord, s.onChannel"                                       \
+      " FROM s LEFT JOIN (rq LEFT JOIN ranked w ON w.productId = rq.productId AND w.rn = 1)" \
+      " ON 1 = 1 ORDER BY rq.ord"
+
 const stmt_def sql_statements[STMT_COUNT] = {
     [STMT_AVAIL_LIST_FORWARD] = {"avail_list_forward",
-                                 AVAIL_STORE("") AVAIL_CANDIDATES("") AVAIL_RANKED AVAIL_SELECT
+                                 AVAIL_STORE("") AVAIL_CANDIDATES("", "") AVAIL_RANKED AVAIL_SELECT
                                  " ON w.rn = 1 AND w.ruleEffect = 'allow' AND p.productCode > ?"
                                  " ORDER BY p.productCode LIMIT ?"},
     [STMT_AVAIL_LIST_BACKWARD] = {"avail_list_backward",
-                                  AVAIL_STORE("") AVAIL_CANDIDATES("") AVAIL_RANKED AVAIL_SELECT
+                                  AVAIL_STORE("") AVAIL_CANDIDATES("", "") AVAIL_RANKED AVAIL_SELECT
                                   " ON w.rn = 1 AND w.ruleEffect = 'allow' AND p.productCode < ?"
                                   " ORDER BY p.productCode DESC LIMIT ?"},
     /* The winner even when it denies: the caller tells "denied" from "no rule". */
     [STMT_AVAIL_GET_ONE] =
         {"avail_get_one",
          AVAIL_STORE(", (SELECT productId FROM product WHERE productCode = ?) AS productId")
-             AVAIL_CANDIDATES(" AND par.productId = s.productId") AVAIL_RANKED AVAIL_SELECT
+             AVAIL_CANDIDATES(" AND par.productId = s.productId",
+                              " AND par.productId = s.productId") AVAIL_RANKED AVAIL_SELECT
          " ON w.rn = 1"},
-    /* The list's CTEs restricted to the requested products (each branch reads the rules of
-     * a requested product through ix_rule_product or of the store's scope through its own
-     * index, whichever is smaller); every requested code comes back, in request order. */
-    [STMT_AVAIL_BATCH] =
-        {"avail_batch", AVAIL_STORE("") AVAIL_REQUESTED AVAIL_CANDIDATES(
-                            " AND par.productId IN (SELECT productId FROM rq)") AVAIL_RANKED
-         "SELECT s.restaurantId, s.channelId, rq.productCode, rq.displayName, w.isHidden,"
-         " w.productAvailabilityRuleId, w.ruleType, w.ruleEffect, w.createdBy, w.createdAt,"
-         " w.updatedBy, w.updatedAt, rq.ord, s.onChannel"
-         " FROM s LEFT JOIN (rq LEFT JOIN ranked w ON w.productId = rq.productId AND w.rn = 1)"
-         " ON 1 = 1 ORDER BY rq.ord"},
+    /* The list's CTEs restricted to the requested products; every requested code comes
+     * back, in request order. Two shapes, picked by the number of codes (the optimizer
+     * cannot: it estimates every JSON_TABLE at 40 rows). Narrow: every branch restricted, so
+     * each reads the requested products' rules through ix_rule_product (a few lookups per
+     * code: cheapest for short lists). Wide: only the global branch restricted; the three
+     * store-scoped ones read their scope index as the list does (a bounded range whatever
+     * the count) and the final join drops products nobody asked for. */
+    [STMT_AVAIL_BATCH] = {"avail_batch",
+                          AVAIL_BATCH(" AND par.productId IN (SELECT productId FROM rq)")},
+    [STMT_AVAIL_BATCH_WIDE] = {"avail_batch_wide", AVAIL_BATCH("")},
 
     [STMT_RULE_RESOLVE] = {"rule_resolve",
                            "SELECT (SELECT productId FROM product WHERE productCode = ?),"

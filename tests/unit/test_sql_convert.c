@@ -92,6 +92,7 @@ static void test_statement_parameter_counts(void **state) {
       [STMT_AVAIL_LIST_BACKWARD] = 5,
       [STMT_AVAIL_GET_ONE] = 4,
       [STMT_AVAIL_BATCH] = 4,
+      [STMT_AVAIL_BATCH_WIDE] = 4,
       [STMT_RULE_RESOLVE] = 6,
       [STMT_RULE_INSERT] = 13,
       [STMT_RULE_SELECT] = 1,
