@@ -363,10 +363,11 @@ struct authz {
   bool stopping;
 };
 
-static authz_policy *load_file(const char *path, struct stat *st) {
+/* Reads and parses the file; NULL with a message in *err (caller frees). */
+static authz_policy *read_policy(const char *path, struct stat *st, char **err) {
   FILE *f = fopen(path, "rb");
   if (!f) {
-    log_error("authz: cannot read the policy file", "path", path, "error", strerror(errno), NULL);
+    *err = errorf("cannot read: %s", strerror(errno));
     return NULL;
   }
   fstat(fileno(f), st);
@@ -378,14 +379,27 @@ static authz_policy *load_file(const char *path, struct stat *st) {
   while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, mem);
   fclose(mem);
   fclose(f);
-  char *err = NULL;
-  authz_policy *p = authz_policy_parse(text, &err);
+  authz_policy *p = authz_policy_parse(text, err);
   free(text);
+  return p;
+}
+
+static authz_policy *load_file(const char *path, struct stat *st) {
+  char *err = NULL;
+  authz_policy *p = read_policy(path, st, &err);
   if (!p) {
     log_error("authz: the policy is invalid", "path", path, "error", err, NULL);
     free(err);
   }
   return p;
+}
+
+bool authz_policy_file_check(const char *path, char **err) {
+  struct stat st;
+  *err = NULL;
+  authz_policy *p = read_policy(path, &st, err);
+  authz_policy_free(p);
+  return p != NULL;
 }
 
 static bool same_file(const struct stat *a, const struct stat *b) {

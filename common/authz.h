@@ -50,6 +50,10 @@ const char *authz_policy_name(const authz_policy *p);
 bool authz_policy_check(const authz_policy *p, const authz_peer *peer, const char *path,
                         const grpc_metadata_array *md, const char **rule);
 
+/* Reads and parses the policy file without keeping it: false with a message in *err (caller
+ * frees) when it cannot be read or is invalid. For configuration checks at start-up. */
+bool authz_policy_file_check(const char *path, char **err);
+
 /* Loads the policy file and starts its watcher (refresh_ms between checks). NULL when the file
  * cannot be read or parsed (logged): the server must not start with a policy it cannot apply.
  * Caller destroys. */

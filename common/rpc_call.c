@@ -179,6 +179,16 @@ void rpc_call_arrived(rpc_server *s, rpc_method *m, grpc_call *call, grpc_comple
   if (grpc_call_start_batch(ctx->call, &close_op, 1, &ctx->close_tag, NULL) != GRPC_CALL_OK)
     ctx->pending_tags = 1; /* cannot happen on a fresh call; finish without it */
 
+  if (s->authz) {
+    const char *principal;
+    char why[300];
+    bool ok = rpc_authorize(s, m->path, call, &ctx->md, &ctx->arena, &principal, why, sizeof why);
+    rpc_ctx_log_str(ctx, "principal", principal);
+    if (!ok) {
+      reject(ctx, "unauthorized", menu_status_make(GRPC_STATUS_PERMISSION_DENIED, "%s", why));
+      return;
+    }
+  }
   if (m->kind == RPC_UNIMPLEMENTED) {
     rpc_ctx_reply(
         ctx, menu_status_make(GRPC_STATUS_UNIMPLEMENTED, "%s is not implemented yet", m->path));

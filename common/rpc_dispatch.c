@@ -24,6 +24,62 @@ typedef struct rpc_request {
 
 static void on_request(rpc_tag *tag, bool ok);
 
+/* A stream refused before it starts: initial metadata and a status, then the call is freed. */
+typedef struct {
+  rpc_tag tag;
+  grpc_call *call;
+  grpc_slice message;
+  int cancelled;
+} rpc_refusal;
+
+static void on_refused(rpc_tag *tag, bool ok) {
+  rpc_refusal *f = (rpc_refusal *)tag;
+  grpc_call_unref(f->call);
+  grpc_slice_unref(f->message);
+  free(f);
+}
+
+static void refuse(grpc_call *call, grpc_status_code code, const char *message) {
+  rpc_refusal *f = calloc(1, sizeof *f);
+  if (!f) abort();
+  f->tag.fn = on_refused;
+  f->call = call;
+  f->message = grpc_slice_from_copied_string(message);
+  grpc_op ops[3];
+  memset(ops, 0, sizeof ops);
+  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[1].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+  ops[1].data.send_status_from_server.status = code;
+  ops[1].data.send_status_from_server.status_details = &f->message;
+  ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+  ops[2].data.recv_close_on_server.cancelled = &f->cancelled;
+  if (grpc_call_start_batch(call, ops, 3, &f->tag, NULL) != GRPC_CALL_OK)
+    on_refused(&f->tag, false);
+}
+
+/* Streams pass the same policy as unary calls; a refused one is counted and logged here. */
+static bool stream_allowed(rpc_server *s, rpc_method *m, rpc_request *r) {
+  if (!s->authz) return true;
+  arena a;
+  arena_init(&a);
+  const char *principal;
+  char why[300];
+  bool ok = rpc_authorize(s, m->path, r->call, &r->md, &a, &principal, why, sizeof why);
+  if (!ok) {
+    log_line *l = log_begin(LOG_WARN, "rpc");
+    log_str(l, "method", m->path);
+    log_str(l, "status", "PERMISSION_DENIED");
+    log_str(l, "error", why);
+    log_str(l, "principal", principal);
+    log_end(l);
+    metrics_add(s->m_handled, METRICS_LABELS(m->type, m->service, m->name, "PERMISSION_DENIED"), 1);
+    if (r->payload) grpc_byte_buffer_destroy(r->payload);
+    refuse(r->call, GRPC_STATUS_PERMISSION_DENIED, why);
+  }
+  arena_free(&a);
+  return ok;
+}
+
 static bool reads_payload_first(const rpc_method *m) {
   return m->kind == RPC_STREAM && !m->def.client_streaming;
 }
@@ -57,7 +113,9 @@ static void on_request(rpc_tag *tag, bool ok) {
   }
   if (!atomic_load(&s->stopping)) request_post(s, m, r->cq);
   metrics_add(s->m_started, METRICS_LABELS(m->type, m->service, m->name), 1);
-  if (m->kind == RPC_STREAM) {
+  if (m->kind == RPC_STREAM && !stream_allowed(s, m, r)) {
+    grpc_metadata_array_destroy(&r->md);
+  } else if (m->kind == RPC_STREAM) {
     grpc_metadata_array_destroy(&r->md);
     rpc_stream *st = malloc(sizeof *st);
     if (!st) abort();

@@ -81,7 +81,16 @@ static void destroy_unstarted(rpc_server *s) {
 }
 
 int rpc_server_start(rpc_server *s) {
-  grpc_arg args[9];
+  if (s->cfg.authz_policy_file) {
+    s->authz = authz_create(s->cfg.authz_policy_file, s->cfg.authz_refresh_ms);
+    if (!s->authz) return -1;
+    if (!s->cfg.tls_client_ca_file)
+      log_warn(
+          "authz: without mutual TLS no caller has a principal; only rules without "
+          "principals can match",
+          NULL);
+  }
+  grpc_arg args[11];
   size_t nargs = 0;
   args[nargs++] = (grpc_arg){
       GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = s->cfg.max_recv_bytes}};
@@ -90,8 +99,14 @@ int rpc_server_start(rpc_server *s) {
                              {.integer = s->cfg.max_concurrent_streams}};
   /* Let clients keep idle connections alive with pings every 10 s or more (the gateway pings
    * every 30 s so that dead pods are noticed) without being told "too many pings". */
+  args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER,
+                             GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             {.integer = (int)s->cfg.min_ping_interval_ms}};
+  /* Keepalive enforcement: a peer that pings more often than that gets GOAWAY
+   * ENHANCE_YOUR_CALM ("too_many_pings") after this many strikes: a ping flood costs the
+   * abuser its connection, not everyone else their latency. */
   args[nargs++] = (grpc_arg){
-      GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, {.integer = 10000}};
+      GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MAX_PING_STRIKES, {.integer = s->cfg.max_ping_strikes}};
   args[nargs++] =
       (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, {.integer = 1}};
   /* A call's message is only pulled in once the call is admitted; until then the stream's
@@ -99,6 +114,10 @@ int rpc_server_start(rpc_server *s) {
   args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_BDP_PROBE, {.integer = 0}};
   /* A second process on the same port must fail to start, not silently share the traffic. */
   args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, {.integer = 0}};
+  if (s->cfg.max_connection_idle_ms > 0)
+    args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER,
+                               GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                               {.integer = (int)s->cfg.max_connection_idle_ms}};
   if (s->cfg.max_connection_age_ms > 0) {
     args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER,
                                GRPC_ARG_MAX_CONNECTION_AGE_MS,
@@ -170,6 +189,7 @@ int rpc_server_start(rpc_server *s) {
           s->cfg.tls_cert_file ? (s->cfg.tls_client_ca_file ? "mutual" : "server") : "off");
   log_int(l, "handler_threads", s->cfg.handler_threads);
   log_int(l, "max_in_flight", s->cfg.max_in_flight);
+  log_str(l, "authz", s->cfg.authz_policy_file ? s->cfg.authz_policy_file : "off");
   log_end(l);
   return 0;
 }

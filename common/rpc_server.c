@@ -159,6 +159,7 @@ void rpc_server_destroy(rpc_server *s) {
   for (size_t i = 0; i < s->n_services; i++) free(s->services[i]);
   free(s->services);
   rpc_workqueue_destroy(s->queue);
+  authz_destroy(s->authz);
   free(s->cqs);
   free(s->cq_threads);
   pthread_mutex_destroy(&s->calls_mu);

@@ -108,7 +108,13 @@ typedef struct {
   int64_t max_connection_age_ms; /* GRPC_MAX_CONNECTION_AGE_MS, 0 = unlimited */
   int max_recv_bytes;            /* GRPC_MAX_RECV_BYTES */
   const char *tls_cert_file, *tls_key_file, *tls_client_ca_file; /* TLS_* (all optional) */
-  const char *health_addr; /* HEALTH_ADDR: optional plaintext listener serving only probes */
+  const char *health_addr;       /* HEALTH_ADDR: optional plaintext listener serving only probes */
+  const char *authz_policy_file; /* AUTHZ_POLICY_FILE: gRPC authorization policy (common/authz.h) */
+  int64_t authz_refresh_ms;      /* AUTHZ_POLICY_REFRESH_MS: how often the file is checked */
+  int64_t min_ping_interval_ms;  /* GRPC_MIN_PING_INTERVAL_MS: pings closer than this are strikes */
+  int max_ping_strikes;          /* GRPC_MAX_PING_STRIKES: strikes before GOAWAY too_many_pings */
+  int64_t
+      max_connection_idle_ms; /* GRPC_MAX_CONNECTION_IDLE_MS: close idle connections, 0 = never */
 } rpc_server_config;
 
 /* Reads the variables named above with per-binary defaults for the two addresses. The

@@ -1,6 +1,8 @@
 /* The server's environment variables (README, "Configuration"). */
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/authz.h"
 #include "common/rpc_server.h"
 
 void rpc_server_config_load(config *c, rpc_server_config *out, const char *service_name,
@@ -26,6 +28,19 @@ void rpc_server_config_load(config *c, rpc_server_config *out, const char *servi
   out->tls_key_file = config_str(c, "TLS_KEY_FILE", NULL);
   out->tls_client_ca_file = config_str(c, "TLS_CLIENT_CA_FILE", NULL);
   out->health_addr = config_str(c, "HEALTH_ADDR", NULL);
+  out->authz_policy_file = config_str(c, "AUTHZ_POLICY_FILE", NULL);
+  out->authz_refresh_ms = config_int(c, "AUTHZ_POLICY_REFRESH_MS", 1000, 50, 3600000);
+  out->min_ping_interval_ms = config_int(c, "GRPC_MIN_PING_INTERVAL_MS", 10000, 0, INT32_MAX);
+  out->max_ping_strikes = (int)config_int(c, "GRPC_MAX_PING_STRIKES", 2, 0, 1000);
+  out->max_connection_idle_ms = config_int(c, "GRPC_MAX_CONNECTION_IDLE_MS", 600000, 0, INT32_MAX);
+  if (out->authz_policy_file) {
+    /* A policy that does not parse stops the start (exit 2), like any bad setting: serving
+     * without the authorization the operator asked for is not an option. */
+    char *err = NULL;
+    if (!authz_policy_file_check(out->authz_policy_file, &err))
+      config_error(c, "AUTHZ_POLICY_FILE=%s: %s", out->authz_policy_file, err);
+    free(err);
+  }
   if (!out->tls_cert_file != !out->tls_key_file)
     config_error(c, "TLS_CERT_FILE and TLS_KEY_FILE: set both or neither");
   if (out->tls_client_ca_file && !out->tls_cert_file)

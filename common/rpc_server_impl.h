@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "common/authz.h"
 #include "common/rpc_internal.h"
 #include "common/rpc_server.h"
 #include "common/rpc_workqueue.h"
@@ -98,6 +99,7 @@ struct rpc_server {
   } listeners[RPC_MAX_LISTENERS];
   int n_listeners;
   metrics_http *http;
+  authz *authz; /* AUTHZ_POLICY_FILE, or NULL: every call allowed */
   bool started;
   int port;
   atomic_bool stopping;   /* no re-posted requests; new unary calls get UNAVAILABLE */
@@ -116,6 +118,12 @@ void rpc_server_notify(rpc_server *s, rpc_server_state state);
 
 /* rpc_dispatch.c: posts the outstanding requests of every method on every queue. */
 void rpc_dispatch_post_all(rpc_server *s);
+
+/* rpc_authorize.c: the authorization policy applied to a call that just arrived (CQ thread).
+ * True when allowed; otherwise `why` (of size n) says who may not call what. `principal`
+ * receives the peer's principal (arena-owned, NULL without a client certificate). */
+bool rpc_authorize(rpc_server *s, const char *path, grpc_call *call, grpc_metadata_array *md,
+                   arena *a, const char **principal, char *why, size_t n);
 
 /* rpc_call.c */
 /* A unary call that just arrived on `cq` (CQ thread); takes the call and the metadata array. */

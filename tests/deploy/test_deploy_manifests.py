@@ -440,3 +440,31 @@ def test_rollout_applies_the_job_before_the_deployments(rendered):
                                                        "operator": "In", "values": ["api", "backend"]}]},
                                 o["metadata"].get("labels", {}))}
     assert held == {f"Deployment/{s}" for s in SERVICES}, held
+
+
+def test_production_authorizes_each_backend_with_the_shipped_policy():
+    """Each backend mounts its policy from deploy/k8s/overlays/production/authz (updated in place,
+    no hash suffix, so a change reloads without a rollout); the gateway identity may only read,
+    admins may write, health and reflection are open to everyone."""
+    import json
+    objs = render("production")
+    for svc in ("dynamo-svc", "sql-svc"):
+        d = deployment(objs, svc)
+        c = main_container(d)
+        path = container_env(objs, c)["AUTHZ_POLICY_FILE"]
+        vol = volume_for_path(d["spec"]["template"]["spec"], c, path)
+        assert vol and vol.get("configMap", {}).get("name") == f"{svc}-authz", (svc, vol)
+        cm = one(objs, "ConfigMap", f"{svc}-authz")
+        shipped = (ROOT / "deploy/k8s/overlays/production/authz" / f"{svc}.json").read_text()
+        assert cm["data"][path.rsplit("/", 1)[1]] == shipped
+        policy = json.loads(shipped)
+        rules = {r["name"]: r for r in policy["allow_rules"]}
+        assert "source" not in rules["health-and-reflection"]
+        assert "/grpc.health.v1.Health/*" in rules["health-and-reflection"]["request"]["paths"]
+        for r in policy["allow_rules"]:
+            principals = r.get("source", {}).get("principals", [])
+            if "spiffe://menu/gateway" in principals:
+                for p in r["request"]["paths"]:
+                    method = p.rsplit("/", 1)[1]
+                    assert method.startswith(("Get", "List", "BatchGet")), (svc, p)
+        assert "spiffe://menu/admin" in rules["admins"]["source"]["principals"]
