@@ -1,9 +1,9 @@
 /* HMAC-authenticated cursors with OpenSSL. */
 #include "common/cursor.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,24 +13,53 @@
 #define TAG_LEN 16
 #define MAX_CURSOR_LEN 1024
 
+/* A fresh HMAC-SHA256 context keyed with the key bytes; NULL when OpenSSL cannot make one. */
+static EVP_MAC_CTX *mac_keyed(const unsigned char *bytes, size_t len) {
+  EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL; /* holds its own reference */
+  EVP_MAC_free(mac);
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+      OSSL_PARAM_construct_end()};
+  if (ctx && !EVP_MAC_init(ctx, bytes, len, params)) {
+    EVP_MAC_CTX_free(ctx);
+    ctx = NULL;
+  }
+  return ctx;
+}
+
+int cursor_key_set(cursor_key *out, const void *bytes, size_t len) {
+  memset(out, 0, sizeof *out);
+  if (len > sizeof out->bytes) len = sizeof out->bytes;
+  memcpy(out->bytes, bytes, len);
+  out->len = len;
+  out->mac = mac_keyed(out->bytes, out->len);
+  return out->mac ? 0 : -1;
+}
+
+void cursor_key_free(cursor_key *k) {
+  if (!k) return;
+  EVP_MAC_CTX_free(k->mac);
+  OPENSSL_cleanse(k, sizeof *k);
+}
+
 void cursor_key_load(config *c, cursor_key *out) {
   memset(out, 0, sizeof *out);
   char *secret = config_secret(c, "CURSOR_KEY", NULL);
   if (secret) {
     size_t n = strlen(secret);
-    if (n < 16) {
+    if (n < 16)
       config_error(c, "CURSOR_KEY: must be at least 16 bytes");
-    } else {
-      if (n > sizeof out->bytes) n = sizeof out->bytes;
-      memcpy(out->bytes, secret, n);
-      out->len = n;
-    }
+    else
+      cursor_key_set(out, secret, n);
     OPENSSL_cleanse(secret, strlen(secret));
     free(secret);
     if (out->len) return;
   }
-  RAND_bytes(out->bytes, 32);
-  out->len = 32;
+  unsigned char random[32];
+  RAND_bytes(random, sizeof random);
+  cursor_key_set(out, random, sizeof random);
+  OPENSSL_cleanse(random, sizeof random);
   if (!secret)
     log_warn(
         "CURSOR_KEY and CURSOR_KEY_FILE unset: using a random key; cursors will not "
@@ -38,15 +67,17 @@ void cursor_key_load(config *c, cursor_key *out) {
         NULL);
 }
 
+/* HMAC-SHA256(key, scope 0x00 payload). Copying the keyed context costs half of keying
+ * a new one (HMAC() fetches the algorithm and hashes the padded key on every call), and a
+ * list page makes one tag per item. */
 static void tag(const cursor_key *k, const char *scope, const unsigned char *p, size_t n,
                 unsigned char out[32]) {
-  size_t sl = strlen(scope);
-  unsigned char *msg = malloc(sl + 1 + n);
-  memcpy(msg, scope, sl + 1); /* the NUL separates scope from payload */
-  memcpy(msg + sl + 1, p, n);
-  unsigned len = 32;
-  HMAC(EVP_sha256(), k->bytes, (int)k->len, msg, sl + 1 + n, out, &len);
-  free(msg);
+  EVP_MAC_CTX *ctx = k->mac ? EVP_MAC_CTX_dup(k->mac) : mac_keyed(k->bytes, k->len);
+  size_t len = 0;
+  if (!ctx || !EVP_MAC_update(ctx, (const unsigned char *)scope, strlen(scope) + 1) ||
+      !EVP_MAC_update(ctx, p, n) || !EVP_MAC_final(ctx, out, &len, 32) || len != 32)
+    RAND_bytes(out, 32); /* out of memory in OpenSSL: a tag nobody can match, never a known one */
+  EVP_MAC_CTX_free(ctx);
 }
 
 char *cursor_encode(const cursor_key *k, const char *scope, const char *payload) {

@@ -84,6 +84,7 @@ fail:
 void dyn_svc_destroy(dyn_svc *s) {
   if (!s) return;
   ddb_client_destroy(s->ddb);
+  cursor_key_free(&s->cursor_key);
   free(s);
 }
 

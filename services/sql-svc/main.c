@@ -52,6 +52,7 @@ static void fini(void *state) {
   sqlsvc *svc = state;
   if (!svc) return;
   pool_destroy(svc->pool);
+  cursor_key_free(&svc->cursor_key);
   free(svc);
 }
 
