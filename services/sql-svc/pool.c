@@ -48,6 +48,9 @@ struct pool {
   metrics_family *m_query, *m_errors, *m_wait, *m_timeouts, *m_reconnects, *m_size, *m_in_use;
 };
 
+/* A connection used more recently than this is not validated at checkout. */
+#define POOL_VALIDATE_IDLE_MS 1000
+
 static const double query_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                        0.05,   0.1,   0.25,   0.5,   1,    2.5};
 
@@ -277,13 +280,16 @@ menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out) {
   c->in_use = true;
   c->broken = c->killed = false;
   c->deadline_ms = deadline_ms;
+  bool validate = c->m && pool_now_ms() - c->last_used_ms > POOL_VALIDATE_IDLE_MS;
   p->in_use++;
   pthread_cond_signal(&p->wd_wake);
   pthread_mutex_unlock(&p->mu);
   if (p->m_wait) metrics_observe(p->m_wait, METRICS_NO_LABELS, (pool_now_ms() - start) / 1e3);
 
-  /* Validate: a connection idle across a server restart fails its ping; reconnect once. */
-  if (c->m && mysql_ping(c->m) != 0) {
+  /* Validate: a connection idle across a server restart fails its ping; reconnect once. One
+   * in use within the last second is not pinged (a round trip per call otherwise): if the
+   * server went away since, the statement fails UNAVAILABLE and the connection is dropped. */
+  if (validate && mysql_ping(c->m) != 0) {
     bool killed;
     pthread_mutex_lock(&p->mu);
     killed = c->killed;

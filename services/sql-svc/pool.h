@@ -1,9 +1,10 @@
 /* A fixed-size pool of MySQL/MariaDB connections (MariaDB Connector/C) with a per-connection
  * cache of prepared statements. Checkout waits for a free connection until the caller's
- * deadline, validates it (mysql_ping) and reconnects when the server went away, so a server
- * restart costs failed calls during the outage but never a service restart. A watchdog thread
- * shuts down the socket of a connection still busy past its deadline: Connector/C only applies
- * MYSQL_OPT_READ_TIMEOUT at connect time, so a per-call bound has to come from outside.
+ * deadline, validates it (mysql_ping) when it was idle for more than a second and reconnects
+ * when the server went away, so a server restart costs failed calls during the outage but
+ * never a service restart. A watchdog thread shuts down the socket of a connection still busy
+ * past its deadline: Connector/C only applies MYSQL_OPT_READ_TIMEOUT at connect time, so a
+ * per-call bound has to come from outside.
  * Thread-safe: any thread may acquire/release; one pool_conn is used by one thread at a time. */
 #ifndef SQL_POOL_H
 #define SQL_POOL_H

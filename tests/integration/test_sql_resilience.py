@@ -104,3 +104,24 @@ def test_pool_exhausted_waits_then_unavailable_at_the_deadline(own_db, start_ser
     timeouts = [line for line in text.splitlines()
                 if line.startswith("mysql_pool_acquire_timeouts_total")]
     assert timeouts and float(timeouts[0].split()[-1]) >= 1
+
+
+def test_busy_connection_is_not_pinged_on_every_call(own_db, start_service):
+    """Validation costs a round trip: a connection used within the last second is not pinged
+    (MariaDB counts COM_PING in Com_admin_commands); one idle for longer still is."""
+    d, port, env = own_db
+    svc = start_service("sql-svc", env={**env, "MYSQL_POOL_SIZE": "2"})
+
+    def pings():
+        rows = sql(env, "SHOW GLOBAL STATUS LIKE 'Com_admin_commands'", database=False)
+        return int(rows[0][1])
+
+    assert len(list_page(svc, "R001", KIOSK).edges) > 0
+    before = pings()
+    for _ in range(20):
+        assert len(list_page(svc, "R001", KIOSK).edges) > 0
+    assert pings() - before <= 2  # at most a ping per pooled connection, not one per call
+    time.sleep(1.2)
+    before = pings()
+    assert len(list_page(svc, "R001", KIOSK).edges) > 0
+    assert pings() - before >= 1  # idle for over a second: validated first
