@@ -219,6 +219,14 @@ static void check_signature(const suite_case *c, parsed_req *r, const char *toke
       fail_msg("%s: added header not in .sreq: %s", c->name, line);
   }
   sigv4_result_free(&res);
+  /* Through a key cache: the same signature when the key is derived and when it is reused. */
+  sigv4_key_cache *cache = sigv4_key_cache_create();
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(sigv4_sign_cached(cache, &req, &p, &res), 0);
+    assert_string_equal(res.authorization, authz);
+    sigv4_result_free(&res);
+  }
+  sigv4_key_cache_destroy(cache);
   free(creq);
   free(sts);
   free(authz);
@@ -342,6 +350,32 @@ static void test_dynamodb_request_signs_token_and_host_port(void **state) {
   sigv4_result_free(&r);
 }
 
+/* One cache across a new day, rotated credentials and another region signs exactly as
+ * signing without a cache does: the cached key is replaced, never reused for other inputs. */
+static void test_key_cache_follows_day_secret_and_region(void **state) {
+  (void)state;
+  sigv4_header hs[] = {{"Host", "dynamodb.eu-west-1.amazonaws.com"}};
+  sigv4_request req = {"POST", "/", NULL, hs, 1, "{}", 2};
+  const sigv4_params steps[] = {
+      {"AK", "SK1", NULL, "eu-west-1", "dynamodb", "20240102T235959Z", false},
+      {"AK", "SK1", NULL, "eu-west-1", "dynamodb", "20240102T235959Z", false},
+      {"AK", "SK1", NULL, "eu-west-1", "dynamodb", "20240103T000000Z", false},
+      {"AK2", "SK2", "T", "eu-west-1", "dynamodb", "20240103T000001Z", false},
+      {"AK2", "SK2", "T", "us-east-1", "dynamodb", "20240103T000002Z", false},
+      {"AK", "SK1", NULL, "eu-west-1", "dynamodb", "20240102T235959Z", false},
+  };
+  sigv4_key_cache *cache = sigv4_key_cache_create();
+  for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+    sigv4_result plain, cached;
+    assert_int_equal(sigv4_sign(&req, &steps[i], &plain), 0);
+    assert_int_equal(sigv4_sign_cached(cache, &req, &steps[i], &cached), 0);
+    assert_string_equal(cached.authorization, plain.authorization);
+    sigv4_result_free(&plain);
+    sigv4_result_free(&cached);
+  }
+  sigv4_key_cache_destroy(cache);
+}
+
 static void test_rejects_missing_arguments(void **state) {
   (void)state;
   sigv4_request req = {"GET", "/", NULL, NULL, 0, NULL, 0};
@@ -377,6 +411,7 @@ int main(void) {
   const struct CMUnitTest own[] = {
       cmocka_unit_test(test_dynamodb_request_signs_token_and_host_port),
       cmocka_unit_test(test_rejects_missing_arguments),
+      cmocka_unit_test(test_key_cache_follows_day_secret_and_region),
   };
   failed += cmocka_run_group_tests_name("sigv4", own, NULL, NULL);
   free(tests);

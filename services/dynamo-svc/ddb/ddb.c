@@ -24,6 +24,7 @@ struct ddb_client {
   char host[300];                                           /* Host header as sent and signed */
   http_pool *pool;
   creds_provider *creds;
+  sigv4_key_cache *keys; /* the day's signing key */
   ddb_retry_quota quota;
   metrics_family *m_duration, *m_requests, *m_errors, *m_retries, *m_capacity, *m_quota;
 };
@@ -73,6 +74,8 @@ ddb_client *ddb_client_create(const ddb_config *cfg, http_pool *pool, creds_prov
   netaddr_url_redact(cfg->endpoint, c->shown_endpoint, sizeof c->shown_endpoint);
   c->pool = pool;
   c->creds = creds;
+  c->keys = sigv4_key_cache_create();
+  if (!c->keys) goto fail;
   ddb_retry_quota_init(&c->quota, cfg->retry_quota);
   if (metrics) {
     c->m_duration = metrics_histogram(metrics, "dynamodb_request_duration_seconds",
@@ -127,6 +130,7 @@ void ddb_client_destroy(ddb_client *c) {
   if (!c) return;
   creds_destroy(c->creds);
   http_pool_destroy(c->pool);
+  sigv4_key_cache_destroy(c->keys);
   ddb_retry_quota_destroy(&c->quota);
   free(c);
 }
@@ -265,7 +269,7 @@ static http_result send_once(ddb_client *c, const char *op, const char *body, si
   sigv4_params p = {cr->access_key, cr->secret_key, cr->session_token, c->cfg.region, "dynamodb",
                     date,           false};
   sigv4_result sig;
-  if (sigv4_sign(&req, &p, &sig) != 0) {
+  if (sigv4_sign_cached(c->keys, &req, &p, &sig) != 0) {
     memset(resp, 0, sizeof *resp);
     strbuf_init(&resp->body);
     snprintf(resp->error, sizeof resp->error, "cannot sign the request");

@@ -3,8 +3,11 @@
 #include "services/dynamo-svc/ddb/sigv4.h"
 
 #include <ctype.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,7 +220,118 @@ static bool has_header(const sigv4_request *r, const char *name) {
   return false;
 }
 
+/* ---- the signing key and its cache ------------------------------------------------------- */
+
+/* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" secret, date), region), service), "aws4_request") */
+static void signing_key(const char *secret_key, const char *date, const char *region,
+                        const char *service, unsigned char k[32]) {
+  strbuf secret;
+  strbuf_init(&secret);
+  strbuf_printf(&secret, "AWS4%s", secret_key);
+  hmac(secret.data, secret.len, date, k);
+  OPENSSL_cleanse(secret.data, secret.len);
+  strbuf_free(&secret);
+  hmac(k, 32, region, k);
+  hmac(k, 32, service, k);
+  hmac(k, 32, "aws4_request", k);
+}
+
+/* An HMAC-SHA256 context keyed with k, or NULL. */
+static EVP_MAC_CTX *mac_keyed(const unsigned char k[32]) {
+  EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL; /* holds its own reference */
+  EVP_MAC_free(mac);
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+      OSSL_PARAM_construct_end()};
+  if (ctx && !EVP_MAC_init(ctx, k, 32, params)) {
+    EVP_MAC_CTX_free(ctx);
+    ctx = NULL;
+  }
+  return ctx;
+}
+
+struct sigv4_key_cache {
+  pthread_mutex_t mu;
+  char date[9], region[64], service[64];
+  char *secret;     /* strdup'ed, wiped on replace */
+  EVP_MAC_CTX *mac; /* keyed with the signing key of the four above; NULL: empty */
+};
+
+sigv4_key_cache *sigv4_key_cache_create(void) {
+  sigv4_key_cache *c = calloc(1, sizeof *c);
+  if (c) pthread_mutex_init(&c->mu, NULL);
+  return c;
+}
+
+static void cache_clear(sigv4_key_cache *c) {
+  EVP_MAC_CTX_free(c->mac);
+  c->mac = NULL;
+  if (c->secret) {
+    OPENSSL_cleanse(c->secret, strlen(c->secret));
+    free(c->secret);
+    c->secret = NULL;
+  }
+}
+
+void sigv4_key_cache_destroy(sigv4_key_cache *c) {
+  if (!c) return;
+  cache_clear(c);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+}
+
+/* A copy of the cached keyed context for these inputs (derived and kept first when they differ
+ * from the cached ones); NULL when it cannot be cached (caller frees the copy). */
+static EVP_MAC_CTX *cache_mac(sigv4_key_cache *c, const char *secret_key, const char *date,
+                              const char *region, const char *service) {
+  if (strlen(region) >= sizeof c->region || strlen(service) >= sizeof c->service) return NULL;
+  EVP_MAC_CTX *out = NULL;
+  pthread_mutex_lock(&c->mu);
+  if (!c->mac || strcmp(c->date, date) || strcmp(c->region, region) ||
+      strcmp(c->service, service) || strcmp(c->secret, secret_key)) {
+    cache_clear(c);
+    unsigned char k[32];
+    signing_key(secret_key, date, region, service, k);
+    c->mac = mac_keyed(k);
+    OPENSSL_cleanse(k, sizeof k);
+    c->secret = strdup(secret_key);
+    if (!c->secret) cache_clear(c);
+    snprintf(c->date, sizeof c->date, "%s", date);
+    snprintf(c->region, sizeof c->region, "%s", region);
+    snprintf(c->service, sizeof c->service, "%s", service);
+  }
+  if (c->mac) out = EVP_MAC_CTX_dup(c->mac);
+  pthread_mutex_unlock(&c->mu);
+  return out;
+}
+
+/* HMAC(kSigning, string to sign) into sig. Returns 0 or -1 (OpenSSL failed). */
+static int signature(sigv4_key_cache *cache, const sigv4_params *p, const char *date,
+                     const char *sts, unsigned char sig[32]) {
+  EVP_MAC_CTX *mac = cache ? cache_mac(cache, p->secret_key, date, p->region, p->service) : NULL;
+  if (!mac) {
+    unsigned char k[32];
+    signing_key(p->secret_key, date, p->region, p->service, k);
+    hmac(k, 32, sts, sig);
+    OPENSSL_cleanse(k, sizeof k);
+    return 0;
+  }
+  size_t len = 0;
+  int ok = EVP_MAC_update(mac, (const unsigned char *)sts, strlen(sts)) &&
+           EVP_MAC_final(mac, sig, &len, 32) && len == 32;
+  EVP_MAC_CTX_free(mac);
+  return ok ? 0 : -1;
+}
+
+/* ---- signing ------------------------------------------------------------------------------ */
+
 int sigv4_sign(const sigv4_request *req, const sigv4_params *p, sigv4_result *out) {
+  return sigv4_sign_cached(NULL, req, p, out);
+}
+
+int sigv4_sign_cached(sigv4_key_cache *cache, const sigv4_request *req, const sigv4_params *p,
+                      sigv4_result *out) {
   memset(out, 0, sizeof *out);
   if (!req->method || !p->access_key || !p->secret_key || !p->region || !p->service ||
       !p->amz_date || strlen(p->amz_date) != 16)
@@ -254,7 +368,8 @@ int sigv4_sign(const sigv4_request *req, const sigv4_params *p, sigv4_result *ou
   strbuf creq, signed_names;
   strbuf_init(&creq);
   strbuf_init(&signed_names);
-  strbuf_printf(&creq, "%s\n", req->method);
+  strbuf_puts(&creq, req->method);
+  strbuf_putc(&creq, '\n');
   strbuf path;
   strbuf_init(&path);
   normalize_path(&path, req->path);
@@ -267,10 +382,13 @@ int sigv4_sign(const sigv4_request *req, const sigv4_params *p, sigv4_result *ou
   for (size_t i = 0; i < nh; i++) {
     bool same_as_prev = i > 0 && !strcmp(hs[i].name, hs[i - 1].name);
     if (same_as_prev) {
-      strbuf_printf(&creq, ",%s", hs[i].value);
+      strbuf_putc(&creq, ',');
+      strbuf_puts(&creq, hs[i].value);
     } else {
       if (i) strbuf_putc(&creq, '\n');
-      strbuf_printf(&creq, "%s:%s", hs[i].name, hs[i].value);
+      strbuf_puts(&creq, hs[i].name);
+      strbuf_putc(&creq, ':');
+      strbuf_puts(&creq, hs[i].value);
       if (signed_names.len) strbuf_putc(&signed_names, ';');
       strbuf_puts(&signed_names, hs[i].name);
     }
@@ -297,20 +415,13 @@ int sigv4_sign(const sigv4_request *req, const sigv4_params *p, sigv4_result *ou
   strbuf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", p->amz_date, date,
                 p->region, p->service, creq_hash);
 
-  /* The signing key chain: date, region, service, "aws4_request". */
-  unsigned char k[32];
-  strbuf secret;
-  strbuf_init(&secret);
-  strbuf_printf(&secret, "AWS4%s", p->secret_key);
-  hmac(secret.data, secret.len, date, k);
-  memset(secret.data, 0, secret.len);
-  strbuf_free(&secret);
-  hmac(k, 32, p->region, k);
-  hmac(k, 32, p->service, k);
-  hmac(k, 32, "aws4_request", k);
   unsigned char sig[32];
-  hmac(k, 32, sts.data, sig);
-  memset(k, 0, sizeof k);
+  if (signature(cache, p, date, sts.data, sig) != 0) {
+    strbuf_free(&creq);
+    strbuf_free(&sts);
+    strbuf_free(&signed_names);
+    return -1;
+  }
   char sighex[65];
   to_hex(sig, 32, sighex);
 

@@ -1,7 +1,8 @@
 /* AWS Signature Version 4 (header signing) with OpenSSL: canonical request, string to sign,
  * signing key and Authorization header. General enough for the official test suite (query
  * strings, folded and duplicate headers, path normalisation, UTF-8 paths, bodies); the
- * DynamoDB client and the STS provider use it. Pure functions: thread-safe. */
+ * DynamoDB client and the STS provider use it. Pure functions: thread-safe; a sigv4_key_cache
+ * is shared by the threads signing with it (it has its own lock). */
 #ifndef DDB_SIGV4_H
 #define DDB_SIGV4_H
 
@@ -48,9 +49,23 @@ typedef struct {
   char amz_date_buf[17];
 } sigv4_result;
 
-/* Signs req. Returns 0, or -1 when an argument is missing (nothing to free then).
+/* Signs req. Returns 0, or -1 when an argument is missing or OpenSSL fails (nothing to free
+ * then).
  * On success the caller frees with sigv4_result_free. */
 int sigv4_sign(const sigv4_request *req, const sigv4_params *p, sigv4_result *out);
+
+/* The signing key (four chained HMACs of the secret, the date, the region and the service)
+ * changes once a day: a cache keeps the last one, keyed into an HMAC context, so that signing
+ * a request costs one HMAC instead of five. A different secret (rotated credentials), day,
+ * region or service replaces it. Caller destroys; thread-safe. */
+typedef struct sigv4_key_cache sigv4_key_cache;
+sigv4_key_cache *sigv4_key_cache_create(void);
+void sigv4_key_cache_destroy(sigv4_key_cache *c); /* NULL-safe; wipes the key and secret */
+
+/* sigv4_sign with the signing key taken from (and kept in) cache; the same result. A NULL
+ * cache is sigv4_sign. */
+int sigv4_sign_cached(sigv4_key_cache *cache, const sigv4_request *req, const sigv4_params *p,
+                      sigv4_result *out);
 void sigv4_result_free(sigv4_result *r);
 
 /* "YYYYMMDDTHHMMSSZ" for t in UTC; out has room for 17 bytes. */
