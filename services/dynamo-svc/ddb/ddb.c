@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/netaddr.h"
+#include "services/dynamo-svc/ddb/json_parse.h"
 #include "services/dynamo-svc/ddb/retry.h"
 #include "services/dynamo-svc/ddb/sigv4.h"
 
@@ -339,7 +340,7 @@ menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadli
       /* DynamoDB checksums every answer; a mismatch is a damaged response, retried. */
       bool crc_ok = !resp.has_crc32 ||
                     crc32(0L, (const Bytef *)resp.body.data, (uInt)resp.body.len) == resp.crc32;
-      json_t *j = crc_ok ? json_loadb(resp.body.data, resp.body.len, 0, NULL) : NULL;
+      json_t *j = crc_ok ? ddb_json_parse(resp.body.data, resp.body.len) : NULL;
       if (j) {
         http_response_free(&resp);
         err->kind = DDB_ERR_NONE;
