@@ -85,7 +85,8 @@ menu_status dyn_check_codes(char *const *codes, size_t n, size_t max, const char
 
 /* Current UTC time as stored: RFC 3339 with microseconds, "2024-05-06T07:08:09.123456Z". */
 void dyn_time_now(char out[32]);
-/* Parses what dyn_time_now writes (arena memory); NULL when absent or malformed. */
+/* Parses what dyn_time_now writes, "YYYY-MM-DDTHH:MM:SS[.fraction]Z" (arena memory); NULL
+ * when absent or malformed. */
 Google__Protobuf__Timestamp *dyn_time_parse(arena *a, const char *s);
 /* A random (v4) UUID, lower case, 36 characters. */
 void dyn_uuid(char out[37]);

@@ -80,6 +80,18 @@ static void test_time_round_trip(void **state) {
   assert_int_equal(t->nanos, 123456000);
   t = dyn_time_parse(&a, "2030-01-02T03:04:05Z");
   assert_int_equal(t->nanos, 0);
+  /* The calendar as timegm counts it: a leap day, the epoch, before it, a leap second. */
+  const char *days[] = {"2024-02-29T23:59:59.5Z", "1970-01-01T00:00:00Z", "1969-12-31T23:59:59Z",
+                        "2000-03-01T00:00:00Z",   "2100-12-31T12:00:00Z", "2016-12-31T23:59:60Z"};
+  for (size_t i = 0; i < sizeof days / sizeof *days; i++) {
+    struct tm tm = {0};
+    assert_non_null(strptime(days[i], "%Y-%m-%dT%H:%M:%S", &tm));
+    t = dyn_time_parse(&a, days[i]);
+    assert_non_null(t);
+    assert_int_equal(t->seconds, timegm(&tm));
+  }
+  assert_null(dyn_time_parse(&a, "2030-13-02T03:04:05Z"));
+  assert_null(dyn_time_parse(&a, "2030-01-02T03:04"));
   assert_null(dyn_time_parse(&a, "2030-01-02 03:04:05"));
   assert_null(dyn_time_parse(&a, "2030-01-02T03:04:05+01:00"));
   assert_null(dyn_time_parse(&a, NULL));
