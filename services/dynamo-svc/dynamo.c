@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/civil_time.h"
 #include "common/log.h"
 #include "common/page.h"
 
@@ -159,16 +160,6 @@ void dyn_time_now(char out[32]) {
   snprintf(out + n, 32 - n, ".%06uZ", micros);
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  unsigned yoe = (unsigned)(y - era * 400);
-  unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + (int64_t)doe - 719468;
-}
-
 /* n digits at s as a number, or -1. */
 static int digits(const char *s, int n) {
   int v = 0;
@@ -200,7 +191,8 @@ Google__Protobuf__Timestamp *dyn_time_parse(arena *a, const char *s) {
   if (*p != 'Z') return NULL;
   Google__Protobuf__Timestamp *t = arena_alloc(a, sizeof *t);
   google__protobuf__timestamp__init(t);
-  t->seconds = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec;
+  t->seconds =
+      civil_to_unix_seconds(y, (unsigned)mo, (unsigned)d, (unsigned)h, (unsigned)mi, (unsigned)sec);
   t->nanos = (int32_t)nanos;
   return t;
 }

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/civil_time.h"
+
 sql_usec sql_now_usec(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -40,7 +42,12 @@ void sql_usec_to_mysql(sql_usec us, MYSQL_TIME *out) {
 }
 
 sql_usec sql_mysql_to_usec(const MYSQL_TIME *t) {
-  struct tm tm = {0};
+  if (t->month >= 1 && t->month <= 12 && t->day >= 1)
+    return (sql_usec)civil_to_unix_seconds(t->year, t->month, t->day, t->hour, t->minute,
+                                           t->second) *
+               1000000 +
+           (sql_usec)t->second_part;
+  struct tm tm = {0}; /* a zero date: as timegm normalises it */
   tm.tm_year = (int)t->year - 1900;
   tm.tm_mon = (int)t->month - 1;
   tm.tm_mday = (int)t->day;
