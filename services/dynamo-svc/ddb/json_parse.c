@@ -6,8 +6,11 @@
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/validate.h"
 
 typedef struct {
   const char *p, *end;
@@ -15,6 +18,15 @@ typedef struct {
 } reader;
 
 static json_t *read_value(reader *r);
+
+/* Length of the strict UTF-8 sequence at p (a byte >= 0x80), or 0 when it is not one (also
+ * when it runs past end: the zero padding is no continuation byte). */
+static size_t utf8_len(const char *p, const char *end) {
+  unsigned char t[4] = {0};
+  memcpy(t, p, end - p < 4 ? (size_t)(end - p) : 4);
+  uint32_t cp;
+  return validate_utf8_next(t, &cp);
+}
 
 static void skip_ws(reader *r) {
   while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t')) r->p++;
@@ -63,14 +75,24 @@ static size_t put_utf8(char *b, unsigned u) {
   return 4;
 }
 
-/* A string at r->p (the opening quote). Without escapes *s points into the buffer and *owned
- * is NULL; with escapes the decoded text is in *owned (caller frees) and *s == *owned. The
- * bytes are not UTF-8-checked here: json_stringn and json_object_setn_new do that. */
+/* A string at r->p (the opening quote), checked to be strict UTF-8 (so that it may go into
+ * jansson unchecked). Without escapes *s points into the buffer and *owned is NULL; with
+ * escapes the decoded text is in *owned (caller frees) and *s == *owned. */
 static int read_string(reader *r, const char **s, size_t *len, char **owned) {
   *owned = NULL;
   r->p++; /* the quote */
   const char *start = r->p;
-  while (r->p < r->end && *r->p != '"' && *r->p != '\\' && (unsigned char)*r->p >= 0x20) r->p++;
+  while (r->p < r->end) {
+    unsigned char c = (unsigned char)*r->p;
+    if (c == '"' || c == '\\' || c < 0x20) break;
+    if (c < 0x80) {
+      r->p++;
+      continue;
+    }
+    size_t n = utf8_len(r->p, r->end);
+    if (!n) return -1;
+    r->p += n;
+  }
   if (r->p < r->end && *r->p == '"') {
     *s = start;
     *len = (size_t)(r->p - start);
@@ -92,6 +114,14 @@ static int read_string(reader *r, const char **s, size_t *len, char **owned) {
       return 0;
     }
     if (c < 0x20) break;
+    if (c >= 0x80) {
+      size_t k = utf8_len(r->p, r->end);
+      if (!k) break;
+      memcpy(b + n, r->p, k);
+      n += k;
+      r->p += k;
+      continue;
+    }
     r->p++;
     if (c != '\\') {
       b[n++] = (char)c;
@@ -189,7 +219,7 @@ static json_t *read_object(reader *r) {
       r->p++;
       v = read_value(r);
     }
-    int rc = v ? json_object_setn_new(o, k, kl, v) : -1; /* checks the key's UTF-8 */
+    int rc = v ? json_object_setn_new_nocheck(o, k, kl, v) : -1;
     free(owned);
     if (rc != 0) goto fail;
     skip_ws(r);
@@ -257,7 +287,7 @@ static json_t *read_value(reader *r) {
       const char *s;
       size_t len;
       char *owned;
-      if (read_string(r, &s, &len, &owned) == 0) v = json_stringn(s, len); /* checks UTF-8 */
+      if (read_string(r, &s, &len, &owned) == 0) v = json_stringn_nocheck(s, len);
       free(owned);
       break;
     }
