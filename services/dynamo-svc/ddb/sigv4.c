@@ -412,8 +412,10 @@ int sigv4_sign_cached(sigv4_key_cache *cache, const sigv4_request *req, const si
   sigv4_sha256_hex(creq.data, creq.len, creq_hash);
   strbuf sts;
   strbuf_init(&sts);
-  strbuf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", p->amz_date, date,
-                p->region, p->service, creq_hash);
+  const char *sts_parts[] = {
+      "AWS4-HMAC-SHA256\n", p->amz_date,       "\n",     date, "/", p->region, "/",
+      p->service,           "/aws4_request\n", creq_hash};
+  for (size_t i = 0; i < sizeof sts_parts / sizeof *sts_parts; i++) strbuf_puts(&sts, sts_parts[i]);
 
   unsigned char sig[32];
   if (signature(cache, p, date, sts.data, sig) != 0) {
@@ -427,10 +429,20 @@ int sigv4_sign_cached(sigv4_key_cache *cache, const sigv4_request *req, const si
 
   strbuf authz;
   strbuf_init(&authz);
-  strbuf_printf(&authz,
-                "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "
-                "Signature=%s",
-                p->access_key, date, p->region, p->service, signed_names.data, sighex);
+  const char *authz_parts[] = {"AWS4-HMAC-SHA256 Credential=",
+                               p->access_key,
+                               "/",
+                               date,
+                               "/",
+                               p->region,
+                               "/",
+                               p->service,
+                               "/aws4_request, SignedHeaders=",
+                               signed_names.data,
+                               ", Signature=",
+                               sighex};
+  for (size_t i = 0; i < sizeof authz_parts / sizeof *authz_parts; i++)
+    strbuf_puts(&authz, authz_parts[i]);
   strbuf_free(&signed_names);
 
   out->canonical_request = strbuf_take(&creq);
