@@ -91,11 +91,10 @@ void lg_client_destroy(lg_client *c) {
   free(c);
 }
 
-/* Starts the six-op unary batch on s (its key and sched_ns already set). */
-static bool slot_start(lg_client *c, int chan, void *handle, slot *s, grpc_slice body,
-                       int deadline_ms) {
-  s->call = grpc_channel_create_registered_call(c->ch[chan], NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                                handle, in_ms(deadline_ms), NULL);
+/* Starts the six-op unary batch of `call` (owned by s from here) on s (its key and sched_ns
+ * already set). */
+static bool slot_start(slot *s, grpc_call *call, grpc_slice body) {
+  s->call = call;
   grpc_metadata_array_init(&s->initial);
   grpc_metadata_array_init(&s->trailing);
   s->details = grpc_empty_slice();
@@ -138,10 +137,13 @@ static grpc_slice read_all(grpc_byte_buffer *b) {
 
 int lg_client_call(void *client, const char *path, grpc_slice body, grpc_slice *resp) {
   lg_client *c = client;
-  void *handle = grpc_channel_register_call(c->ch[0], path, NULL, NULL);
   slot s;
   memset(&s, 0, sizeof s);
-  if (!slot_start(c, 0, handle, &s, body, 10000)) {
+  /* A one-off call: not registered (the run loop registers its one method per channel). */
+  grpc_call *call =
+      grpc_channel_create_call(c->ch[0], NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
+                               grpc_slice_from_static_string(path), NULL, in_ms(10000), NULL);
+  if (!slot_start(&s, call, body)) {
     slot_clear(&s);
     return GRPC_STATUS_INTERNAL;
   }
@@ -219,7 +221,10 @@ int lg_client_run(lg_client *c, const lg_run_config *cfg, lg_mix *mix, lg_stats 
       s->sched_ns = sched;
       grpc_slice body = lg_mix_next(mix, &s->key);
       int chan = rr++ % c->n;
-      bool ok = slot_start(c, chan, handles[chan], s, body, cfg->deadline_ms);
+      grpc_call *call =
+          grpc_channel_create_registered_call(c->ch[chan], NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
+                                              handles[chan], in_ms(cfg->deadline_ms), NULL);
+      bool ok = slot_start(s, call, body);
       grpc_slice_unref(body);
       issued++;
       if (!ok) { /* the core refused the call: an error, never silently skipped */
