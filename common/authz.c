@@ -49,13 +49,18 @@ static char *xstrdup(const char *s) {
 }
 
 /* A pattern as gRPC documents it: "*" = any non-empty value, "abc*" prefix, "*abc" suffix,
- * anything else exact. */
+ * anything else exact. Lengths, not NULs, bound the value (header values are bytes). */
+static bool pattern_match_n(const char *pattern, const char *value, size_t nv) {
+  size_t np = strlen(pattern);
+  if (np == 1 && pattern[0] == '*') return nv > 0;
+  if (np && pattern[np - 1] == '*') return nv >= np - 1 && !memcmp(pattern, value, np - 1);
+  if (np && pattern[0] == '*')
+    return nv >= np - 1 && !memcmp(value + nv - (np - 1), pattern + 1, np - 1);
+  return nv == np && !memcmp(pattern, value, np);
+}
+
 static bool pattern_match(const char *pattern, const char *value) {
-  size_t np = strlen(pattern), nv = strlen(value);
-  if (!strcmp(pattern, "*")) return nv > 0;
-  if (np && pattern[np - 1] == '*') return nv >= np - 1 && !strncmp(pattern, value, np - 1);
-  if (np && pattern[0] == '*') return nv >= np - 1 && !strcmp(value + nv - (np - 1), pattern + 1);
-  return !strcmp(pattern, value);
+  return pattern_match_n(pattern, value, strlen(value));
 }
 
 static bool principal_match(const char *pattern, const authz_peer *peer) {
@@ -68,25 +73,29 @@ static bool principal_match(const char *pattern, const authz_peer *peer) {
   return peer->subject && pattern_match(pattern, peer->subject);
 }
 
-/* Multi-valued headers are one value with commas between, as gRPC matches them. */
+/* Multi-valued headers are one value with commas between, as gRPC matches them. The whole value
+ * is matched, however long: a cut-off value could slip past a suffix deny rule. */
 static bool header_match(const authz_header *h, const grpc_metadata_array *md) {
-  char value[1024];
+  size_t total = 0, found = 0;
+  for (size_t i = 0; md && i < md->count; i++)
+    if (!grpc_slice_str_cmp(md->metadata[i].key, h->key))
+      total += GRPC_SLICE_LENGTH(md->metadata[i].value) + 1, found++;
+  if (!found) return false;
+  char *value = malloc(total);
+  if (!value) abort();
   size_t len = 0;
-  bool found = false;
-  for (size_t i = 0; md && i < md->count; i++) {
+  for (size_t i = 0; i < md->count; i++) {
     if (grpc_slice_str_cmp(md->metadata[i].key, h->key)) continue;
+    if (len) value[len++] = ',';
     size_t n = GRPC_SLICE_LENGTH(md->metadata[i].value);
-    if (found && len < sizeof value - 1) value[len++] = ',';
-    if (n > sizeof value - 1 - len) n = sizeof value - 1 - len;
     memcpy(value + len, GRPC_SLICE_START_PTR(md->metadata[i].value), n);
     len += n;
-    found = true;
   }
-  if (!found) return false;
-  value[len] = 0;
-  for (size_t i = 0; i < h->n_values; i++)
-    if (pattern_match(h->values[i], value)) return true;
-  return false;
+  bool match = false;
+  for (size_t i = 0; i < h->n_values && !match; i++)
+    match = pattern_match_n(h->values[i], value, len);
+  free(value);
+  return match;
 }
 
 static bool rule_match(const authz_rule *r, const authz_peer *peer, const char *path,

@@ -3,7 +3,6 @@ handle credentials with distinctive secrets of its own (a DynamoDB endpoint URL 
 reachable and unreachable; a MySQL password the server refuses), then reads every log file the
 whole test run wrote under .local/test and looks for each configured secret."""
 
-import time
 
 import grpc
 
@@ -47,16 +46,14 @@ def test_credentials_paths_then_no_secret_in_any_log_line(dynalite, mariadb, sta
     assert "***@127.0.0.1" in dead.log_text()
 
     # A MySQL password the server refuses: calls fail UNAVAILABLE, logs say why without it.
-    sql = start_service("sql-svc", env={**env_of(mariadb), "MYSQL_PASSWORD": WRONG_DB_PASSWORD},
-                        wait=False)
-    time.sleep(0.5)
-    if sql.proc.poll() is None:
-        with grpc.insecure_channel(sql.addr) as ch:
-            code = status_of(lambda: unary(
-                ch, "/menu.v1.ProductAvailabilityService/ListProductAvailabilities",
-                pa.ListProductAvailabilitiesRequest(store_code="R001", channel=cm.CHANNEL_KIOSK),
-                pa.ListProductAvailabilitiesResponse, timeout=3))
-            assert code == grpc.StatusCode.UNAVAILABLE
+    # (a refused password fails calls, not the start: the service is SERVING)
+    sql = start_service("sql-svc", env={**env_of(mariadb), "MYSQL_PASSWORD": WRONG_DB_PASSWORD})
+    with grpc.insecure_channel(sql.addr) as ch:
+        code = status_of(lambda: unary(
+            ch, "/menu.v1.ProductAvailabilityService/ListProductAvailabilities",
+            pa.ListProductAvailabilitiesRequest(store_code="R001", channel=cm.CHANNEL_KIOSK),
+            pa.ListProductAvailabilitiesResponse, timeout=3))
+        assert code == grpc.StatusCode.UNAVAILABLE
     for svc in (dyn, sql):
         svc.stop()
 

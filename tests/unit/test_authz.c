@@ -88,6 +88,14 @@ static void test_decisions(void **state) {
   assert_string_equal(rule, "tool");
   assert_false(authz_policy_check(p, &tool, "/menu.v1.Tool/Run", &old, NULL));
   assert_false(authz_policy_check(p, &tool, "/menu.v1.Tool/Run", NULL, NULL));
+  /* A long value is matched whole, never cut to fit a buffer. */
+  char long_value[3000];
+  memset(long_value, 'a', sizeof long_value);
+  memcpy(long_value, "v2", 2);
+  grpc_metadata md_long = {.key = grpc_slice_from_static_string("x-tool"),
+                           .value = grpc_slice_from_static_buffer(long_value, sizeof long_value)};
+  grpc_metadata_array longer = {.count = 1, .capacity = 1, .metadata = &md_long};
+  assert_true(authz_policy_check(p, &tool, "/menu.v1.Tool/Run", &longer, NULL));
 
   /* The subject is the last resort. */
   authz_peer subj = {.tls = true, .has_cert = true, .subject = "CN=tools.example,O=x"};
@@ -101,7 +109,9 @@ static void test_empty_rule_matches_everything(void **state) {
   char *err = NULL;
   authz_policy *p = authz_policy_parse(
       "{\"name\":\"x\",\"allow_rules\":[{\"name\":\"all\"}],"
-      "\"deny_rules\":[{\"name\":\"no-deletes\",\"request\":{\"paths\":[\"*/Delete\"]}}]}",
+      "\"deny_rules\":[{\"name\":\"no-deletes\",\"request\":{\"paths\":[\"*/Delete\"]}},"
+      "{\"name\":\"no-debug\",\"request\":{\"headers\":"
+      "[{\"key\":\"x-mode\",\"values\":[\"*debug\"]}]}}]}",
       &err);
   assert_non_null(p);
   authz_peer plain = {0};
@@ -110,6 +120,15 @@ static void test_empty_rule_matches_everything(void **state) {
   assert_string_equal(rule, "all");
   assert_false(authz_policy_check(p, &plain, "/a.B/Delete", NULL, &rule));
   assert_string_equal(rule, "no-deletes");
+  /* Padding a header past any buffer does not slip it past a suffix deny rule. */
+  char padded[5000];
+  memset(padded, 'x', sizeof padded);
+  memcpy(padded + sizeof padded - 5, "debug", 5);
+  grpc_metadata md = {.key = grpc_slice_from_static_string("x-mode"),
+                      .value = grpc_slice_from_static_buffer(padded, sizeof padded)};
+  grpc_metadata_array arr = {.count = 1, .capacity = 1, .metadata = &md};
+  assert_false(authz_policy_check(p, &plain, "/a.B/Get", &arr, &rule));
+  assert_string_equal(rule, "no-debug");
   authz_policy_free(p);
 }
 
