@@ -153,6 +153,7 @@ def main():
         (STATE / "seeded").touch()
     wrap = []
     if a.callgrind:
+        Path(a.callgrind).parent.mkdir(parents=True, exist_ok=True)
         wrap = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={a.callgrind}.%p"]
     rows = []
     want = lambda name: a.rpc in (None, name)  # noqa: E731
