@@ -25,6 +25,7 @@ bin=$top/build/bin
 mkdir -p "$state/logs" "$out"
 rm -f "$out"/*.json "$out"/*.jsonl
 t_start=$(date +%s)
+started=$(date -u '+%Y-%m-%d %H:%M UTC') commit=$(git rev-parse --short HEAD)
 log() { echo "bench: [$(($(date +%s) - t_start)) s] $*" >&2; }
 
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -253,5 +254,5 @@ fi
 # --- the report ----------------------------------------------------------------------------------
 snapshot >"$out/final-procs.json"
 $PY tools/bench_report.py --dir "$out" --out "$report" --seconds "$secs" --quick "$quick" \
-  --baseline "$baseline" --wall "$(($(date +%s) - t_start))"
+  --baseline "$baseline" --wall "$(($(date +%s) - t_start))" --commit "$commit" --started "$started"
 log "wrote $report"
