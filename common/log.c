@@ -1,15 +1,119 @@
-/* JSON line logger on jansson; one fwrite per line so lines from threads never interleave. */
+/* JSON line logger on jansson. A line is formatted on the calling thread and copied into a
+ * bounded ring; one writer thread empties the ring onto stdout, so a slow stdout never stalls
+ * a completion-queue thread. When the ring is full the line is dropped and counted. */
 #include "common/log.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static log_level g_level = LOG_INFO;
 static char g_service[64] = "menu";
+
+/* The ring: process-wide like stdout itself, built by log_init. */
+#define LOG_RING_BYTES (1 << 20)
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cond;
+  char *buf;        /* LOG_RING_BYTES, guarded by mu */
+  size_t head, len; /* guarded by mu */
+  bool stop;        /* guarded by mu */
+  bool running;     /* the writer thread exists */
+  pthread_t thread;
+  atomic_ullong dropped;
+} g_ring = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static void write_all(const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(STDOUT_FILENO, p, n);
+    if (w <= 0) return; /* stdout gone: nothing better to do */
+    p += w;
+    n -= (size_t)w;
+  }
+}
+
+static void *writer_main(void *arg) {
+  char *chunk = malloc(LOG_RING_BYTES);
+  pthread_mutex_lock(&g_ring.mu);
+  for (;;) {
+    while (!g_ring.len && !g_ring.stop) pthread_cond_wait(&g_ring.cond, &g_ring.mu);
+    if (!g_ring.len) break;
+    size_t n = g_ring.len, first = LOG_RING_BYTES - g_ring.head;
+    if (first > n) first = n;
+    memcpy(chunk, g_ring.buf + g_ring.head, first);
+    memcpy(chunk + first, g_ring.buf, n - first);
+    g_ring.head = (g_ring.head + n) % LOG_RING_BYTES;
+    g_ring.len = 0;
+    pthread_mutex_unlock(&g_ring.mu);
+    write_all(chunk, n);
+    pthread_mutex_lock(&g_ring.mu);
+  }
+  pthread_mutex_unlock(&g_ring.mu);
+  free(chunk);
+  return NULL;
+}
+
+/* Never blocks on stdout: copies the line into the ring or drops it. */
+static void ring_push(const char *text, size_t n) {
+  pthread_mutex_lock(&g_ring.mu);
+  if (!g_ring.running) {
+    pthread_mutex_unlock(&g_ring.mu);
+    write_all(text, n); /* before log_init or after log_flush: no writer thread */
+    return;
+  }
+  if (g_ring.len + n > LOG_RING_BYTES) {
+    pthread_mutex_unlock(&g_ring.mu);
+    atomic_fetch_add(&g_ring.dropped, 1);
+    return;
+  }
+  size_t tail = (g_ring.head + g_ring.len) % LOG_RING_BYTES;
+  size_t first = LOG_RING_BYTES - tail;
+  if (first > n) first = n;
+  memcpy(g_ring.buf + tail, text, first);
+  memcpy(g_ring.buf, text + first, n - first);
+  bool wake = g_ring.len == 0;
+  g_ring.len += n;
+  pthread_mutex_unlock(&g_ring.mu);
+  if (wake) pthread_cond_signal(&g_ring.cond);
+}
+
+unsigned long long log_dropped_lines(void) { return atomic_load(&g_ring.dropped); }
+
+void log_flush(void) {
+  pthread_mutex_lock(&g_ring.mu);
+  if (!g_ring.running) {
+    pthread_mutex_unlock(&g_ring.mu);
+    return;
+  }
+  g_ring.stop = true;
+  pthread_cond_signal(&g_ring.cond);
+  pthread_mutex_unlock(&g_ring.mu);
+  pthread_join(g_ring.thread, NULL);
+  pthread_mutex_lock(&g_ring.mu);
+  g_ring.running = false;
+  g_ring.stop = false;
+  pthread_mutex_unlock(&g_ring.mu);
+}
+
+static void ring_start(void) {
+  pthread_mutex_lock(&g_ring.mu);
+  if (!g_ring.running) {
+    if (!g_ring.buf) g_ring.buf = malloc(LOG_RING_BYTES);
+    if (g_ring.buf && pthread_create(&g_ring.thread, NULL, writer_main, NULL) == 0) {
+      g_ring.running = true;
+      static bool registered;
+      if (!registered) atexit(log_flush);
+      registered = true;
+    }
+  }
+  pthread_mutex_unlock(&g_ring.mu);
+}
 
 struct log_line {
   json_t *obj;
@@ -19,6 +123,7 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 bool log_init(const char *service, const char *level_name) {
   snprintf(g_service, sizeof g_service, "%s", service);
+  ring_start();
   for (int i = 0; i < 4; i++)
     if (level_name && !strcmp(level_name, level_names[i])) {
       g_level = (log_level)i;
@@ -71,8 +176,7 @@ void log_end(log_line *l) {
   if (text) {
     size_t n = strlen(text);
     text[n] = '\n'; /* json_dumps leaves room for the NUL we overwrite; write n+1 bytes */
-    fwrite(text, 1, n + 1, stdout);
-    fflush(stdout);
+    ring_push(text, n + 1);
     free(text);
   }
   json_decref(l->obj);

@@ -1,5 +1,8 @@
 /* One-line JSON logs on stdout: {"time","level","service","msg",...fields}. Thread-safe; the
- * level and service name are set once by main before threads start. Never log secrets. */
+ * level and service name are set once by main before threads start. Never log secrets.
+ * Lines are formatted by the caller and written by a writer thread (started by log_init)
+ * through a bounded ring: logging never blocks on stdout; when the ring is full a line is
+ * dropped and counted. */
 #ifndef MENU_LOG_H
 #define MENU_LOG_H
 
@@ -8,8 +11,14 @@
 
 typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
 
-/* level_name: debug|info|warn|error; returns false (and keeps info) when unknown. */
+/* level_name: debug|info|warn|error; returns false (and keeps info) when unknown. Starts the
+ * writer thread (call before threads that log exist, e.g. first thing in main). */
 bool log_init(const char *service, const char *level_name);
+/* Writes what the ring holds and stops the writer (later lines are written directly). Runs at
+ * exit too; call it before _exit. */
+void log_flush(void);
+/* Lines dropped because the ring was full, since start. */
+unsigned long long log_dropped_lines(void);
 bool log_enabled(log_level level);
 
 /* Builder for a line with typed fields. log_begin returns NULL when the level is off; every

@@ -21,6 +21,9 @@ static double seconds_between(gpr_timespec a, gpr_timespec b) {
   return (double)d.tv_sec + d.tv_nsec / 1e9;
 }
 
+/* Per-thread by nature: the call whose handler runs on this handler thread. */
+static __thread const rpc_ctx *current_ctx;
+
 static void on_recv(rpc_tag *tag, bool ok);
 static void on_done(rpc_tag *tag, bool ok);
 static void on_close(rpc_tag *tag, bool ok);
@@ -292,7 +295,11 @@ void rpc_call_run(rpc_job *job, void *arg) {
   }
   ProtobufCMessage *req;
   menu_status st = call_decode(ctx, &req);
-  if (menu_status_is_ok(&st)) st = ctx->method->def.fn(ctx, req, ctx->resp, ctx->method->def.arg);
+  if (menu_status_is_ok(&st)) {
+    current_ctx = ctx;
+    st = ctx->method->def.fn(ctx, req, ctx->resp, ctx->method->def.arg);
+    current_ctx = NULL;
+  }
   rpc_ctx_reply(ctx, st);
 }
 
@@ -469,7 +476,8 @@ bool rpc_ctx_cancelled(const rpc_ctx *ctx) {
   return atomic_load(&((rpc_ctx *)ctx)->cancelled) || atomic_load(&ctx->server->cancel_all) ||
          rpc_ctx_expired(ctx);
 }
-bool rpc_ctx_cancelled_cb(const void *arg) { return arg && rpc_ctx_cancelled(arg); }
+const rpc_ctx *rpc_ctx_current(void) { return current_ctx; }
+bool rpc_current_cancelled(void) { return current_ctx && rpc_ctx_cancelled(current_ctx); }
 const char *rpc_ctx_request_id(const rpc_ctx *ctx) { return ctx->request_id; }
 const char *rpc_ctx_metadata(rpc_ctx *ctx, const char *key) {
   const grpc_slice *v = metadata_find(&ctx->md, key);

@@ -90,7 +90,7 @@ int rpc_server_start(rpc_server *s) {
           "principals can match",
           NULL);
   }
-  grpc_arg args[11];
+  grpc_arg args[16];
   size_t nargs = 0;
   args[nargs++] = (grpc_arg){
       GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = s->cfg.max_recv_bytes}};
@@ -112,6 +112,8 @@ int rpc_server_start(rpc_server *s) {
   /* A call's message is only pulled in once the call is admitted; until then the stream's
    * flow-control window (64 KiB, not grown by BDP probing) bounds what the transport holds. */
   args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_BDP_PROBE, {.integer = 0}};
+  args[nargs++] =
+      (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, {.integer = 65536}};
   /* A second process on the same port must fail to start, not silently share the traffic. */
   args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, {.integer = 0}};
   if (s->cfg.max_connection_idle_ms > 0)

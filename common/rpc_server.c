@@ -33,7 +33,7 @@ rpc_server *rpc_server_create(const rpc_server_config *cfg, metrics_registry *me
   if (!s) abort();
   s->cfg = *cfg;
   if (s->cfg.max_in_flight <= 0) s->cfg.max_in_flight = 4 * s->cfg.handler_threads;
-  if (s->cfg.max_queued_bytes <= 0) s->cfg.max_queued_bytes = 16 << 20;
+  if (s->cfg.max_queued_bytes <= 0) s->cfg.max_queued_bytes = 8 << 20;
   if (s->cfg.max_concurrent_streams <= 0) s->cfg.max_concurrent_streams = 100;
   s->metrics = metrics;
   static const char *const labels[] = {"grpc_type", "grpc_service", "grpc_method", NULL};

@@ -46,9 +46,12 @@ bool rpc_ctx_expired(const rpc_ctx *ctx);
 /* True once the caller cancelled, the deadline passed or the server is stopping (its grace
  * period is over). Any thread; cheap enough to poll from a transfer's progress callback. */
 bool rpc_ctx_cancelled(const rpc_ctx *ctx);
-/* The same as a plain callback for datastore clients that know nothing of rpc_ctx:
- * `arg` is the rpc_ctx (may be NULL: never cancelled). */
-bool rpc_ctx_cancelled_cb(const void *arg);
+/* The call whose synchronous handler runs on this thread, NULL on any other thread: lets a
+ * datastore client deep below a handler poll rpc_ctx_cancelled (e.g. from libcurl's progress
+ * callback) without a ctx parameter. Borrowed. */
+const rpc_ctx *rpc_ctx_current(void);
+/* rpc_ctx_cancelled(rpc_ctx_current()); false outside a handler. */
+bool rpc_current_cancelled(void);
 
 /* x-request-id from the caller, or one generated for this call. Never NULL; arena-owned. */
 const char *rpc_ctx_request_id(const rpc_ctx *ctx);

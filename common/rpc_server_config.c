@@ -16,7 +16,7 @@ void rpc_server_config_load(config *c, rpc_server_config *out, const char *servi
   out->requests_per_method = (int)config_int(c, "GRPC_REQUESTS_PER_METHOD", 16, 1, 10000);
   out->max_in_flight =
       (int)config_int(c, "GRPC_MAX_IN_FLIGHT", 4 * (int64_t)out->handler_threads, 1, 1000000);
-  out->max_queued_bytes = config_int(c, "GRPC_MAX_QUEUED_BYTES", 16 << 20, 4096, INT64_MAX / 2);
+  out->max_queued_bytes = config_int(c, "GRPC_MAX_QUEUED_BYTES", 8 << 20, 4096, INT64_MAX / 2);
   out->max_concurrent_streams =
       (int)config_int(c, "GRPC_MAX_CONCURRENT_STREAMS", 100, 1, INT32_MAX);
   out->default_deadline_ms = config_int(c, "RPC_DEFAULT_DEADLINE_MS", 10000, 1, 3600000);

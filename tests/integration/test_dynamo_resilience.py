@@ -319,3 +319,37 @@ def test_frozen_dynalite_honours_the_deadline(own_dynalite):
             assert get(channel, "frozen-1", timeout=5.0).id == "frozen-1"
     finally:
         svc.stop()
+
+
+def test_grace_bounds_exit_with_calls_blocked_on_a_frozen_dynalite(own_dynalite):
+    """SIGTERM while handlers wait on a datastore that never answers: once SHUTDOWN_GRACE_MS
+    is over the callers get UNAVAILABLE (retryable, never CANCELLED), libcurl transfers are
+    aborted, and the process exits soon after, not when the calls' 30 s deadlines pass."""
+    env = dict(own_dynalite["env"])
+    env.update(tables_env())
+    env["SHUTDOWN_GRACE_MS"] = "2000"
+    svc = Service("dynamo-svc", env=env).wait_ready()
+    pid = int((own_dynalite["dir"] / "dynalite.pid").read_text())
+    try:
+        with svc.channel() as channel:
+            create(channel, "grace-1")
+            fn = channel.unary_unary(CAT + "GetCategory",
+                                     request_serializer=lambda m: m.SerializeToString(),
+                                     response_deserializer=cat.GetCategoryResponse.FromString)
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                futs = [fn.future(cat.GetCategoryRequest(channel=KIOSK, id="grace-1"), timeout=30)
+                        for _ in range(4)]
+                time.sleep(0.5)  # the handlers are now blocked in their HTTP requests
+                t0 = time.monotonic()
+                svc.send_signal(signal.SIGTERM)
+                rc = svc.proc.wait(20)
+                took = time.monotonic() - t0
+                codes = [f.exception(5).code() for f in futs]
+            finally:
+                os.kill(pid, signal.SIGCONT)
+        assert rc == 0
+        assert took < 5, took  # 2 s grace + the handlers noticing
+        assert codes == [grpc.StatusCode.UNAVAILABLE] * 4, codes
+    finally:
+        svc.stop()

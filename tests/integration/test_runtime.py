@@ -283,3 +283,92 @@ def test_tls_with_a_plaintext_health_only_listener(start_service, tmp_path):
         assert health_check(ch) == 1
     svc.send_signal(signal.SIGTERM)
     assert svc.proc.wait(15) == 0
+
+
+def metrics_text(svc):
+    with urllib.request.urlopen(f"http://{svc.metrics_addr}/metrics", timeout=5) as r:
+        return r.read().decode()
+
+
+def test_streams_end_in_handled_total_and_health_checks_log_at_debug(start_service):
+    svc = start_service("gateway")
+    with svc.channel() as ch:
+        for _ in range(3):
+            assert health_check(ch) == 1
+        watch = ch.unary_stream("/grpc.health.v1.Health/Watch",
+                                request_serializer=HealthCheckRequest.SerializeToString,
+                                response_deserializer=HealthCheckResponse.FromString)
+        stream = watch(HealthCheckRequest(service=""), timeout=20)
+        assert next(stream).status == 1
+        stream.cancel()
+        reflect(ch, [ReflectionRequest(list_services="")])
+    text = ""
+    for _ in range(50):  # the server sees the cancel a moment later
+        text = metrics_text(svc)
+        if 'grpc_method="Watch",grpc_code="CANCELLED"} 1' in text:
+            break
+        time.sleep(0.1)
+    assert ('grpc_server_handled_total{grpc_type="server_stream",grpc_service="grpc.health.v1.'
+            'Health",grpc_method="Watch",grpc_code="CANCELLED"} 1') in text
+    assert ('grpc_server_handled_total{grpc_type="bidi_stream",grpc_service="grpc.reflection.v1.'
+            'ServerReflection",grpc_method="ServerReflectionInfo",grpc_code="OK"} 1') in text
+    assert "\nlog_lines_dropped_total 0\n" in text
+    svc.stop()
+    checks = [l for l in svc.log_lines() if l.get("method") == "/grpc.health.v1.Health/Check"]
+    assert len(checks) >= 3  # LOG_LEVEL=debug here; at info kubelet's probes stay quiet
+    assert {l["level"] for l in checks} == {"debug"}
+
+
+def test_drain_keeps_serving_then_new_calls_get_unavailable(start_service):
+    svc = start_service("gateway", env={"SHUTDOWN_DRAIN_MS": "1500"})
+    GetStoreMenuRequest = pb.message("menu.v1.GetStoreMenuRequest")
+    GetStoreMenuResponse = pb.message("menu.v1.GetStoreMenuResponse")
+
+    def menu(ch):
+        fn = ch.unary_unary("/menu.v1.MenuService/GetStoreMenu",
+                            request_serializer=GetStoreMenuRequest.SerializeToString,
+                            response_deserializer=GetStoreMenuResponse.FromString)
+        with pytest.raises(grpc.RpcError) as e:
+            fn(GetStoreMenuRequest(store_code=""), timeout=5)  # invalid: answered by the gateway
+        return e.value.code()
+
+    with svc.channel() as ch:
+        assert menu(ch) == grpc.StatusCode.INVALID_ARGUMENT
+        svc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        # Draining: NOT_SERVING, yet calls are still served on the open connection and on new ones.
+        assert health_check(ch) == 2
+        assert menu(ch) == grpc.StatusCode.INVALID_ARGUMENT
+        with svc.channel() as fresh:
+            assert menu(fresh) == grpc.StatusCode.INVALID_ARGUMENT
+        time.sleep(1.6)
+        # After the drain the listener is closed: a new connection's call is UNAVAILABLE
+        # (retryable), never CANCELLED.
+        opts = [("grpc.use_local_subchannel_pool", 1)]
+        with grpc.insecure_channel(svc.addr, options=opts) as late:
+            assert menu(late) == grpc.StatusCode.UNAVAILABLE
+    assert svc.proc.wait(15) == 0
+
+
+def test_a_flood_of_4mb_requests_keeps_memory_bounded(start_service):
+    """100 concurrent 4 MB requests: the excess is refused before its message is read, the
+    admitted ones are read a few at a time; the gateway's peak RSS stays under 64 MiB."""
+    svc = start_service("gateway")
+    GetStoreMenuRequest = pb.message("menu.v1.GetStoreMenuRequest")
+    body = GetStoreMenuRequest(store_code="x" * 4_000_000).SerializeToString()
+    channels = [svc.channel() for _ in range(4)]
+    try:
+        fns = [c.unary_unary("/menu.v1.MenuService/GetStoreMenu") for c in channels]
+        futs = [fns[i % 4].future(body, timeout=30) for i in range(100)]
+        codes = [f.exception(60).code() if f.exception(60) else grpc.StatusCode.OK for f in futs]
+    finally:
+        for c in channels:
+            c.close()
+    assert set(codes) <= {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED}, \
+        set(codes)
+    assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes
+    status = open(f"/proc/{svc.proc.pid}/status").read()
+    kb = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines()
+          if line.startswith(("VmHWM", "VmRSS"))}
+    assert kb["VmHWM"] < 64 * 1024, kb
+    assert kb["VmRSS"] < 64 * 1024, kb

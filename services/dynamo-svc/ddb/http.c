@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/rpc_server.h"
+
 struct http_pool {
   pthread_mutex_t mu;
   CURL **idle;
@@ -94,6 +96,13 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg) {
   return len;
 }
 
+/* Aborts the transfer once the call it serves is cancelled (caller gone, deadline, server
+ * stopping): called at least about once a second even while nothing arrives. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+  return rpc_current_cancelled() ? 1 : 0;
+}
+
 http_result http_post(http_pool *p, const http_request *req, http_response *resp) {
   memset(resp, 0, sizeof *resp);
   strbuf_init(&resp->body);
@@ -124,6 +133,8 @@ http_result http_post(http_pool *p, const http_request *req, http_response *resp
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)connect);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
