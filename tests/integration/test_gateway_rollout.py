@@ -49,6 +49,8 @@ class Replicas:
         """SIGTERM: graceful (health NOT_SERVING, calls in flight finish), exit code 0."""
         svc, _ = self.running[port]
         assert svc.stop() == 0, svc.log_text()[-2000:]
+        # The next process on this port logs to the same path: keep this one's lines.
+        svc.log_path.rename(svc.log_path.with_name(f"{svc.log_path.stem}-{time.monotonic_ns()}.log"))
 
     def restart(self, port):
         """Stops the process on `port`, then starts the same binary there again; returns once
@@ -113,9 +115,13 @@ class Load:
 
 
 def test_rolling_restart_loses_no_call(replicas, sql_env, dynalite):
-    dyn_env = {**env_of(dynalite), **dynamo_tables_env()}
+    # A call a stopping replica cannot finish within its grace gets UNAVAILABLE, which the
+    # gateway retries on the other replica: the grace must leave room for that within the
+    # caller's 5 s.
+    grace = {"SHUTDOWN_GRACE_MS": "2000"}
+    dyn_env = {**env_of(dynalite), **dynamo_tables_env(), **grace}
     dyns = [replicas.start("dynamo-svc", dyn_env) for _ in range(2)]
-    sqls = [replicas.start("sql-svc", sql_env) for _ in range(2)]
+    sqls = [replicas.start("sql-svc", {**sql_env, **grace}) for _ in range(2)]
     gw = replicas.start("gateway", {
         "DYNAMO_SVC_TARGET": "ipv4:" + ",".join(s.addr for s in dyns),
         "SQL_SVC_TARGET": "ipv4:" + ",".join(s.addr for s in sqls)})
