@@ -122,6 +122,10 @@ static void on_call_done(rpc_client_call *call, void *user) {
   part_state *ps = &f->parts[r->part];
   ps->outstanding--;
   menu_status s = rpc_client_call_status(call);
+  /* The caller's deadline reaches the children as a cancellation (parent propagation), which
+   * may beat their own slightly earlier deadline: what happened is a deadline. */
+  if (s.code == GRPC_STATUS_CANCELLED && rpc_ctx_expired(f->ctx))
+    s = menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "no answer in time");
   bool over = !menu_status_is_ok(&f->fatal);
   if (over && s.code == GRPC_STATUS_CANCELLED) {
     ps->cut = true; /* cancelled by us after another part's fatal failure */

@@ -50,7 +50,9 @@ class Replicas:
         svc, _ = self.running[port]
         assert svc.stop() == 0, svc.log_text()[-2000:]
         # The next process on this port logs to the same path: keep this one's lines.
-        svc.log_path.rename(svc.log_path.with_name(f"{svc.log_path.stem}-{time.monotonic_ns()}.log"))
+        if svc.log_path.exists():
+            svc.log_path = svc.log_path.rename(
+                svc.log_path.with_name(f"{svc.log_path.stem}-{time.monotonic_ns()}.log"))
 
     def restart(self, port):
         """Stops the process on `port`, then starts the same binary there again; returns once
