@@ -51,3 +51,20 @@ bool validate_utf8(const char *s, size_t max_bytes) {
   }
   return true;
 }
+
+bool validate_uuid(const char *s, char out[37]) {
+  if (!s || strlen(s) != 36) return false;
+  for (int i = 0; i < 36; i++) {
+    char ch = s[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (ch != '-') return false;
+    } else if (ch >= 'A' && ch <= 'F') {
+      ch = (char)(ch - 'A' + 'a');
+    } else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
+      return false;
+    }
+    out[i] = ch;
+  }
+  out[36] = '\0';
+  return true;
+}

@@ -17,4 +17,8 @@ size_t validate_utf8_next(const unsigned char *s, uint32_t *cp);
 /* Strict UTF-8 of at most max_bytes bytes. */
 bool validate_utf8(const char *s, size_t max_bytes);
 
+/* A UUID in its 36-character text form (8-4-4-4-12 hex digits, any case), e.g. an AIP-155
+ * request_id; on success `out` holds it in lower case. */
+bool validate_uuid(const char *s, char out[37]);
+
 #endif

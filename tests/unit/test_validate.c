@@ -37,10 +37,23 @@ static void test_utf8(void **state) {
   assert_int_equal(cp, 0x20AC);
 }
 
+static void test_uuid(void **state) {
+  (void)state;
+  char out[37];
+  assert_true(validate_uuid("123E4567-e89b-12d3-A456-426614174000", out));
+  assert_string_equal(out, "123e4567-e89b-12d3-a456-426614174000");
+  assert_false(validate_uuid("123e4567e89b12d3a456426614174000", out));      /* no dashes */
+  assert_false(validate_uuid("123e4567-e89b-12d3-a456-42661417400g", out));  /* not hex */
+  assert_false(validate_uuid("123e4567-e89b-12d3-a456-4266141740001", out)); /* too long */
+  assert_false(validate_uuid("", out));
+  assert_false(validate_uuid(NULL, out));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_codes),
       cmocka_unit_test(test_utf8),
+      cmocka_unit_test(test_uuid),
   };
   return cmocka_run_group_tests_name("validate", tests, NULL, NULL);
 }
