@@ -1,6 +1,7 @@
-/* The availability handlers: input checks, the cursor (scope = store, channel, direction;
- * payload = evaluation instant and product code, both authenticated), one statement per call,
- * and the Relay page built from limit+1 rows. */
+/* The availability handlers: input checks, the cursor (scope = store and channel; payload =
+ * evaluation instant and product code, both authenticated: a position in the list, valid with
+ * `after` and `before` alike), one statement per call, and the Relay page built from limit+1
+ * rows. */
 #include "services/sql-svc/availability.h"
 
 #include <inttypes.h>
@@ -109,9 +110,11 @@ static menu_status store_row_status(int rows, const avail_row *r, const char *st
   return MENU_OK;
 }
 
-/* Cursor payload "<instant in usec>:<product code>"; the scope names the list. */
-static void cursor_scope(char *out, size_t n, const char *store, const char *channel, bool fwd) {
-  snprintf(out, n, "availability:%s:%s:%s", store, channel, fwd ? "after" : "before");
+/* Cursor payload "<instant in usec>:<product code>"; the scope names the list (store and
+ * channel; the instant is in the payload), never a direction: the same cursor serves `after`
+ * (items past it) and `before` (items ahead of it), as in dynamo-svc. */
+static void cursor_scope(char *out, size_t n, const char *store, const char *channel) {
+  snprintf(out, n, "availability:%s:%s", store, channel);
 }
 
 menu_status availability_list(rpc_ctx *ctx, const ProtobufCMessage *reqm, ProtobufCMessage *respm,
@@ -135,7 +138,7 @@ menu_status availability_list(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protob
     if (!menu_status_is_ok(&st)) return st;
   }
   char scope[200];
-  cursor_scope(scope, sizeof scope, req->store_code, channel, pg.forward);
+  cursor_scope(scope, sizeof scope, req->store_code, channel);
   const char *key_code = pg.forward ? "" : CODE_AFTER_ALL;
   if (pg.cursor) {
     char *payload = NULL;
@@ -221,9 +224,8 @@ menu_status availability_list(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protob
       edges[j] = t;
     }
   }
-  /* Cursors of both directions come from the item: `after` scope for forward paging from it,
-   * `before` for backward; a client uses end_cursor with first/after and start_cursor with
-   * last/before, so each edge's cursor is issued for the direction being walked. */
+  /* Each edge's cursor is its position: end_cursor continues with first/after, start_cursor
+   * goes back with last/before, whichever direction produced the page. */
   for (int i = 0; i < n; i++) {
     char payload[128];
     snprintf(payload, sizeof payload, "%" PRId64 ":%s", (int64_t)at, edges[i]->node->product_code);

@@ -262,6 +262,43 @@ def test_paging_forward_and_backward_every_product_once(svc):
     assert backward == PAGING_VISIBLE
 
 
+def test_a_cursor_is_a_position_usable_in_both_directions(svc):
+    """Relay's previous-page step: `before` takes a forward page's start_cursor, `after` a
+    backward page's end_cursor. Stepping forward, then back page by page, returns exactly the
+    pages seen, and the mixed walk yields every item once."""
+    pages, after = [], ""
+    for _ in range(4):
+        r = list_page(svc, "S1", APP, at=AT, first=7, after=after)
+        pages.append(r)
+        after = r.page_info.end_cursor
+    for prev, cur in zip(pages, pages[1:]):
+        back = list_page(svc, "S1", APP, at=AT, last=7, before=cur.page_info.start_cursor)
+        assert [e.node.product_code for e in back.edges] == [e.node.product_code for e in prev.edges]
+        assert back.page_info.has_next_page  # cur's items follow
+    # From the end, backward; then forward again with a backward page's end_cursor.
+    tail = list_page(svc, "S1", APP, at=AT, last=10)
+    before_tail = list_page(svc, "S1", APP, at=AT, last=10, before=tail.page_info.start_cursor)
+    again = list_page(svc, "S1", APP, at=AT, first=10, after=before_tail.page_info.end_cursor)
+    assert [e.node.product_code for e in again.edges] == [e.node.product_code for e in tail.edges]
+    assert not again.page_info.has_next_page
+    # A mixed walk: forward 3 pages, back 1, forward to the end: every item exactly once.
+    seen, after = [], ""
+    for _ in range(3):
+        r = list_page(svc, "S1", APP, at=AT, first=50, after=after)
+        seen += [e.node.product_code for e in r.edges]
+        after = r.page_info.end_cursor
+    back = list_page(svc, "S1", APP, at=AT, last=50, before=r.page_info.start_cursor)
+    after = back.page_info.end_cursor  # the item just before r's first one
+    seen = seen[:-len(r.edges)]
+    while True:
+        r = list_page(svc, "S1", APP, at=AT, first=128, after=after)
+        seen += [e.node.product_code for e in r.edges]
+        if not r.page_info.has_next_page:
+            break
+        after = r.page_info.end_cursor
+    assert seen == PAGING_VISIBLE
+
+
 def test_page_sizes_default_and_cap(svc):
     assert len(list_page(svc, "S1", APP, at=AT).edges) == 16
     assert len(list_page(svc, "S1", APP, at=AT, first=1000).edges) == 128
@@ -291,7 +328,7 @@ def test_cursors_are_authenticated_and_bound_to_their_list(svc):
         (dict(store="S1", channel=APP, after=cur[:-3]), "page.after"),      # truncated
         (dict(store="S2", channel=APP, after=cur), "page.after"),           # another store
         (dict(store="S1", channel=KIOSK, after=cur), "page.after"),         # another channel
-        (dict(store="S1", channel=APP, before=cur, last=5), "page.before"),  # other direction
+        (dict(store="S2", channel=APP, before=cur, last=5), "page.before"),  # another store
         (dict(store="S1", channel=APP, after="!!not base64!!"), "page.after"),
     ]
     for kw, field in cases:
