@@ -1,18 +1,20 @@
-/* The MySQL connection pool: checkout within a deadline, validation and reconnection, the
- * per-connection prepared statement cache, error mapping and the deadline watchdog. */
+/* The MySQL connection pool: checkout within a deadline, validation of idle connections and
+ * reconnection, the per-connection prepared statement cache (one variant per time-limit level,
+ * stmt_limit.h), transactions, error mapping, and the deadline watchdog that stops a statement
+ * past its call's deadline with KILL QUERY from its own admin connection. */
 #include "services/sql-svc/pool.h"
 
-#include <errno.h>
 #include <errmsg.h>
+#include <errno.h>
 #include <mysqld_error.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "common/log.h"
+#include "services/sql-svc/stmt_limit.h"
 
 /* Server error numbers that differ between MariaDB and MySQL or are missing from
  * mysqld_error.h of one of them. */
@@ -24,17 +26,45 @@
 #define ERRNO_MYSQL_CLIENT_INTERACTION_TIMEOUT 4031
 
 #define DISARMED INT64_MAX
+/* A connection idle longer than this is pinged at checkout; a fresher one is trusted (a
+ * statement on a connection the server closed meanwhile fails with UNAVAILABLE, and the
+ * connection is replaced). */
+#define VALIDATE_IDLE_MS 1000
+/* The server's own limit (rounded down to a level) fires before the deadline; the watchdog
+ * only acts for statements it does not cover (MySQL DML, COMMIT), this long after. */
+#define KILL_GRACE_MS 100
+#define ADMIN_CONNECT_TIMEOUT_S 1
+#define STMT_VARIANTS 3 /* prepared variants (time-limit levels) kept per statement */
+
+typedef struct {
+  MYSQL_STMT *stmt;
+  int level_ms;
+  uint64_t used; /* LRU stamp */
+} stmt_slot;
 
 struct pool_conn {
   pool *p;
-  MYSQL *m; /* NULL: not connected; written only under p->mu */
-  MYSQL_STMT *stmts[STMT_COUNT];
+  MYSQL *m;                /* NULL: not connected; written only under p->mu */
+  unsigned long thread_id; /* the server's id of m, for KILL QUERY; under p->mu */
+  sql_dialect dialect;     /* how to write time limits for this server */
+  stmt_slot stmts[STMT_COUNT][STMT_VARIANTS];
+  uint64_t stamp;
   int64_t deadline_ms; /* DISARMED unless checked out; read by the watchdog under p->mu */
   int64_t last_used_ms;
+  uint64_t checkout;       /* bumped at every acquire (under p->mu) */
+  pthread_mutex_t kill_mu; /* held by the watchdog while it kills this connection's statement,
+                              and by pool_release, so a KILL never reaches the next checkout */
   bool in_use;
+  bool in_txn;
   bool broken; /* network-level failure: close on release */
-  bool killed; /* the watchdog aborted its I/O at the deadline */
+  bool killed; /* the watchdog sent KILL QUERY for this checkout; under p->mu */
 };
+
+typedef struct {
+  int index;
+  uint64_t checkout;
+  unsigned long thread_id;
+} kill_target;
 
 struct pool {
   pool_config cfg; /* strings owned */
@@ -44,12 +74,11 @@ struct pool {
   pthread_cond_t freed;   /* a connection was released */
   pthread_cond_t wd_wake; /* watchdog: a deadline was armed, or stop */
   pthread_t watchdog;
+  kill_target *targets; /* watchdog's scratch, size entries */
   bool stopping;
-  metrics_family *m_query, *m_errors, *m_wait, *m_timeouts, *m_reconnects, *m_size, *m_in_use;
+  metrics_family *m_query, *m_errors, *m_wait, *m_timeouts, *m_reconnects, *m_size, *m_in_use,
+      *m_kills;
 };
-
-/* A connection used more recently than this is not validated at checkout. */
-#define POOL_VALIDATE_IDLE_MS 1000
 
 static const double query_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                        0.05,   0.1,   0.25,   0.5,   1,    2.5};
@@ -114,18 +143,35 @@ MYSQL *pool_connect_one(const pool_config *cfg, int timeout_s, bool local_infile
   return m;
 }
 
+static void conn_stmts_close(pool_conn *c) {
+  for (int i = 0; i < STMT_COUNT; i++) {
+    for (int j = 0; j < STMT_VARIANTS; j++) {
+      if (c->stmts[i][j].stmt) mysql_stmt_close(c->stmts[i][j].stmt);
+      c->stmts[i][j] = (stmt_slot){0};
+    }
+  }
+}
+
 static void conn_close(pool_conn *c) {
   MYSQL *m;
   pthread_mutex_lock(&c->p->mu);
   m = c->m;
   c->m = NULL;
+  c->thread_id = 0;
   pthread_mutex_unlock(&c->p->mu);
-  for (int i = 0; i < STMT_COUNT; i++) {
-    if (c->stmts[i]) mysql_stmt_close(c->stmts[i]);
-    c->stmts[i] = NULL;
-  }
+  conn_stmts_close(c);
   if (m) mysql_close(m);
-  c->broken = c->killed = false;
+  c->broken = c->in_txn = false;
+}
+
+/* Installs a fresh connection in c (the caller owns c or holds it during start-up). */
+static void conn_attach(pool_conn *c, MYSQL *m) {
+  sql_dialect d = sql_dialect_of(mysql_get_server_info(m), mysql_get_server_version(m));
+  pthread_mutex_lock(&c->p->mu);
+  c->m = m;
+  c->thread_id = mysql_thread_id(m);
+  c->dialect = d;
+  pthread_mutex_unlock(&c->p->mu);
 }
 
 static void collect(void *arg) {
@@ -136,30 +182,69 @@ static void collect(void *arg) {
   metrics_set(p->m_in_use, METRICS_NO_LABELS, in_use);
 }
 
-/* Aborts the I/O of connections still busy past their deadline. shutdown() wakes a thread
- * blocked in recv() on that socket at once; the owner then sees CR_SERVER_LOST and, since
- * `killed` is set, reports DEADLINE_EXCEEDED and drops the connection on release. */
+/* Sends KILL QUERY for target t from the watchdog's own connection (*admin, opened on demand),
+ * unless the connection was released or checked out again meanwhile. Never touches the
+ * owner's MYSQL handle: the owner sees the server's "query interrupted" and keeps the
+ * connection. */
+static void watchdog_kill(pool *p, MYSQL **admin, const kill_target *t) {
+  pool_conn *c = &p->conns[t->index];
+  pthread_mutex_lock(&c->kill_mu);
+  pthread_mutex_lock(&p->mu);
+  bool same = c->in_use && c->checkout == t->checkout;
+  pthread_mutex_unlock(&p->mu);
+  const char *result = "skipped";
+  if (same) {
+    menu_status st = MENU_OK;
+    if (!*admin) *admin = pool_connect_one(&p->cfg, ADMIN_CONNECT_TIMEOUT_S, false, &st);
+    char q[64];
+    snprintf(q, sizeof q, "KILL QUERY %lu", t->thread_id);
+    if (!*admin) {
+      result = "error";
+      log_warn("mysql pool: cannot open the admin connection to stop a statement", "error",
+               st.message, NULL);
+    } else if (mysql_real_query(*admin, q, strlen(q))) {
+      result = "error";
+      log_warn("mysql pool: KILL QUERY failed", "error", mysql_error(*admin), NULL);
+      mysql_close(*admin);
+      *admin = NULL;
+    } else {
+      result = "ok";
+    }
+  }
+  pthread_mutex_unlock(&c->kill_mu);
+  if (p->m_kills) metrics_add(p->m_kills, METRICS_LABELS(result), 1);
+}
+
+/* Stops statements still running past their call's deadline (plus KILL_GRACE_MS). */
 static void *watchdog_main(void *arg) {
   pool *p = arg;
+  MYSQL *admin = NULL; /* owned by this thread */
   pthread_mutex_lock(&p->mu);
   while (!p->stopping) {
     int64_t now = pool_now_ms(), next = now + 200;
+    int n = 0;
     for (int i = 0; i < p->size; i++) {
       pool_conn *c = &p->conns[i];
-      if (!c->in_use || c->killed || c->deadline_ms == DISARMED) continue;
-      if (c->deadline_ms <= now) {
-        if (c->m) {
-          shutdown(mysql_get_socket(c->m), SHUT_RDWR);
-          c->killed = true;
-        }
-      } else if (c->deadline_ms < next) {
-        next = c->deadline_ms;
+      if (!c->in_use || c->killed || !c->m || c->deadline_ms == DISARMED) continue;
+      int64_t due = c->deadline_ms + KILL_GRACE_MS;
+      if (due <= now) {
+        c->killed = true;
+        p->targets[n++] = (kill_target){i, c->checkout, c->thread_id};
+      } else if (due < next) {
+        next = due;
       }
+    }
+    if (n) {
+      pthread_mutex_unlock(&p->mu);
+      for (int i = 0; i < n; i++) watchdog_kill(p, &admin, &p->targets[i]);
+      pthread_mutex_lock(&p->mu);
+      continue;
     }
     struct timespec ts = abs_mono(next + 1);
     pthread_cond_timedwait(&p->wd_wake, &p->mu, &ts);
   }
   pthread_mutex_unlock(&p->mu);
+  if (admin) mysql_close(admin);
   return NULL;
 }
 
@@ -172,6 +257,7 @@ pool *pool_create(const pool_config *cfg, metrics_registry *metrics) {
   p->cfg.password = strdup(cfg->password ? cfg->password : "");
   p->size = cfg->size;
   p->conns = calloc((size_t)p->size, sizeof *p->conns);
+  p->targets = calloc((size_t)p->size, sizeof *p->targets);
   pthread_mutex_init(&p->mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -196,6 +282,9 @@ pool *pool_create(const pool_config *cfg, metrics_registry *metrics) {
     p->m_reconnects =
         metrics_counter(metrics, "mysql_pool_connects_total",
                         "Connections (re)established, by result", METRICS_LABELS("result"));
+    p->m_kills = metrics_counter(metrics, "mysql_pool_kills_total",
+                                 "KILL QUERY sent by the watchdog past a call's deadline",
+                                 METRICS_LABELS("result"));
     p->m_size =
         metrics_gauge(metrics, "mysql_pool_size", "Configured pool size", METRICS_NO_LABELS);
     p->m_in_use =
@@ -205,6 +294,7 @@ pool *pool_create(const pool_config *cfg, metrics_registry *metrics) {
   for (int i = 0; i < p->size; i++) {
     p->conns[i].p = p;
     p->conns[i].deadline_ms = DISARMED;
+    pthread_mutex_init(&p->conns[i].kill_mu, NULL);
   }
   /* Warm the pool; a server that is down now is not fatal (checkout connects lazily). */
   for (int i = 0; i < p->size; i++) {
@@ -215,7 +305,7 @@ pool *pool_create(const pool_config *cfg, metrics_registry *metrics) {
                menu_status_diagnosis(&st), NULL);
       break;
     }
-    p->conns[i].m = m;
+    conn_attach(&p->conns[i], m);
     p->conns[i].last_used_ms = pool_now_ms();
   }
   pthread_create(&p->watchdog, NULL, watchdog_main, p);
@@ -229,7 +319,10 @@ void pool_destroy(pool *p) {
   pthread_cond_broadcast(&p->wd_wake);
   pthread_mutex_unlock(&p->mu);
   pthread_join(p->watchdog, NULL);
-  for (int i = 0; i < p->size; i++) conn_close(&p->conns[i]);
+  for (int i = 0; i < p->size; i++) {
+    conn_close(&p->conns[i]);
+    pthread_mutex_destroy(&p->conns[i].kill_mu);
+  }
   pthread_cond_destroy(&p->freed);
   pthread_cond_destroy(&p->wd_wake);
   pthread_mutex_destroy(&p->mu);
@@ -237,6 +330,7 @@ void pool_destroy(pool *p) {
   free((char *)p->cfg.user);
   free((char *)p->cfg.database);
   pool_config_free(&p->cfg);
+  free(p->targets);
   free(p->conns);
   free(p);
 }
@@ -249,6 +343,13 @@ void pool_stats(pool *p, int *size, int *in_use) {
 }
 
 MYSQL *pool_conn_mysql(pool_conn *c) { return c->m; }
+
+/* A statement (or checkout) that ran out of the call's time. */
+static menu_status deadline_status(const char *what, const char *msg) {
+  return menu_status_backend(GRPC_STATUS_DEADLINE_EXCEEDED, "DATASTORE_DEADLINE_EXCEEDED", "mysql",
+                             "deadline passed during a MySQL statement", "mysql: %s: %s", what,
+                             msg);
+}
 
 menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out) {
   *out = NULL;
@@ -278,37 +379,27 @@ menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out) {
     return MENU_UNAVAILABLE("mysql: all %d pooled connections busy until the deadline", p->size);
   }
   c->in_use = true;
-  c->broken = c->killed = false;
+  c->broken = c->killed = c->in_txn = false;
   c->deadline_ms = deadline_ms;
-  bool validate = c->m && pool_now_ms() - c->last_used_ms > POOL_VALIDATE_IDLE_MS;
+  c->checkout++;
   p->in_use++;
   pthread_cond_signal(&p->wd_wake);
   pthread_mutex_unlock(&p->mu);
-  if (p->m_wait) metrics_observe(p->m_wait, METRICS_NO_LABELS, (pool_now_ms() - start) / 1e3);
+  int64_t now = pool_now_ms();
+  if (p->m_wait) metrics_observe(p->m_wait, METRICS_NO_LABELS, (now - start) / 1e3);
 
-  /* Validate: a connection idle across a server restart fails its ping; reconnect once. One
-   * in use within the last second is not pinged (a round trip per call otherwise): if the
-   * server went away since, the statement fails UNAVAILABLE and the connection is dropped. */
-  if (validate && mysql_ping(c->m) != 0) {
-    bool killed;
-    pthread_mutex_lock(&p->mu);
-    killed = c->killed;
-    pthread_mutex_unlock(&p->mu);
+  /* Validate only a connection idle for a while: one that sat across a server restart fails
+   * its ping and is replaced; a recently used one costs no extra round trip. */
+  if (c->m && now - c->last_used_ms > VALIDATE_IDLE_MS && mysql_ping(c->m) != 0) {
     log_info("mysql pool: dropping a connection that failed validation", "error", mysql_error(c->m),
              NULL);
     conn_close(c);
-    if (killed) {
-      pool_release(p, c);
-      return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED,
-                              "mysql: deadline exceeded while validating a connection");
-    }
   }
   if (!c->m) {
     int64_t left = deadline_ms - pool_now_ms();
     if (left <= 0) {
       pool_release(p, c);
-      return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED,
-                              "mysql: deadline exceeded before connecting");
+      return deadline_status("connect", "no time left before connecting");
     }
     int t = (int)((left + 999) / 1000);
     if (t > p->cfg.connect_timeout_s) t = p->cfg.connect_timeout_s;
@@ -319,9 +410,7 @@ menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out) {
       pool_release(p, c);
       return st;
     }
-    pthread_mutex_lock(&p->mu);
-    c->m = m;
-    pthread_mutex_unlock(&p->mu);
+    conn_attach(c, m);
   }
   *out = c;
   return MENU_OK;
@@ -329,10 +418,18 @@ menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out) {
 
 void pool_release(pool *p, pool_conn *c) {
   if (!c) return;
+  /* A transaction the handler left open (an error path) is rolled back; if that fails the
+   * connection's state is unknown and it is dropped. */
+  if (c->in_txn && c->m && !c->broken && mysql_rollback(c->m)) c->broken = true;
+  c->in_txn = false;
+  /* kill_mu first: a KILL QUERY in flight for this checkout completes before the connection
+   * can be handed to another call. */
+  pthread_mutex_lock(&c->kill_mu);
   pthread_mutex_lock(&p->mu);
-  c->deadline_ms = DISARMED; /* the watchdog must not touch a socket about to be closed */
-  bool drop = c->broken || c->killed;
+  c->deadline_ms = DISARMED;
+  bool drop = c->broken;
   pthread_mutex_unlock(&p->mu);
+  pthread_mutex_unlock(&c->kill_mu);
   if (drop) conn_close(c);
   pthread_mutex_lock(&p->mu);
   c->last_used_ms = pool_now_ms();
@@ -342,17 +439,21 @@ void pool_release(pool *p, pool_conn *c) {
   pthread_mutex_unlock(&p->mu);
 }
 
-menu_status pool_error_status(pool_conn *c, unsigned err, const char *msg, const char *what) {
-  bool killed;
+/* True when the call's time is up: the watchdog stopped the statement, or the deadline passed. */
+static bool conn_out_of_time(pool_conn *c) {
   pthread_mutex_lock(&c->p->mu);
-  killed = c->killed;
+  bool out = c->killed || pool_now_ms() >= c->deadline_ms;
   pthread_mutex_unlock(&c->p->mu);
-  if (killed) {
-    c->broken = true;
-    return menu_status_backend(GRPC_STATUS_DEADLINE_EXCEEDED, "DATASTORE_DEADLINE_EXCEEDED",
-                               "mysql", "deadline passed during a MySQL statement",
-                               "mysql: %s: killed", what);
-  }
+  return out;
+}
+
+/* The caller learns which datastore failed; the driver's words go to the call's log line. */
+static menu_status mysql_unavailable(const char *what, const char *msg) {
+  return menu_status_backend(GRPC_STATUS_UNAVAILABLE, "DATASTORE_UNAVAILABLE", "mysql",
+                             "MySQL unavailable", "mysql: %s: %s", what, msg);
+}
+
+menu_status pool_error_status(pool_conn *c, unsigned err, const char *msg, const char *what) {
   switch (err) {
     case ERRNO_MARIADB_CONSTRAINT_FAILED:
     case ERRNO_MYSQL_CHECK_VIOLATED: {
@@ -368,32 +469,33 @@ menu_status pool_error_status(pool_conn *c, unsigned err, const char *msg, const
       return menu_status_make(GRPC_STATUS_ALREADY_EXISTS, "%s: already exists", what);
     case ER_LOCK_DEADLOCK:
       return menu_status_make(GRPC_STATUS_ABORTED, "%s: deadlock, retry", what);
-    case ER_LOCK_WAIT_TIMEOUT:
-    case ER_CON_COUNT_ERROR:
-    case ER_TOO_MANY_USER_CONNECTIONS:
-      return menu_status_backend(GRPC_STATUS_UNAVAILABLE, "DATASTORE_UNAVAILABLE", "mysql",
-                                 "MySQL unavailable", "mysql: %s: %s", what, msg);
     case ERRNO_MARIADB_STATEMENT_TIMEOUT:
     case ERRNO_MYSQL_QUERY_TIMEOUT:
-      return menu_status_backend(GRPC_STATUS_DEADLINE_EXCEEDED, "DATASTORE_DEADLINE_EXCEEDED",
-                                 "mysql", "deadline passed during a MySQL statement",
-                                 "mysql: %s: %s", what, msg);
-    case ER_SERVER_SHUTDOWN:
+      /* The server stopped the statement at the limit we gave it: the connection is fine. */
+      return deadline_status(what, msg);
     case ER_QUERY_INTERRUPTED:
+    case ER_LOCK_WAIT_TIMEOUT:
+      /* Our KILL QUERY or a lock wait bounded by the call's time: the connection is fine. */
+      if (conn_out_of_time(c)) return deadline_status(what, msg);
+      if (err == ER_QUERY_INTERRUPTED) c->broken = true; /* someone else's KILL: start afresh */
+      return mysql_unavailable(what, msg);
+    case ER_CON_COUNT_ERROR:
+    case ER_TOO_MANY_USER_CONNECTIONS:
+      return mysql_unavailable(what, msg);
+    case ER_SERVER_SHUTDOWN:
     case ERRNO_MARIADB_CONNECTION_KILLED:
     case ERRNO_MYSQL_CLIENT_INTERACTION_TIMEOUT:
     case ER_NEED_REPREPARE:
       c->broken = true;
-      return menu_status_backend(GRPC_STATUS_UNAVAILABLE, "DATASTORE_UNAVAILABLE", "mysql",
-                                 "MySQL unavailable", "mysql: %s: %s", what, msg);
+      return mysql_unavailable(what, msg);
     default:
       break;
   }
   if (err >= CR_MIN_ERROR && err <= CR_MAX_ERROR) {
     /* Client-side: connection lost, refused, out of sync. A fresh connection fixes them. */
     c->broken = true;
-    return menu_status_backend(GRPC_STATUS_UNAVAILABLE, "DATASTORE_UNAVAILABLE", "mysql",
-                               "MySQL unavailable", "mysql: %s: %s", what, msg);
+    if (conn_out_of_time(c)) return deadline_status(what, msg);
+    return mysql_unavailable(what, msg);
   }
   log_error("mysql: unexpected error", "statement", what, "error", msg, NULL);
   return menu_status_backend(GRPC_STATUS_INTERNAL, "DATASTORE_ERROR", "mysql",
@@ -406,6 +508,23 @@ static double elapsed_s(const struct timespec *a) {
   return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
 }
 
+/* The cached variant of statement id for this time-limit level, else a free or the least
+ * recently used slot (its statement closed) for the caller to fill. */
+static stmt_slot *stmt_slot_for(pool_conn *c, stmt_id id, int level_ms) {
+  stmt_slot *v = c->stmts[id], *pick = &v[0];
+  for (int j = 0; j < STMT_VARIANTS; j++) {
+    if (v[j].stmt && v[j].level_ms == level_ms) return &v[j];
+    if (!v[j].stmt) {
+      if (pick->stmt) pick = &v[j];
+    } else if (pick->stmt && v[j].used < pick->used) {
+      pick = &v[j];
+    }
+  }
+  if (pick->stmt) mysql_stmt_close(pick->stmt);
+  *pick = (stmt_slot){.level_ms = level_ms};
+  return pick;
+}
+
 menu_status pool_exec(pool_conn *c, stmt_id id, MYSQL_BIND *params, MYSQL_STMT **out,
                       unsigned *mysql_errno_out) {
   const stmt_def *d = &sql_statements[id];
@@ -413,13 +532,16 @@ menu_status pool_exec(pool_conn *c, stmt_id id, MYSQL_BIND *params, MYSQL_STMT *
   clock_gettime(CLOCK_MONOTONIC, &t0);
   unsigned err = 0;
   const char *msg = "";
-  MYSQL_STMT *s = c->stmts[id];
   *out = NULL;
   if (mysql_errno_out) *mysql_errno_out = 0;
   if (!c->m) {
     c->broken = true;
     return MENU_UNAVAILABLE("mysql: not connected");
   }
+  int level = sql_limit_level_ms(c->deadline_ms - pool_now_ms());
+  if (level == 0) return deadline_status(d->name, "too little time left to start it");
+  stmt_slot *slot = stmt_slot_for(c, id, level);
+  MYSQL_STMT *s = slot->stmt;
   if (!s) {
     s = mysql_stmt_init(c->m);
     if (!s) {
@@ -427,9 +549,13 @@ menu_status pool_exec(pool_conn *c, stmt_id id, MYSQL_BIND *params, MYSQL_STMT *
       msg = mysql_error(c->m);
       goto fail_conn;
     }
-    if (mysql_stmt_prepare(s, d->sql, strlen(d->sql))) goto fail_stmt_fresh;
-    c->stmts[id] = s;
+    char *text = sql_limit_text(d->sql, c->dialect, level);
+    int rc = mysql_stmt_prepare(s, text, strlen(text));
+    free(text);
+    if (rc) goto fail_stmt;
+    slot->stmt = s;
   }
+  slot->used = ++c->stamp;
   if (params && mysql_stmt_bind_param(s, params)) goto fail_stmt;
   if (mysql_stmt_execute(s)) goto fail_stmt;
   if (mysql_stmt_field_count(s) > 0 && mysql_stmt_store_result(s)) goto fail_stmt;
@@ -437,16 +563,15 @@ menu_status pool_exec(pool_conn *c, stmt_id id, MYSQL_BIND *params, MYSQL_STMT *
   *out = s;
   return MENU_OK;
 
-fail_stmt_fresh: /* never cached; closed below */
 fail_stmt : {
   char buf[512];
   err = mysql_stmt_errno(s);
   snprintf(buf, sizeof buf, "%s", mysql_stmt_error(s));
   menu_status st = pool_error_status(c, err, buf, d->name);
-  if (c->broken || c->stmts[id] != s || mysql_stmt_reset(s)) {
-    /* a statement whose state is unknown is not reused */
+  if (c->broken || slot->stmt != s || mysql_stmt_reset(s)) {
+    /* a statement whose state is unknown (or never prepared) is not reused */
     mysql_stmt_close(s);
-    c->stmts[id] = NULL;
+    if (slot->stmt == s) *slot = (stmt_slot){0};
   }
   if (mysql_errno_out) *mysql_errno_out = err;
   if (c->p->m_errors)
@@ -464,4 +589,38 @@ fail_conn : {
 
 void pool_stmt_done(MYSQL_STMT *stmt) {
   if (stmt) mysql_stmt_free_result(stmt);
+}
+
+static menu_status txn_query(pool_conn *c, const char *sql, const char *what) {
+  if (!c->m) {
+    c->broken = true;
+    return MENU_UNAVAILABLE("mysql: not connected");
+  }
+  if (mysql_real_query(c->m, sql, strlen(sql)))
+    return pool_error_status(c, mysql_errno(c->m), mysql_error(c->m), what);
+  return MENU_OK;
+}
+
+menu_status pool_begin(pool_conn *c) {
+  menu_status st = txn_query(c, "START TRANSACTION", "begin");
+  if (menu_status_is_ok(&st)) c->in_txn = true;
+  return st;
+}
+
+menu_status pool_commit(pool_conn *c) {
+  menu_status st = txn_query(c, "COMMIT", "commit");
+  c->in_txn = false;
+  if (!menu_status_is_ok(&st) && c->broken) {
+    /* The connection died with the COMMIT in flight: it may or may not have been applied. */
+    return menu_status_backend(GRPC_STATUS_UNAVAILABLE, "DATASTORE_UNAVAILABLE", "mysql",
+                               "MySQL connection lost during COMMIT: the outcome is unknown",
+                               "mysql: commit: %s", menu_status_diagnosis(&st));
+  }
+  return st;
+}
+
+void pool_rollback(pool_conn *c) {
+  if (!c->in_txn) return;
+  if (!c->m || mysql_rollback(c->m)) c->broken = true;
+  c->in_txn = false;
 }

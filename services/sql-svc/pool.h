@@ -1,10 +1,12 @@
 /* A fixed-size pool of MySQL/MariaDB connections (MariaDB Connector/C) with a per-connection
  * cache of prepared statements. Checkout waits for a free connection until the caller's
- * deadline, validates it (mysql_ping) when it was idle for more than a second and reconnects
+ * deadline, validates a connection idle for more than a second (mysql_ping) and reconnects
  * when the server went away, so a server restart costs failed calls during the outage but
- * never a service restart. A watchdog thread shuts down the socket of a connection still busy
- * past its deadline: Connector/C only applies MYSQL_OPT_READ_TIMEOUT at connect time, so a
- * per-call bound has to come from outside.
+ * never a service restart. Every statement carries the call's remaining time as a server-side
+ * limit (stmt_limit.h), so the server itself stops it and the connection stays usable; a
+ * watchdog thread sends KILL QUERY from its own admin connection for a statement still running
+ * past its deadline (one the server limit does not cover). No thread ever touches a
+ * connection another thread has checked out.
  * Thread-safe: any thread may acquire/release; one pool_conn is used by one thread at a time. */
 #ifndef SQL_POOL_H
 #define SQL_POOL_H
@@ -30,7 +32,7 @@ typedef struct {
   int size;              /* MYSQL_POOL_SIZE */
   int connect_timeout_s; /* MYSQL_CONNECT_TIMEOUT_S: cap on one connect attempt */
   int io_timeout_s;      /* MYSQL_IO_TIMEOUT_S: read/write timeout set at connect, a backstop
-                            behind the per-call deadline watchdog */
+                            for a server that stops answering (network gone) */
 } pool_config;
 
 /* Reads the MYSQL_* variables (problems recorded in c). */
@@ -49,10 +51,19 @@ void pool_destroy(pool *p);
 
 /* Checks out a connection, waiting at most until deadline_ms (CLOCK_MONOTONIC milliseconds,
  * see pool_now_ms). UNAVAILABLE when none frees up in time or the server cannot be reached.
- * The connection stays bound to that deadline: past it, the watchdog aborts its I/O. */
+ * The connection stays bound to that deadline: its statements carry the remaining time as a
+ * server-side limit, and past it the watchdog stops the running statement (KILL QUERY). */
 menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out);
-/* Returns the connection; a connection that failed at the network level is closed here. */
+/* Returns the connection; a connection that failed at the network level is closed here, and
+ * a transaction left open is rolled back. */
 void pool_release(pool *p, pool_conn *c);
+
+/* A transaction on a checked-out connection (autocommit otherwise). Errors as pool_exec. When
+ * the connection is lost during pool_commit the outcome is unknown: UNAVAILABLE saying so.
+ * pool_rollback reports nothing: a connection whose rollback fails is dropped on release. */
+menu_status pool_begin(pool_conn *c);
+menu_status pool_commit(pool_conn *c);
+void pool_rollback(pool_conn *c);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t pool_now_ms(void);
@@ -60,14 +71,15 @@ int64_t pool_now_ms(void);
 /* The raw handle, e.g. for transactions. Borrowed while checked out. */
 MYSQL *pool_conn_mysql(pool_conn *c);
 
-/* Prepares (once per connection, then cached) and executes statement `id` with `params`
+/* Prepares (once per connection and time-limit level, then cached) and executes statement `id`
+ * with `params`
  * (NULL when it has none; as many as the statement's markers). Results, if any, are buffered
  * (mysql_stmt_store_result) so that the caller may fetch at leisure; the caller binds result
  * buffers with mysql_stmt_bind_result and fetches, then calls pool_stmt_done. Errors map to
- * statuses: connection trouble UNAVAILABLE (the connection is dropped on release), a deadline
- * hit DEADLINE_EXCEEDED, constraint violations INVALID_ARGUMENT / FAILED_PRECONDITION. The
- * server's error number is in *mysql_errno_out when not NULL. Latency and errors are recorded
- * per statement name. */
+ * statuses: connection trouble UNAVAILABLE (the connection is dropped on release), a statement
+ * stopped at the call's deadline DEADLINE_EXCEEDED (the connection is kept), constraint violations
+ * INVALID_ARGUMENT / FAILED_PRECONDITION. The server's error number is in *mysql_errno_out when not
+ * NULL. Latency and errors are recorded per statement name. */
 menu_status pool_exec(pool_conn *c, stmt_id id, MYSQL_BIND *params, MYSQL_STMT **out,
                       unsigned *mysql_errno_out);
 /* Frees the buffered result of the last pool_exec on this statement. */

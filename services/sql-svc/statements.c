@@ -1,6 +1,12 @@
 /* The SQL text of every run-time statement (see statements.h). Only syntax both MySQL 8 and
- * MariaDB 10.11 accept: CTEs, ROW_NUMBER() OVER, LIMIT ?, no vendor hints. */
+ * MariaDB 10.11 accept: CTEs, ROW_NUMBER() OVER, LIMIT ?; the time-limit hint is added per
+ * server by stmt_limit.c at the SQL_LIMIT_HINT marker (H). */
 #include "services/sql-svc/statements.h"
+
+#include "services/sql-svc/stmt_limit.h"
+
+#define H SQL_LIMIT_HINT
+#define REQUEST_EXPIRED "createdAt < UTC_TIMESTAMP(6) - " SQL_REQUEST_ID_WINDOW
 
 /* The store and channel as one row (zero rows: unknown store; NULL channelId: unknown
  * channel), with the evaluation instant bound once. onChannel: condition 2's "S is associated
@@ -61,7 +67,8 @@
 /* The store row always comes back (so that an unknown store or channel is told apart from an
  * empty page); product columns are NULL when nothing is available. */
 #define AVAIL_SELECT                                                                  \
-  "SELECT s.restaurantId, s.channelId, p.productCode, p.displayName, w.isHidden,"     \
+  "SELECT " H                                                                         \
+  " s.restaurantId, s.channelId, p.productCode, p.displayName, w.isHidden,"           \
   " w.productAvailabilityRuleId, w.ruleType, w.ruleEffect, w.createdBy, w.createdAt," \
   " w.updatedBy, w.updatedAt"                                                         \
   " FROM s LEFT JOIN (ranked w JOIN product p ON p.productId = w.productId)"
@@ -85,20 +92,23 @@
   [STMT_REF_##name##_FWD] = {"ref_" #name "_fwd", select REF_PAGE_FWD(key)}, \
   [STMT_REF_##name##_BWD] = {"ref_" #name "_bwd", select REF_PAGE_BWD(key)}
 
-#define REF_MARKET "SELECT m.marketCode FROM market m WHERE 1 = 1"
-#define REF_REGION                                      \
-  "SELECT g.regionalCode, m.marketCode FROM regional g" \
+#define REF_MARKET "SELECT " H " m.marketCode FROM market m WHERE 1 = 1"
+#define REF_REGION                                \
+  "SELECT " H                                     \
+  " g.regionalCode, m.marketCode FROM regional g" \
   " JOIN market m ON m.marketId = g.marketId WHERE 1 = 1"
-#define REF_REGION_FILTERED                                     \
-  "WITH f AS (SELECT CAST(? AS CHAR(50)) AS market)"            \
-  " SELECT g.regionalCode, m.marketCode FROM f JOIN regional g" \
-  " JOIN market m ON m.marketId = g.marketId"                   \
+#define REF_REGION_FILTERED                              \
+  "WITH f AS (SELECT CAST(? AS CHAR(50)) AS market)"     \
+  " SELECT " H                                           \
+  " g.regionalCode, m.marketCode FROM f JOIN regional g" \
+  " JOIN market m ON m.marketId = g.marketId"            \
   " WHERE (f.market = '' OR m.marketCode = f.market)"
 /* The channels and menu types a restaurant serves, "KIOSK:BREAKFAST,KIOSK:LUNCH,..." in
  * channel order (GROUP_CONCAT: both servers; a few dozen bytes, far below MySQL's default
  * group_concat_max_len of 1024). */
 #define REF_RESTAURANT_COLS                                                                   \
-  "SELECT r.restaurantCode, m.marketCode, g.regionalCode,"                                    \
+  "SELECT " H                                                                                 \
+  " r.restaurantCode, m.marketCode, g.regionalCode,"                                          \
   " (SELECT GROUP_CONCAT(CONCAT(c.channelCode, ':', mt.menuTypeCode)"                         \
   "   ORDER BY c.channelId, mt.menuTypeCode SEPARATOR ',')"                                   \
   "  FROM restaurantChannelMenuTypeAssociation a JOIN channel c ON c.channelId = a.channelId" \
@@ -114,9 +124,10 @@
   " AND (f.channel = '' OR EXISTS (SELECT 1 FROM restaurantChannelMenuTypeAssociation a"     \
   "  JOIN channel c ON c.channelId = a.channelId"                                            \
   "  WHERE a.restaurantId = r.restaurantId AND c.channelCode = f.channel))"
-#define REF_MENU_TYPE "SELECT mt.menuTypeCode FROM menuType mt WHERE 1 = 1"
-#define REF_RULE_GROUP_COLS                                                                \
-  "SELECT g.productAvailabilityRuleGroupId, g.name, c.channelCode, t.code, t.groupRanking" \
+#define REF_MENU_TYPE "SELECT " H " mt.menuTypeCode FROM menuType mt WHERE 1 = 1"
+#define REF_RULE_GROUP_COLS                                                          \
+  "SELECT " H                                                                        \
+  " g.productAvailabilityRuleGroupId, g.name, c.channelCode, t.code, t.groupRanking" \
   " FROM "
 #define REF_RULE_GROUP_FROM                                                     \
   " productAvailabilityRuleGroup g JOIN channel c ON c.channelId = g.channelId" \
@@ -125,13 +136,14 @@
 #define REF_RULE_GROUP_FILTERED                                            \
   "WITH f AS (SELECT CAST(? AS CHAR(50)) AS channel) " REF_RULE_GROUP_COLS \
   "f JOIN" REF_RULE_GROUP_FROM " WHERE (f.channel = '' OR c.channelCode = f.channel)"
-#define REF_PRODUCT "SELECT p.productCode, p.displayName FROM product p WHERE 1 = 1"
+#define REF_PRODUCT "SELECT " H " p.productCode, p.displayName FROM product p WHERE 1 = 1"
 
 #define AVAIL_BATCH(scoped_cond)                                                             \
   AVAIL_STORE("")                                                                            \
   AVAIL_REQUESTED AVAIL_CANDIDATES(" AND par.productId IN (SELECT productId FROM rq)",       \
                                    scoped_cond) AVAIL_RANKED                                 \
-      "SELECT s.restaurantId, s.channelId, rq.productCode, rq.displayName, w.isHidden,"      \
+      "SELECT " H                                                                            \
+      " s.restaurantId, s.channelId, rq.productCode, rq.displayName, w.isHidden,"            \
       " w.productAvailabilityRuleId, w.ruleType, w.ruleEffect, w.createdBy, w.createdAt,"    \
       " w.updatedBy, w.updatedAt, rq.ord, s.onChannel"                                       \
       " FROM s LEFT JOIN (rq LEFT JOIN ranked w ON w.productId = rq.productId AND w.rn = 1)" \
@@ -164,27 +176,32 @@ const stmt_def sql_statements[STMT_COUNT] = {
                           AVAIL_BATCH(" AND par.productId IN (SELECT productId FROM rq)")},
     [STMT_AVAIL_BATCH_WIDE] = {"avail_batch_wide", AVAIL_BATCH("")},
 
-    [STMT_RULE_RESOLVE] = {"rule_resolve",
-                           "SELECT (SELECT productId FROM product WHERE productCode = ?),"
-                           " (SELECT channelId FROM productAvailabilityRuleGroup"
-                           "   WHERE productAvailabilityRuleGroupId = ?),"
-                           " (SELECT marketId FROM market WHERE marketCode = ?),"
-                           " (SELECT regionalId FROM regional WHERE regionalCode = ?),"
-                           " (SELECT restaurantId FROM restaurant WHERE restaurantCode = ?),"
-                           " (SELECT menuTypeId FROM menuType WHERE menuTypeCode = ?)"},
+    [STMT_RULE_RESOLVE] =
+        {"rule_resolve", "SELECT " H " (SELECT productId FROM product WHERE productCode = ?),"
+                         " (SELECT c.channelCode FROM productAvailabilityRuleGroup g"
+                         "   JOIN channel c ON c.channelId = g.channelId"
+                         "   WHERE g.productAvailabilityRuleGroupId = ?),"
+                         " (SELECT marketId FROM market WHERE marketCode = ?),"
+                         " (SELECT regionalId FROM regional WHERE regionalCode = ?),"
+                         " (SELECT restaurantId FROM restaurant WHERE restaurantCode = ?),"
+                         " (SELECT menuTypeId FROM menuType WHERE menuTypeCode = ?),"
+                         " q.productAvailabilityRuleId, q.requestHash, q." REQUEST_EXPIRED
+                         " FROM (SELECT CAST(? AS CHAR(36) CHARACTER SET ascii) AS requestId) k"
+                         " LEFT JOIN availabilityRuleCreateRequest q ON q.requestId = k.requestId"},
     [STMT_RULE_INSERT] =
         {"rule_insert",
-         "INSERT INTO productAvailabilityRule (productId, productAvailabilityRuleGroupId,"
+         "INSERT " H " INTO productAvailabilityRule (productId, productAvailabilityRuleGroupId,"
          " ruleType, ruleEffect, isHidden, isActive, restaurantId, marketId, regionalId,"
          " menuTypeId, effectiveDatetime, terminationDatetime, createdBy, createdAt, updatedBy,"
-         " updatedAt) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6), ?,"
-         " UTC_TIMESTAMP(6))"},
+         " updatedAt, version) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6), ?,"
+         " UTC_TIMESTAMP(6), 1)"},
     [STMT_RULE_SELECT] =
         {"rule_select",
-         "SELECT r.productAvailabilityRuleId, p.productCode, r.productAvailabilityRuleGroupId,"
-         " c.channelCode, r.ruleType, r.ruleEffect, r.isHidden, r.isActive, m.marketCode,"
-         " rg.regionalCode, rs.restaurantCode, mt.menuTypeCode, r.effectiveDatetime,"
-         " r.terminationDatetime, r.createdBy, r.createdAt, r.updatedBy, r.updatedAt"
+         "SELECT " H " r.productAvailabilityRuleId, p.productCode,"
+         " r.productAvailabilityRuleGroupId, c.channelCode, r.ruleType, r.ruleEffect, r.isHidden,"
+         " r.isActive, m.marketCode, rg.regionalCode, rs.restaurantCode, mt.menuTypeCode,"
+         " r.effectiveDatetime, r.terminationDatetime, r.createdBy, r.createdAt, r.updatedBy,"
+         " r.updatedAt, r.version"
          " FROM productAvailabilityRule r"
          " JOIN product p ON p.productId = r.productId"
          " JOIN productAvailabilityRuleGroup g"
@@ -196,15 +213,29 @@ const stmt_def sql_statements[STMT_COUNT] = {
          " LEFT JOIN menuType mt ON mt.menuTypeId = r.menuTypeId"
          " WHERE r.productAvailabilityRuleId = ?"},
     /* Only ever shortens the window. A rule terminated before it takes effect cannot keep an
-     * empty window (CHECK effective < termination): it is deactivated instead. */
+     * empty window (CHECK effective < termination): it is deactivated instead. Only the version
+     * the caller read is changed (0 rows: gone or stale, told apart by STMT_RULE_VERSION). */
     [STMT_RULE_TERMINATE] =
         {"rule_terminate",
-         "UPDATE productAvailabilityRule SET"
+         "UPDATE " H " productAvailabilityRule SET"
          " isActive = IF(effectiveDatetime >= CAST(? AS DATETIME(6)), 0, isActive),"
          " terminationDatetime = IF(effectiveDatetime < CAST(? AS DATETIME(6)),"
          "   LEAST(terminationDatetime, CAST(? AS DATETIME(6))), terminationDatetime),"
-         " updatedBy = ?, updatedAt = UTC_TIMESTAMP(6)"
-         " WHERE productAvailabilityRuleId = ?"},
+         " updatedBy = ?, updatedAt = UTC_TIMESTAMP(6), version = version + 1"
+         " WHERE productAvailabilityRuleId = ? AND version = ?"},
+    [STMT_RULE_VERSION] = {"rule_version", "SELECT " H " version FROM productAvailabilityRule"
+                                           " WHERE productAvailabilityRuleId = ?"},
+    [STMT_RULE_REQUEST_INSERT] = {"rule_request_insert",
+                                  "INSERT " H " INTO availabilityRuleCreateRequest (requestId,"
+                                  " requestHash, productAvailabilityRuleId, createdAt)"
+                                  " VALUES (?, ?, ?, UTC_TIMESTAMP(6))"},
+    [STMT_RULE_REQUEST_DELETE] = {"rule_request_delete",
+                                  "DELETE " H " FROM availabilityRuleCreateRequest"
+                                  " WHERE requestId = ? AND " REQUEST_EXPIRED},
+    /* A bounded batch, oldest first (ix_rule_request_created). */
+    [STMT_RULE_REQUEST_PURGE] = {"rule_request_purge",
+                                 "DELETE " H " FROM availabilityRuleCreateRequest"
+                                 " WHERE " REQUEST_EXPIRED " ORDER BY createdAt LIMIT 100"},
 
     REF_LIST(MARKETS, REF_MARKET, "m.marketCode"),
     [STMT_REF_MARKET_GET] = {"ref_market_get", REF_MARKET " AND m.marketCode = ?"},

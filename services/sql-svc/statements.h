@@ -19,10 +19,16 @@ typedef enum {
   STMT_AVAIL_BATCH_WIDE,
   /* Rules. */
   STMT_RULE_RESOLVE, /* (productCode, groupId, marketCode, regionalCode, restaurantCode,
-                        menuTypeCode) -> ids (NULL when unknown) + group channel */
+                        menuTypeCode, requestId) -> productId, the group's channelCode,
+                        marketId, regionalId, restaurantId, menuTypeId (NULL when unknown),
+                        then the request's ruleId, requestHash, expired (NULL when none) */
   STMT_RULE_INSERT,
-  STMT_RULE_SELECT,    /* (ruleId) */
-  STMT_RULE_TERMINATE, /* (at, at, at, updatedBy, ruleId) */
+  STMT_RULE_SELECT,         /* (ruleId) */
+  STMT_RULE_TERMINATE,      /* (at, at, at, updatedBy, ruleId, version) */
+  STMT_RULE_VERSION,        /* (ruleId) -> version */
+  STMT_RULE_REQUEST_INSERT, /* (requestId, requestHash, ruleId) */
+  STMT_RULE_REQUEST_DELETE, /* (requestId): that key, when it expired */
+  STMT_RULE_REQUEST_PURGE,  /* () a batch of expired keys */
   /* Reference data (reference.c). Lists: params (filters..., key, limit), forward: key >
    * ORDER BY key; backward: key < ORDER BY key DESC. Gets: (key). Columns: the node's. */
   STMT_REF_MARKETS_FWD,
@@ -51,10 +57,14 @@ typedef enum {
  * generated set: the two cost about the same at 100 codes. */
 #define AVAIL_BATCH_NARROW_MAX 100
 
+/* Every statement carries SQL_LIMIT_HINT (stmt_limit.h) after its top-level keyword. */
 typedef struct {
   const char *name; /* metrics label */
   const char *sql;
 } stmt_def;
+
+/* How long CreateAvailabilityRule remembers a request_id (AIP-155). */
+#define SQL_REQUEST_ID_WINDOW "INTERVAL 24 HOUR"
 
 /* Indexed by stmt_id. Immutable. */
 extern const stmt_def sql_statements[STMT_COUNT];

@@ -1,7 +1,9 @@
 """sql-svc when MariaDB misbehaves, through the real binary over gRPC: the server restarted under
-a running service (UNAVAILABLE during the outage, normal answers after, same process), and the
-pool exhausted (callers wait, then UNAVAILABLE at their deadline). These tests start their own
-MariaDB with scripts/mariadb.sh so that the shared one is never stopped."""
+a running service (UNAVAILABLE during the outage, normal answers after, same process), the
+pool exhausted (callers wait, then UNAVAILABLE at their deadline), a statement stuck on a lock
+(stopped by the server at the call's deadline: DEADLINE_EXCEEDED, the connection kept), and
+validation only of idle connections. These tests start their own MariaDB with
+scripts/mariadb.sh so that the shared one is never stopped."""
 
 import os
 import subprocess
@@ -13,8 +15,8 @@ import grpc
 import pytest
 
 from conftest import DB_PASSWORD, ROOT, STATE, free_port
-from menu.v1 import common_pb2 as cm
-from test_sql_support import list_page, subcommand, sql
+from menu.v1 import common_pb2 as cm, product_availability_pb2 as pa
+from test_sql_support import call, list_page, subcommand, sql
 
 KIOSK = cm.CHANNEL_KIOSK
 MARIADB = str(ROOT / "scripts/mariadb.sh")
@@ -125,3 +127,59 @@ def test_busy_connection_is_not_pinged_on_every_call(own_db, start_service):
     before = pings()
     assert len(list_page(svc, "R001", KIOSK).edges) > 0
     assert pings() - before >= 1  # idle for over a second: validated first
+
+
+def metric(svc, prefix):
+    """Sum of the samples whose line starts with prefix (0 when none)."""
+    text = urllib.request.urlopen(f"http://{svc.metrics_addr}/metrics", timeout=5).read().decode()
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix))
+
+
+def service_threads(env, exclude=()):
+    """The server's connection ids of the menu user, with their command (Query, Sleep...)."""
+    rows = sql(env, "SELECT ID, COMMAND FROM information_schema.PROCESSLIST WHERE USER = 'menu'"
+                    " AND ID <> CONNECTION_ID()")
+    return {int(i): cmd for i, cmd in rows if int(i) not in exclude}
+
+
+def test_slow_statement_is_stopped_by_the_server_at_the_deadline_and_the_connection_kept(
+        own_db, start_service):
+    d, port, env = own_db
+    svc = start_service("sql-svc", env={**env, "MYSQL_POOL_SIZE": "2"})
+    rule_id, version = map(int, sql(env, "SELECT productAvailabilityRuleId, version FROM"
+                                         " productAvailabilityRule ORDER BY 1 LIMIT 1")[0])
+    assert len(list_page(svc, "R001", KIOSK).edges) > 0
+    threads = service_threads(env)
+    assert len(threads) == 2  # the pool's connections, opened at start-up
+
+    # Another client holds the rule's row lock: Terminate waits on it until the server stops
+    # the statement at the call's time limit (the lock is held for 4 s).
+    locker = subprocess.Popen(
+        ["mariadb", "--no-defaults", "-h", "127.0.0.1", "-P", port, "-umenu", f"-p{DB_PASSWORD}", "menu",
+         "-e", f"BEGIN; SELECT version FROM productAvailabilityRule WHERE productAvailabilityRuleId"
+               f" = {rule_id} FOR UPDATE; SELECT SLEEP(4); ROLLBACK;"], stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        t = time.monotonic()
+        code = status_of(lambda: call(svc, "TerminateAvailabilityRule", pa.TerminateAvailabilityRuleRequest(
+            rule_id=rule_id, version=version, updated_by="slow"), pa.TerminateAvailabilityRuleResponse,
+            timeout=1.5))
+        took = time.monotonic() - t
+        assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert took < 1.5  # the service answered before the caller gave up
+        # The server stopped the statement itself: the service's connections are idle again
+        # while the lock is still held, and they are the same connections.
+        now = service_threads(env, exclude=set(service_threads(env)) - set(threads))
+        assert now.keys() == threads.keys() and set(now.values()) == {"Sleep"}, now
+        assert metric(svc, 'mysql_query_errors_total{statement="rule_terminate",code="DEADLINE_EXCEEDED"}') == 1
+        # The connection is reused at once: no reconnect, no new server thread.
+        assert len(list_page(svc, "R001", KIOSK, timeout=5).edges) > 0
+        assert metric(svc, "mysql_pool_connects_total") == 0
+        assert metric(svc, "mysql_pool_kills_total") == 0  # no KILL QUERY was needed
+        assert service_threads(env, exclude=set(service_threads(env)) - set(threads)).keys() == threads.keys()
+    finally:
+        locker.wait(15)
+    # Nothing changed: the rule is at its version, untouched by the stopped call.
+    assert sql(env, f"SELECT version, updatedBy <> 'slow' FROM productAvailabilityRule"
+                    f" WHERE productAvailabilityRuleId = {rule_id}") == [[str(version), "1"]]
+    assert set(service_threads(env).keys()) == threads.keys()

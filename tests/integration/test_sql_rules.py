@@ -1,10 +1,12 @@
 """sql-svc rule administration, migrations and demo data against a real MariaDB through the real
-binary: Create (validation naming the field, audit user from the request or x-user), Get,
-Terminate (never deletes, only shortens), the effect on availability; `sql-svc migrate` twice
-at once and again; `sql-svc seed-demo` twice."""
+binary: Create (validation naming the field, audit user from the request or x-user, the channel
+checked against the group's, idempotent by request_id), Get, Terminate (never deletes, only
+shortens; conditional on the rule's version), the effect on availability; `sql-svc migrate`
+twice at once and again; `sql-svc seed-demo` twice."""
 
 import concurrent.futures
 import time
+import uuid
 
 import grpc
 import pytest
@@ -51,7 +53,7 @@ def test_create_get_terminate_and_the_effect_on_availability(env, svc):
     rule = create(svc, metadata=(("x-user", "alice"),), product_code="P1001", rule_group_id=g,
                   rule_type=pa.RULE_TYPE_RESTAURANT, rule_effect=pa.RULE_EFFECT_DENY,
                   restaurant_code="R001")
-    assert rule.rule_id > 0 and rule.is_active and rule.channel == KIOSK
+    assert rule.rule_id > 0 and rule.is_active and rule.channel == KIOSK and rule.version == 1
     assert rule.created_by == "alice" and rule.updated_by == "alice"
     assert rule.restaurant_code == "R001" and rule.market_code == "" and rule.menu_type_code == ""
     assert start - 2 <= rule.effective_time.seconds <= time.time() + 2
@@ -66,9 +68,9 @@ def test_create_get_terminate_and_the_effect_on_availability(env, svc):
 
     # Terminate: explicit updated_by wins over x-user; the row stays, the window ends.
     t = call(svc, "TerminateAvailabilityRule",
-             pa.TerminateAvailabilityRuleRequest(rule_id=rule.rule_id, updated_by="bob"),
+             pa.TerminateAvailabilityRuleRequest(rule_id=rule.rule_id, updated_by="bob", version=1),
              pa.TerminateAvailabilityRuleResponse, metadata=(("x-user", "carol"),)).rule
-    assert t.updated_by == "bob" and t.created_by == "alice"
+    assert t.updated_by == "bob" and t.created_by == "alice" and t.version == 2
     assert t.termination_time.seconds <= time.time() + 1
     assert "P1001" in list_all(svc, "R001", KIOSK)
     rows = sql(env, "SELECT updatedBy, terminationDatetime < '9999-01-01' FROM"
@@ -76,7 +78,8 @@ def test_create_get_terminate_and_the_effect_on_availability(env, svc):
     assert rows == [["bob", "1"]]
     # Terminating later than the current end never extends the rule.
     t2 = call(svc, "TerminateAvailabilityRule",
-              pa.TerminateAvailabilityRuleRequest(rule_id=rule.rule_id, termination_time=ts(4102444800)),
+              pa.TerminateAvailabilityRuleRequest(rule_id=rule.rule_id, termination_time=ts(4102444800),
+                                                  version=2),
               pa.TerminateAvailabilityRuleResponse, metadata=(("x-user", "dave"),)).rule
     assert t2.termination_time == t.termination_time
 
@@ -88,7 +91,8 @@ def test_terminating_a_future_rule_deactivates_it(env, svc):
                   market_code="US", menu_type_code="BREAKFAST", is_hidden=True,
                   effective_time=ts(4102444800), termination_time=ts(4133980800))
     assert rule.menu_type_code == "BREAKFAST" and rule.is_hidden and rule.created_by == "erin"
-    t = call(svc, "TerminateAvailabilityRule", pa.TerminateAvailabilityRuleRequest(rule_id=rule.rule_id),
+    t = call(svc, "TerminateAvailabilityRule",
+             pa.TerminateAvailabilityRuleRequest(rule_id=rule.rule_id, version=rule.version),
              pa.TerminateAvailabilityRuleResponse, metadata=(("x-user", "frank"),)).rule
     assert not t.is_active and t.updated_by == "frank"
     assert t.effective_time == rule.effective_time
@@ -113,6 +117,9 @@ def test_create_validation_names_the_field(env, svc):
          "rule.termination_time", grpc.StatusCode.INVALID_ARGUMENT),
         (dict(created_by=""), "rule.created_by", grpc.StatusCode.INVALID_ARGUMENT),
         (dict(rule_id=5), "rule.rule_id", grpc.StatusCode.INVALID_ARGUMENT),
+        (dict(version=3), "rule.version", grpc.StatusCode.INVALID_ARGUMENT),
+        (dict(channel=cm.CHANNEL_WEB), "rule.channel", grpc.StatusCode.INVALID_ARGUMENT),
+        (dict(channel=77), "rule.channel", grpc.StatusCode.INVALID_ARGUMENT),
         (dict(product_code="P9999"), "rule.product_code", grpc.StatusCode.NOT_FOUND),
         (dict(rule_group_id=999999), "rule.rule_group_id", grpc.StatusCode.NOT_FOUND),
         (dict(market_code="XX"), "rule.market_code", grpc.StatusCode.NOT_FOUND),
@@ -130,7 +137,8 @@ def test_create_validation_names_the_field(env, svc):
 def test_get_and_terminate_unknown_or_invalid(svc):
     for method, req, resp in [
             ("GetAvailabilityRule", pa.GetAvailabilityRuleRequest(rule_id=987654321), pa.GetAvailabilityRuleResponse),
-            ("TerminateAvailabilityRule", pa.TerminateAvailabilityRuleRequest(rule_id=987654321, updated_by="x"),
+            ("TerminateAvailabilityRule",
+             pa.TerminateAvailabilityRuleRequest(rule_id=987654321, updated_by="x", version=1),
              pa.TerminateAvailabilityRuleResponse)]:
         with pytest.raises(grpc.RpcError) as e:
             call(svc, method, req, resp)
@@ -139,9 +147,130 @@ def test_get_and_terminate_unknown_or_invalid(svc):
         call(svc, "GetAvailabilityRule", pa.GetAvailabilityRuleRequest(rule_id=0), pa.GetAvailabilityRuleResponse)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "rule_id" in e.value.details()
     with pytest.raises(grpc.RpcError) as e:  # no updated_by and no x-user
-        call(svc, "TerminateAvailabilityRule", pa.TerminateAvailabilityRuleRequest(rule_id=1),
+        call(svc, "TerminateAvailabilityRule", pa.TerminateAvailabilityRuleRequest(rule_id=1, version=1),
              pa.TerminateAvailabilityRuleResponse)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "updated_by" in e.value.details()
+
+
+def count_rules(env):
+    return int(sql(env, "SELECT COUNT(*) FROM productAvailabilityRule")[0][0])
+
+
+def test_channel_must_match_the_rule_group(env, svc):
+    g = group_id(env, "WEB", "restaurant")
+    before = count_rules(env)
+    with pytest.raises(grpc.RpcError) as e:
+        create(svc, created_by="t", product_code="P1002", rule_group_id=g, channel=KIOSK,
+               rule_type=pa.RULE_TYPE_RESTAURANT, rule_effect=pa.RULE_EFFECT_DENY,
+               restaurant_code="R001")
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "rule.channel" in e.value.details() and "WEB" in e.value.details()
+    assert count_rules(env) == before  # nothing written
+    rule = create(svc, created_by="t", product_code="P1002", rule_group_id=g, channel=cm.CHANNEL_WEB,
+                  rule_type=pa.RULE_TYPE_RESTAURANT, rule_effect=pa.RULE_EFFECT_DENY,
+                  restaurant_code="R001")
+    assert rule.channel == cm.CHANNEL_WEB and count_rules(env) == before + 1
+
+
+def create_req(rid, **fields):
+    return pa.CreateAvailabilityRuleRequest(request_id=rid, rule=pa.AvailabilityRule(**fields))
+
+
+def create_call(svc, req):
+    return call(svc, "CreateAvailabilityRule", req, pa.CreateAvailabilityRuleResponse).rule
+
+
+def test_create_with_a_request_id_is_idempotent(env, svc):
+    g = group_id(env, "KIOSK", "restaurant")
+    fields = dict(created_by="idem", product_code="P1004", rule_group_id=g,
+                  rule_type=pa.RULE_TYPE_RESTAURANT, rule_effect=pa.RULE_EFFECT_DENY,
+                  restaurant_code="R003")
+    rid = str(uuid.uuid4())
+    before = count_rules(env)
+    first = create_call(svc, create_req(rid, **fields))
+    # The answer was "lost": the client retries with the same request_id (upper case is the
+    # same UUID) and gets the original rule, times and all; nothing more is written.
+    for again in (rid, rid.upper()):
+        assert create_call(svc, create_req(again, **fields)) == first
+    assert count_rules(env) == before + 1
+    assert sql(env, "SELECT productAvailabilityRuleId FROM availabilityRuleCreateRequest"
+                    f" WHERE requestId = '{rid}'") == [[str(first.rule_id)]]
+    # The same key with another request is refused, and writes nothing either.
+    with pytest.raises(grpc.RpcError) as e:
+        create_call(svc, create_req(rid, **{**fields, "rule_effect": pa.RULE_EFFECT_ALLOW}))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "request_id" in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        create_call(svc, create_req("not-a-uuid", **fields))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "request_id" in e.value.details()
+    # Without a request_id every call creates.
+    create_call(svc, create_req("", **fields))
+    assert count_rules(env) == before + 2
+
+
+def test_concurrent_repeats_of_one_request_id_create_one_rule(env, svc):
+    g = group_id(env, "KIOSK", "market")
+    req = create_req(str(uuid.uuid4()), created_by="race", product_code="P1005", rule_group_id=g,
+                     rule_type=pa.RULE_TYPE_MARKET, rule_effect=pa.RULE_EFFECT_ALLOW, market_code="US")
+    before = count_rules(env)
+    with concurrent.futures.ThreadPoolExecutor(6) as ex:
+        rules = list(ex.map(lambda _: create_call(svc, req), range(6)))
+    assert len({r.rule_id for r in rules}) == 1 and all(r == rules[0] for r in rules)
+    assert count_rules(env) == before + 1
+
+
+def test_request_ids_expire_after_24_hours(env, svc):
+    g = group_id(env, "KIOSK", "regional")
+    fields = dict(created_by="old", product_code="P1006", rule_group_id=g,
+                  rule_type=pa.RULE_TYPE_REGIONAL, rule_effect=pa.RULE_EFFECT_ALLOW,
+                  regional_code="US-WEST")
+    rid, other = str(uuid.uuid4()), str(uuid.uuid4())
+    first = create_call(svc, create_req(rid, **fields))
+    create_call(svc, create_req(other, **fields))
+    sql(env, "UPDATE availabilityRuleCreateRequest SET createdAt = createdAt - INTERVAL 25 HOUR"
+             f" WHERE requestId IN ('{rid}', '{other}')")
+    # Past the window the key is forgotten: the same request creates a new rule, and the
+    # other expired key is purged on the way.
+    second = create_call(svc, create_req(rid, **fields))
+    assert second.rule_id != first.rule_id
+    rows = sql(env, "SELECT requestId, productAvailabilityRuleId FROM availabilityRuleCreateRequest"
+                    f" WHERE requestId IN ('{rid}', '{other}')")
+    assert rows == [[rid, str(second.rule_id)]]
+
+
+def terminate(svc, rule_id, version, user="vera"):
+    return call(svc, "TerminateAvailabilityRule",
+                pa.TerminateAvailabilityRuleRequest(rule_id=rule_id, version=version, updated_by=user),
+                pa.TerminateAvailabilityRuleResponse).rule
+
+
+def test_terminate_takes_the_version_and_a_stale_one_changes_nothing(env, svc):
+    g = group_id(env, "KIOSK", "restaurant")
+    rule = create(svc, created_by="ver", product_code="P1007", rule_group_id=g,
+                  rule_type=pa.RULE_TYPE_RESTAURANT, rule_effect=pa.RULE_EFFECT_ALLOW,
+                  restaurant_code="R004")
+    assert rule.version == 1
+    t = terminate(svc, rule.rule_id, 1)
+    assert t.version == 2 and t.updated_by == "vera"
+    row = sql(env, "SELECT version, updatedBy, terminationDatetime, updatedAt FROM"
+                   f" productAvailabilityRule WHERE productAvailabilityRuleId = {rule.rule_id}")
+    assert row[0][:2] == ["2", "vera"]
+    with pytest.raises(grpc.RpcError) as e:  # stale: someone else changed it since version 1
+        terminate(svc, rule.rule_id, 1, user="mallory")
+    assert e.value.code() == grpc.StatusCode.ABORTED and "version" in e.value.details()
+    assert sql(env, "SELECT version, updatedBy, terminationDatetime, updatedAt FROM"
+                    f" productAvailabilityRule WHERE productAvailabilityRuleId = {rule.rule_id}") == row
+    for version, code in [(0, grpc.StatusCode.INVALID_ARGUMENT),
+                          (2**63 - 1, grpc.StatusCode.INVALID_ARGUMENT),
+                          (-1, grpc.StatusCode.INVALID_ARGUMENT)]:
+        with pytest.raises(grpc.RpcError) as e:
+            terminate(svc, rule.rule_id, version)
+        assert e.value.code() == code and "version" in e.value.details(), version
+    with pytest.raises(grpc.RpcError) as e:
+        terminate(svc, 987654321, 1)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    got = call(svc, "GetAvailabilityRule", pa.GetAvailabilityRuleRequest(rule_id=rule.rule_id),
+               pa.GetAvailabilityRuleResponse).rule
+    assert got == t  # Terminate's reply is the committed row
 
 
 def test_check_constraints_back_the_validation(env):

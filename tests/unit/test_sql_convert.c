@@ -1,6 +1,7 @@
 /* Unit tests of sql-svc's pure helpers: UTC conversions at the DATETIME(6) precision and
  * range, code and UTF-8 checks, channel codes, the statements' parameter counts (the C binders and
- * the SQL text must not drift apart), and the pool against a port where nothing listens. */
+ * the SQL text must not drift apart), the statements' time limits per server dialect, and the
+ * pool against a port where nothing listens. */
 // LIBS: sql
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include "services/sql-svc/pool.h"
 #include "services/sql-svc/sqlsvc.h"
 #include "services/sql-svc/statements.h"
+#include "services/sql-svc/stmt_limit.h"
 
 static void test_usec_round_trip(void **state) {
   (void)state;
@@ -93,10 +95,14 @@ static void test_statement_parameter_counts(void **state) {
       [STMT_AVAIL_GET_ONE] = 4,
       [STMT_AVAIL_BATCH] = 4,
       [STMT_AVAIL_BATCH_WIDE] = 4,
-      [STMT_RULE_RESOLVE] = 6,
+      [STMT_RULE_RESOLVE] = 7,
       [STMT_RULE_INSERT] = 13,
       [STMT_RULE_SELECT] = 1,
-      [STMT_RULE_TERMINATE] = 5,
+      [STMT_RULE_TERMINATE] = 6,
+      [STMT_RULE_VERSION] = 1,
+      [STMT_RULE_REQUEST_INSERT] = 3,
+      [STMT_RULE_REQUEST_DELETE] = 1,
+      [STMT_RULE_REQUEST_PURGE] = 0,
       /* Reference lists: filters, key, limit; gets: the key. */
       [STMT_REF_MARKETS_FWD] = 2,
       [STMT_REF_MARKETS_BWD] = 2,
@@ -120,6 +126,48 @@ static void test_statement_parameter_counts(void **state) {
   for (int i = 0; i < STMT_COUNT; i++) {
     assert_non_null(sql_statements[i].name);
     assert_int_equal(markers(sql_statements[i].sql), expect[i]);
+  }
+}
+
+static void test_statement_time_limits(void **state) {
+  (void)state;
+  /* Rounded down to a level, so the server stops a statement no later than the deadline. */
+  assert_int_equal(sql_limit_level_ms(5), 0);
+  assert_int_equal(sql_limit_level_ms(10), 10);
+  assert_int_equal(sql_limit_level_ms(999), 750);
+  assert_int_equal(sql_limit_level_ms(1400), 1000);
+  assert_int_equal(sql_limit_level_ms(9900), 7500);
+  assert_int_equal(sql_limit_level_ms(INT64_MAX), 600000);
+  assert_int_equal(sql_dialect_of("10.11.19-MariaDB-0+deb12u1", 101119), SQL_DIALECT_MARIADB);
+  assert_int_equal(sql_dialect_of("5.5.5-10.0.38-MariaDB", 100038), SQL_DIALECT_NONE);
+  assert_int_equal(sql_dialect_of("8.0.36", 80036), SQL_DIALECT_MYSQL);
+  assert_int_equal(sql_dialect_of("5.7.44", 50744), SQL_DIALECT_NONE);
+
+  const char *sel = "WITH s AS (SELECT 1) SELECT " SQL_LIMIT_HINT " x FROM s";
+  char *t = sql_limit_text(sel, SQL_DIALECT_MARIADB, 1500);
+  assert_string_equal(t,
+                      "SET STATEMENT max_statement_time=1.500, innodb_lock_wait_timeout=2,"
+                      " lock_wait_timeout=2 FOR WITH s AS (SELECT 1) SELECT /*limit*/ x FROM s");
+  free(t);
+  t = sql_limit_text(sel, SQL_DIALECT_MYSQL, 750);
+  assert_string_equal(
+      t,
+      "WITH s AS (SELECT 1) SELECT /*+ MAX_EXECUTION_TIME(750)"
+      " SET_VAR(innodb_lock_wait_timeout=1) SET_VAR(lock_wait_timeout=1) */ x FROM s");
+  free(t);
+  t = sql_limit_text("UPDATE " SQL_LIMIT_HINT " t SET a = 1", SQL_DIALECT_MYSQL, 3000);
+  assert_string_equal(t,
+                      "UPDATE /*+ SET_VAR(innodb_lock_wait_timeout=3)"
+                      " SET_VAR(lock_wait_timeout=3) */ t SET a = 1");
+  free(t);
+  t = sql_limit_text(sel, SQL_DIALECT_NONE, 1000);
+  assert_string_equal(t, sel);
+  free(t);
+  /* Every run-time statement has exactly one marker, so MySQL gets its hint too. */
+  for (int i = 0; i < STMT_COUNT; i++) {
+    const char *m = strstr(sql_statements[i].sql, SQL_LIMIT_HINT);
+    assert_non_null(m);
+    assert_null(strstr(m + 1, SQL_LIMIT_HINT));
   }
 }
 
@@ -170,6 +218,7 @@ int main(void) {
       cmocka_unit_test(test_timestamp_validation),
       cmocka_unit_test(test_channels_and_rule_types),
       cmocka_unit_test(test_statement_parameter_counts),
+      cmocka_unit_test(test_statement_time_limits),
       cmocka_unit_test(test_migrations_dir_from_env),
       cmocka_unit_test(test_pool_unreachable_server),
   };
