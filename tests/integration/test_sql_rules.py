@@ -5,6 +5,8 @@ shortens; conditional on the rule's version), the effect on availability; `sql-s
 twice at once and again; `sql-svc seed-demo` twice."""
 
 import concurrent.futures
+import socket
+import threading
 import time
 import uuid
 
@@ -12,7 +14,8 @@ import grpc
 import pytest
 
 from menu.v1 import common_pb2 as cm, product_availability_pb2 as pa
-from test_sql_support import (call, db_env, fresh_database, list_all, migrate, sql,
+from conftest import unary
+from test_sql_support import (SERVICE, call, db_env, fresh_database, list_all, migrate, sql,
                               subcommand, ts)
 
 KIOSK = cm.CHANNEL_KIOSK
@@ -205,6 +208,68 @@ def test_create_with_a_request_id_is_idempotent(env, svc):
     # Without a request_id every call creates.
     create_call(svc, create_req("", **fields))
     assert count_rules(env) == before + 2
+
+
+class AnswerDropper:
+    """A TCP relay to the service that, once armed, swallows everything the service sends: the
+    request arrives and is applied, its answer never does (a lost answer, not a lost call)."""
+
+    def __init__(self, target_port):
+        self.armed = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.addr = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.target_port = target_port
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
+
+    def _pipe(self, src, dst, answers):
+        try:
+            while data := src.recv(65536):
+                if not (answers and self.armed.is_set()):
+                    dst.sendall(data)
+        except OSError:
+            pass
+
+    def close(self):
+        self.listener.close()
+
+
+def test_an_applied_create_whose_answer_was_lost_is_answered_once_on_retry(env, svc):
+    g = group_id(env, "KIOSK", "restaurant")
+    req = create_req(str(uuid.uuid4()), created_by="lost", product_code="P1008", rule_group_id=g,
+                     rule_type=pa.RULE_TYPE_RESTAURANT, rule_effect=pa.RULE_EFFECT_DENY,
+                     restaurant_code="R005")
+    before = count_rules(env)
+    relay = AnswerDropper(svc.port)
+    try:
+        with grpc.insecure_channel(relay.addr) as ch:
+            unary(ch, SERVICE + "GetAvailabilityRule", pa.GetAvailabilityRuleRequest(rule_id=1),
+                  pa.GetAvailabilityRuleResponse, timeout=5)  # connection up before arming
+            relay.armed.set()
+            with pytest.raises(grpc.RpcError) as e:
+                unary(ch, SERVICE + "CreateAvailabilityRule", req, pa.CreateAvailabilityRuleResponse,
+                      timeout=1.5)
+            assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED  # the caller never heard
+    finally:
+        relay.close()
+    # It was committed, with its key, in one transaction.
+    rows = sql(env, "SELECT r.productAvailabilityRuleId FROM productAvailabilityRule r JOIN"
+                    " availabilityRuleCreateRequest q USING (productAvailabilityRuleId)"
+                    f" WHERE q.requestId = '{req.request_id}'")
+    assert len(rows) == 1 and count_rules(env) == before + 1
+    # The retry answers success with that very rule, and writes nothing.
+    rule = create_call(svc, req)
+    assert rule.rule_id == int(rows[0][0]) and rule.version == 1 and rule.created_by == "lost"
+    assert count_rules(env) == before + 1
 
 
 def test_concurrent_repeats_of_one_request_id_create_one_rule(env, svc):
