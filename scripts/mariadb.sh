@@ -14,14 +14,16 @@ running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 case $cmd in
 start)
   port=$3
-  mkdir -p "$dir"
+  # A private tmpdir: the shared /tmp is cleaned by other processes, which breaks
+  # mariadb-install-db's bootstrap ("Could not remove temporary table ... error: 2").
+  mkdir -p "$dir/tmp"
   if ! running; then
     if [ ! -d "$dir/data/mysql" ]; then
-      mariadb-install-db --no-defaults --datadir="$dir/data" --user="$(id -un)" \
+      mariadb-install-db --no-defaults --datadir="$dir/data" --user="$(id -un)" --tmpdir="$dir/tmp" \
         --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 ||
         { cat "$dir/install.log" >&2; exit 1; }
     fi
-    mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/mariadb.sock" --port="$port" \
+    mariadbd --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" --socket="$dir/mariadb.sock" --port="$port" \
       --bind-address=127.0.0.1 --user="$(id -un)" --pid-file="$pidfile" \
       --log-error="$dir/error.log" --skip-name-resolve --character-set-server=utf8mb4 \
       --collation-server=utf8mb4_bin --default-time-zone=+00:00 --innodb-buffer-pool-size=256M \

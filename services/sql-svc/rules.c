@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <mysqld_error.h>
 #include <openssl/sha.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/strbuf.h"
@@ -320,6 +321,7 @@ static menu_status create_once(rpc_ctx *ctx, pool_conn *conn, const create_input
     if (rs.req_hash.len != SHA256_DIGEST_LENGTH ||
         memcmp(rs.b_hash, in->hash, SHA256_DIGEST_LENGTH)) {
       st = MENU_INVALID("request_id: already used for a different request in the last 24 hours");
+      menu_status_set_reason(&st, "REQUEST_ID_REUSED");
       goto fail;
     }
     st = rule_load(ctx, conn, rs.req_rule, out);
@@ -432,11 +434,16 @@ static menu_status terminate_conflict(pool_conn *conn, int64_t id, int64_t versi
     st = MENU_NOT_FOUND("rule_id: rule %" PRId64 " not found", id);
   else if (rc != 0)
     st = pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "rule_version");
-  else
+  else {
     st = menu_status_make(GRPC_STATUS_ABORTED,
-                          "version: rule %" PRId64 " is at version %" PRId64 ", not %" PRId64
-                          "; read it again",
-                          id, current, version);
+                          "version: %" PRId64 " is not the current version of rule %" PRId64
+                          " (%" PRId64 "); read it again",
+                          version, id, current);
+    menu_status_set_reason(&st, "STALE_VERSION"); /* as dynamo-svc */
+    char cur[24];
+    snprintf(cur, sizeof cur, "%" PRId64, current);
+    menu_status_add_metadata(&st, "current_version", cur);
+  }
   pool_stmt_done(s);
   return st;
 }

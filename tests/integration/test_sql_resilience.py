@@ -14,7 +14,7 @@ import urllib.request
 import grpc
 import pytest
 
-from conftest import DB_PASSWORD, ROOT, STATE, free_port
+from conftest import DB_PASSWORD, ROOT, STATE, free_port, rich_status
 from menu.v1 import common_pb2 as cm, product_availability_pb2 as pa
 from test_sql_support import call, list_page, subcommand, sql
 
@@ -60,6 +60,13 @@ def test_server_restart_unavailable_then_recovers_without_service_restart(own_db
             assert status_of(lambda: list_page(svc, "R001", KIOSK, timeout=5)) == \
                 grpc.StatusCode.UNAVAILABLE
             assert time.monotonic() - t < 2.0
+        with pytest.raises(grpc.RpcError) as e:
+            list_page(svc, "R001", KIOSK, timeout=5)
+        # Which datastore failed and the request id; never its address, user or driver text.
+        _, info, _ = rich_status(e.value)
+        assert info.reason == "DATASTORE_UNAVAILABLE" and info.metadata["datastore"] == "mysql"
+        for leak in (port, "127.0.0.1", "menu@", "Can't connect", "Lost connection"):
+            assert leak not in e.value.details(), e.value.details()
     finally:
         subprocess.run([MARIADB, "start", str(d), port], check=True, env=DB_ENV)
 
@@ -161,11 +168,19 @@ def test_slow_statement_is_stopped_by_the_server_at_the_deadline_and_the_connect
     try:
         time.sleep(0.5)
         t = time.monotonic()
-        code = status_of(lambda: call(svc, "TerminateAvailabilityRule", pa.TerminateAvailabilityRuleRequest(
-            rule_id=rule_id, version=version, updated_by="slow"), pa.TerminateAvailabilityRuleResponse,
-            timeout=1.5))
+        with pytest.raises(grpc.RpcError) as e:
+            call(svc, "TerminateAvailabilityRule", pa.TerminateAvailabilityRuleRequest(
+                rule_id=rule_id, version=version, updated_by="slow"), pa.TerminateAvailabilityRuleResponse,
+                timeout=1.5)
         took = time.monotonic() - t
-        assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        # The service's answer (not the client's own timeout): it says which datastore, never
+        # the driver's text or where the server is; that goes to the call's log line.
+        _, info, _ = rich_status(e.value)
+        assert info.reason == "DATASTORE_DEADLINE_EXCEEDED" and info.metadata["datastore"] == "mysql"
+        assert port not in e.value.details() and "127.0.0.1" not in e.value.details()
+        assert "max_statement_time" not in e.value.details()
+        assert "max_statement_time" in svc.log_text()
         assert took < 1.5  # the service answered before the caller gave up
         # The server stopped the statement itself: the service's connections are idle again
         # while the lock is still held, and they are the same connections.

@@ -14,7 +14,7 @@ import grpc
 import pytest
 
 from menu.v1 import common_pb2 as cm, product_availability_pb2 as pa
-from conftest import unary
+from conftest import rich_status, unary
 from test_sql_support import (SERVICE, call, db_env, fresh_database, list_all, migrate, sql,
                               subcommand, ts)
 
@@ -168,6 +168,8 @@ def test_channel_must_match_the_rule_group(env, svc):
                restaurant_code="R001")
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "rule.channel" in e.value.details() and "WEB" in e.value.details()
+    _, _, bad = rich_status(e.value)
+    assert [v.field for v in bad.field_violations] == ["rule.channel"]
     assert count_rules(env) == before  # nothing written
     rule = create(svc, created_by="t", product_code="P1002", rule_group_id=g, channel=cm.CHANNEL_WEB,
                   rule_type=pa.RULE_TYPE_RESTAURANT, rule_effect=pa.RULE_EFFECT_DENY,
@@ -202,6 +204,8 @@ def test_create_with_a_request_id_is_idempotent(env, svc):
     with pytest.raises(grpc.RpcError) as e:
         create_call(svc, create_req(rid, **{**fields, "rule_effect": pa.RULE_EFFECT_ALLOW}))
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "request_id" in e.value.details()
+    _, info, bad = rich_status(e.value)
+    assert info.reason == "REQUEST_ID_REUSED" and [v.field for v in bad.field_violations] == ["request_id"]
     with pytest.raises(grpc.RpcError) as e:
         create_call(svc, create_req("not-a-uuid", **fields))
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "request_id" in e.value.details()
@@ -322,6 +326,8 @@ def test_terminate_takes_the_version_and_a_stale_one_changes_nothing(env, svc):
     with pytest.raises(grpc.RpcError) as e:  # stale: someone else changed it since version 1
         terminate(svc, rule.rule_id, 1, user="mallory")
     assert e.value.code() == grpc.StatusCode.ABORTED and "version" in e.value.details()
+    _, info, _ = rich_status(e.value)
+    assert info.reason == "STALE_VERSION" and info.metadata["current_version"] == "2"
     assert sql(env, "SELECT version, updatedBy, terminationDatetime, updatedAt FROM"
                     f" productAvailabilityRule WHERE productAvailabilityRuleId = {rule.rule_id}") == row
     for version, code in [(0, grpc.StatusCode.INVALID_ARGUMENT),
