@@ -117,7 +117,7 @@ gateway_backends *gateway_backends_create(const gateway_backends_config *cfg,
   static const char *const dynamo_retry[] = {"menu.v1.CategoryService/ListCategories",
                                              "menu.v1.GhostSwapService/BatchGetGhostSwaps", NULL};
   static const char *const sql_retry[] = {
-      "menu.v1.ProductAvailabilityService/ListProductAvailabilities", NULL};
+      "menu.v1.ProductAvailabilityService/BatchGetProductAvailabilities", NULL};
   gateway_backends *b = calloc(1, sizeof *b);
   b->deadline_margin_ms = cfg->deadline_margin_ms;
   b->dynamo = channel_make(cfg, cfg->dynamo_target, dynamo_retry, metrics);
@@ -133,9 +133,10 @@ gateway_backends *gateway_backends_create(const gateway_backends_config *cfg,
       method_bind(&b->batch_get_ghost_swaps, b->dynamo, "dynamo-svc",
                   &menu__v1__ghost_swap_service__descriptor, "BatchGetGhostSwaps",
                   "GhostSwapService.BatchGetGhostSwaps") ||
-      method_bind(&b->list_product_availabilities, b->sql, "sql-svc",
-                  &menu__v1__product_availability_service__descriptor, "ListProductAvailabilities",
-                  "ProductAvailabilityService.ListProductAvailabilities"))
+      method_bind(&b->batch_get_product_availabilities, b->sql, "sql-svc",
+                  &menu__v1__product_availability_service__descriptor,
+                  "BatchGetProductAvailabilities",
+                  "ProductAvailabilityService.BatchGetProductAvailabilities"))
     goto Error;
   log_line *l = log_begin(LOG_INFO, "backends");
   log_str(l, "dynamo_svc_target", cfg->dynamo_target);

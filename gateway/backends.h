@@ -45,7 +45,7 @@ typedef struct {
  * handler threads may use it at once. */
 typedef struct {
   rpc_channel *dynamo, *sql;
-  gateway_method list_categories, batch_get_ghost_swaps, list_product_availabilities;
+  gateway_method list_categories, batch_get_ghost_swaps, batch_get_product_availabilities;
   int64_t deadline_margin_ms;
 } gateway_backends;
 

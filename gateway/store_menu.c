@@ -1,6 +1,8 @@
-/* GetStoreMenu: validation, the plan of backend calls (categories and availability at once,
- * ghost swaps as soon as the product codes are known; gateway/fanout.c runs it on completion
- * callbacks) and the in-memory composition. */
+/* GetStoreMenu: validation and the plan of backend calls (gateway/fanout.c runs it on
+ * completion callbacks): the page of categories first, then, at once, availability of the
+ * page's product codes in chunks of 500 and their ghost swaps in chunks of 100, then
+ * availability of swap targets not asked yet. What is composed from the answers is
+ * gateway/menu_compose.c's. */
 #include "gateway/store_menu.h"
 
 #include <grpc/support/time.h>
@@ -11,8 +13,9 @@
 #include "common/validate.h"
 #include "gateway/backends.h"
 #include "gateway/fanout.h"
+#include "gateway/menu_compose.h"
 
-/* ---- validation and composition ------------------------------------------------------------ */
+/* ---- validation ---------------------------------------------------------------------------- */
 
 menu_status store_menu_validate(const Menu__V1__GetStoreMenuRequest *req) {
   if (!req->store_code || !req->store_code[0]) return MENU_INVALID("store_code: required");
@@ -31,56 +34,6 @@ bool store_menu_failure_is_fatal(grpc_status_code code, bool allow_partial) {
   return code == GRPC_STATUS_INVALID_ARGUMENT || code == GRPC_STATUS_NOT_FOUND;
 }
 
-void store_menu_compose(arena *a, const store_menu_parts *parts,
-                        Menu__V1__GetStoreMenuResponse *out) {
-  const Menu__V1__ListCategoriesResponse *cats = parts->categories;
-  const Menu__V1__ListProductAvailabilitiesResponse *prods = parts->products;
-  bool swaps_missing = parts->swaps_missing || !prods;
-
-  if (cats && cats->n_edges) {
-    out->categories = arena_alloc(a, cats->n_edges * sizeof *out->categories);
-    for (size_t i = 0; i < cats->n_edges; i++)
-      if (cats->edges[i]->node) out->categories[out->n_categories++] = cats->edges[i]->node;
-  }
-
-  if (prods) {
-    Menu__V1__ProductAvailabilityConnection *conn = arena_alloc(a, sizeof *conn);
-    menu__v1__product_availability_connection__init(conn);
-    conn->n_edges = prods->n_edges;
-    conn->edges = prods->edges;
-    conn->page_info = prods->page_info;
-    out->products = conn;
-    out->at_time = prods->at_time; /* the instant sql-svc evaluated the rules at */
-  }
-
-  /* Page order, not the backend's: DynamoDB's BatchGetItem answers in no particular order,
-   * and a client diffing two menus should not see the swaps shuffle. A page holds at most
-   * 128 products, so the quadratic match costs nothing worth an index. */
-  if (prods && !swaps_missing) {
-    size_t total = 0;
-    for (size_t k = 0; k < parts->n_swaps; k++) total += parts->swaps[k]->n_ghost_swaps;
-    if (total) out->ghost_swaps = arena_alloc(a, total * sizeof *out->ghost_swaps);
-    for (size_t i = 0; i < prods->n_edges && out->n_ghost_swaps < total; i++) {
-      const Menu__V1__ProductAvailability *node = prods->edges[i]->node;
-      if (!node || !node->product_code) continue;
-      Menu__V1__GhostSwap *found = NULL;
-      for (size_t k = 0; k < parts->n_swaps && !found; k++)
-        for (size_t j = 0; j < parts->swaps[k]->n_ghost_swaps && !found; j++) {
-          Menu__V1__GhostSwap *g = parts->swaps[k]->ghost_swaps[j];
-          if (g && g->product_code && !strcmp(g->product_code, node->product_code)) found = g;
-        }
-      if (found) out->ghost_swaps[out->n_ghost_swaps++] = found;
-    }
-  }
-
-  out->missing_parts = arena_alloc(a, 3 * sizeof *out->missing_parts);
-  if (!cats) out->missing_parts[out->n_missing_parts++] = MENU__V1__MENU_PART__MENU_PART_CATEGORIES;
-  if (!prods) out->missing_parts[out->n_missing_parts++] = MENU__V1__MENU_PART__MENU_PART_PRODUCTS;
-  if (swaps_missing)
-    out->missing_parts[out->n_missing_parts++] = MENU__V1__MENU_PART__MENU_PART_GHOST_SWAPS;
-  if (!out->n_missing_parts) out->missing_parts = NULL;
-}
-
 /* ---- the plan of backend calls (run by gateway/fanout.c) ----------------------------------- */
 
 typedef enum { PART_CATEGORIES, PART_PRODUCTS, PART_SWAPS, PART_COUNT } part_kind;
@@ -92,62 +45,101 @@ typedef struct {
   const Menu__V1__GetStoreMenuRequest *req;
   Menu__V1__GetStoreMenuResponse *resp;
   arena *a;
+  Google__Protobuf__Timestamp *at_time; /* the one instant every availability call uses */
   const Menu__V1__ListCategoriesResponse *categories;
-  const Menu__V1__ListProductAvailabilitiesResponse *products;
-  const Menu__V1__BatchGetGhostSwapsResponse **swaps;
-  size_t n_swaps;
+  menu_page_range range;
+  menu_codes asked; /* every code availability was asked for */
+  menu_availability_index availability;
+  const Menu__V1__GhostSwap **swaps;
+  size_t n_swaps, cap_swaps;
 } menu_plan;
+
+/* BatchGetProductAvailabilities for codes, MENU_COMPOSE_AVAILABILITY_CHUNK at a time; one
+ * call even for no code when `always` (it checks the store and channel). */
+static bool availability_start(fanout *f, menu_plan *p, char **codes, size_t n, bool always) {
+  for (size_t off = 0; off < n || (always && off == 0); off += MENU_COMPOSE_AVAILABILITY_CHUNK) {
+    Menu__V1__BatchGetProductAvailabilitiesRequest r =
+        MENU__V1__BATCH_GET_PRODUCT_AVAILABILITIES_REQUEST__INIT;
+    r.store_code = p->req->store_code;
+    r.channel = p->req->channel;
+    r.at_time = p->at_time;
+    r.product_codes = codes + off;
+    r.n_product_codes =
+        n - off < MENU_COMPOSE_AVAILABILITY_CHUNK ? n - off : MENU_COMPOSE_AVAILABILITY_CHUNK;
+    if (!fanout_call(f, PART_PRODUCTS, &r.base)) return false;
+    if (n == 0) break;
+  }
+  return true;
+}
+
+static bool swaps_start(fanout *f, menu_plan *p, char **codes, size_t n) {
+  for (size_t off = 0; off < n; off += MENU_COMPOSE_SWAPS_CHUNK) {
+    Menu__V1__BatchGetGhostSwapsRequest r = MENU__V1__BATCH_GET_GHOST_SWAPS_REQUEST__INIT;
+    r.channel = p->req->channel;
+    r.product_codes = codes + off;
+    r.n_product_codes = n - off < MENU_COMPOSE_SWAPS_CHUNK ? n - off : MENU_COMPOSE_SWAPS_CHUNK;
+    if (!fanout_call(f, PART_SWAPS, &r.base)) return false;
+  }
+  return true;
+}
 
 static void plan_start(fanout *f, void *user) {
   menu_plan *p = user;
-  Menu__V1__PageRequest cat_page = MENU__V1__PAGE_REQUEST__INIT;
-  cat_page.first = STORE_MENU_CATEGORIES_MAX;
-  Menu__V1__ListCategoriesRequest cat_req = MENU__V1__LIST_CATEGORIES_REQUEST__INIT;
-  cat_req.channel = p->req->channel;
-  cat_req.page = &cat_page;
-  /* Paging and at_time pass through untouched: sql-svc validates them and binds its cursors
-   * to them, so a cursor from a direct ListProductAvailabilities works here and back. */
-  Menu__V1__ListProductAvailabilitiesRequest prod_req =
-      MENU__V1__LIST_PRODUCT_AVAILABILITIES_REQUEST__INIT;
-  prod_req.store_code = p->req->store_code;
-  prod_req.channel = p->req->channel;
-  prod_req.at_time = p->req->at_time;
-  prod_req.page = p->req->page;
-  if (fanout_call(f, PART_CATEGORIES, &cat_req.base)) fanout_call(f, PART_PRODUCTS, &prod_req.base);
+  /* The menu's page is a page of categories: dynamo-svc validates it and its cursors. A menu
+   * asks for all of a channel's categories at once unless the caller sizes the page. */
+  Menu__V1__PageRequest page = MENU__V1__PAGE_REQUEST__INIT;
+  if (p->req->page) page = *p->req->page;
+  if (page.first == 0 && page.last == 0) {
+    if (page.before && page.before[0])
+      page.last = MENU_COMPOSE_CATEGORIES_MAX;
+    else
+      page.first = MENU_COMPOSE_CATEGORIES_MAX;
+  }
+  Menu__V1__ListCategoriesRequest r = MENU__V1__LIST_CATEGORIES_REQUEST__INIT;
+  r.channel = p->req->channel;
+  r.page = &page;
+  fanout_call(f, PART_CATEGORIES, &r.base);
 }
 
-/* One BatchGetGhostSwaps per STORE_MENU_SWAPS_PER_CALL codes of the page (one call for any
- * page of the default size), while categories may still be in flight. */
-static void swaps_start(fanout *f, menu_plan *p) {
-  const Menu__V1__ListProductAvailabilitiesResponse *prods = p->products;
-  char **codes = arena_alloc(p->a, (prods->n_edges + 1) * sizeof *codes);
-  size_t n = 0;
-  for (size_t i = 0; i < prods->n_edges; i++) {
-    const Menu__V1__ProductAvailability *node = prods->edges[i]->node;
-    if (node && node->product_code && node->product_code[0]) codes[n++] = node->product_code;
+/* The page of categories is known: ask sql-svc and dynamo-svc about its codes at once. */
+static void on_categories(fanout *f, menu_plan *p, const Menu__V1__ListCategoriesResponse *cats) {
+  p->categories = cats;
+  const Menu__V1__PageRequest *pg = p->req->page;
+  bool backward = pg && (pg->last > 0 || (pg->before && pg->before[0]));
+  p->range = menu_compose_page_range(cats, backward, MENU_COMPOSE_CODES_BUDGET);
+  menu_compose_category_codes(p->a, cats, p->range, &p->asked);
+  if (availability_start(f, p, p->asked.codes, p->asked.n, true))
+    swaps_start(f, p, p->asked.codes, p->asked.n);
+}
+
+/* Swaps answered: their targets must be available for a swap to apply; ask about the ones
+ * not asked yet. */
+static void on_swaps(fanout *f, menu_plan *p, const Menu__V1__BatchGetGhostSwapsResponse *r) {
+  if (p->n_swaps + r->n_ghost_swaps > p->cap_swaps) {
+    size_t cap = (p->cap_swaps + r->n_ghost_swaps) * 2;
+    const Menu__V1__GhostSwap **grown = arena_alloc(p->a, cap * sizeof *grown);
+    if (p->n_swaps) memcpy(grown, p->swaps, p->n_swaps * sizeof *grown);
+    p->swaps = grown;
+    p->cap_swaps = cap;
   }
-  p->swaps = arena_alloc(p->a, (n / STORE_MENU_SWAPS_PER_CALL + 1) * sizeof *p->swaps);
-  for (size_t off = 0; off < n; off += STORE_MENU_SWAPS_PER_CALL) {
-    Menu__V1__BatchGetGhostSwapsRequest req = MENU__V1__BATCH_GET_GHOST_SWAPS_REQUEST__INIT;
-    req.channel = p->req->channel;
-    req.product_codes = codes + off;
-    req.n_product_codes = n - off < STORE_MENU_SWAPS_PER_CALL ? n - off : STORE_MENU_SWAPS_PER_CALL;
-    if (!fanout_call(f, PART_SWAPS, &req.base)) return;
-  }
+  for (size_t i = 0; i < r->n_ghost_swaps; i++) p->swaps[p->n_swaps++] = r->ghost_swaps[i];
+  menu_codes targets;
+  menu_compose_swap_targets(p->a, r, &p->asked, &targets);
+  availability_start(f, p, targets.codes, targets.n, false);
 }
 
 static void plan_result(fanout *f, size_t part, const ProtobufCMessage *resp, void *user) {
   menu_plan *p = user;
   switch ((part_kind)part) {
     case PART_CATEGORIES:
-      p->categories = (const Menu__V1__ListCategoriesResponse *)resp;
+      on_categories(f, p, (const Menu__V1__ListCategoriesResponse *)resp);
       break;
     case PART_PRODUCTS:
-      p->products = (const Menu__V1__ListProductAvailabilitiesResponse *)resp;
-      if (p->products->n_edges) swaps_start(f, p);
+      menu_availability_add_results(p->a, &p->availability,
+                                    (const Menu__V1__BatchGetProductAvailabilitiesResponse *)resp);
       break;
     case PART_SWAPS:
-      p->swaps[p->n_swaps++] = (const Menu__V1__BatchGetGhostSwapsResponse *)resp;
+      on_swaps(f, p, (const Menu__V1__BatchGetGhostSwapsResponse *)resp);
       break;
     default:
       break;
@@ -161,19 +153,47 @@ static bool plan_is_fatal(grpc_status_code code, void *user) {
 
 static menu_status plan_finish(fanout *f, void *user) {
   menu_plan *p = user;
-  store_menu_parts parts = {
-      .categories = fanout_part_failed(f, PART_CATEGORIES) ? NULL : p->categories,
-      .products = fanout_part_failed(f, PART_PRODUCTS) ? NULL : p->products,
+  bool categories_ok = p->categories && !fanout_part_failed(f, PART_CATEGORIES);
+  bool products_ok = categories_ok && !fanout_part_failed(f, PART_PRODUCTS);
+  menu_availability_seal(&p->availability);
+  if (products_ok && menu_availability_store_off_channel(&p->availability))
+    return menu_status_make(
+        GRPC_STATUS_FAILED_PRECONDITION,
+        "store_code: store %s does not sell on channel %s (no menu type associated with it "
+        "there)",
+        p->req->store_code,
+        protobuf_c_enum_descriptor_get_value(&menu__v1__channel__descriptor, (int)p->req->channel)
+            ->name);
+  menu_compose_input in = {
+      .categories = categories_ok ? p->categories : NULL,
+      .range = p->range,
+      .availability = products_ok ? &p->availability : NULL,
       .swaps = p->swaps,
       .n_swaps = p->n_swaps,
       .swaps_missing = fanout_part_failed(f, PART_SWAPS),
+      .include_unavailable = p->req->include_unavailable,
+      .include_empty_categories = p->req->include_empty_categories,
+      .at_time = p->at_time,
   };
-  store_menu_compose(p->a, &parts, p->resp);
+  menu_compose_menu(p->a, &in, p->resp);
+  rpc_ctx_log_int(p->ctx, "categories", (int64_t)p->resp->n_categories);
+  rpc_ctx_log_int(p->ctx, "product_codes", (int64_t)p->asked.n);
   rpc_ctx_log_int(p->ctx, "missing_parts", (int64_t)p->resp->n_missing_parts);
   return MENU_OK;
 }
 
 static const fanout_plan_ops plan_ops = {plan_start, plan_result, plan_is_fatal, plan_finish};
+
+/* The request's at_time, or now: every chunk is evaluated at the same instant. */
+static Google__Protobuf__Timestamp *instant_of(arena *a, const Menu__V1__GetStoreMenuRequest *req) {
+  if (req->at_time) return req->at_time;
+  Google__Protobuf__Timestamp *t = arena_alloc(a, sizeof *t);
+  google__protobuf__timestamp__init(t);
+  gpr_timespec now = gpr_now(GPR_CLOCK_REALTIME);
+  t->seconds = now.tv_sec;
+  t->nanos = now.tv_nsec / 1000 * 1000; /* sql-svc keeps microseconds */
+  return t;
+}
 
 void store_menu_get(rpc_ctx *ctx, const ProtobufCMessage *req_msg, ProtobufCMessage *resp_msg,
                     void *svc) {
@@ -189,10 +209,11 @@ void store_menu_get(rpc_ctx *ctx, const ProtobufCMessage *req_msg, ProtobufCMess
   p->resp = (Menu__V1__GetStoreMenuResponse *)resp_msg;
   p->a = rpc_ctx_arena(ctx);
   p->ctx = ctx;
+  p->at_time = instant_of(p->a, req);
   /* The part names are the prefixes of the per-backend timings on the call's log line. */
   fanout_part *parts = RPC_NEW_ARRAY(ctx, fanout_part, PART_COUNT);
   parts[PART_CATEGORIES] = (fanout_part){"categories", &be->list_categories};
-  parts[PART_PRODUCTS] = (fanout_part){"products", &be->list_product_availabilities};
+  parts[PART_PRODUCTS] = (fanout_part){"products", &be->batch_get_product_availabilities};
   parts[PART_SWAPS] = (fanout_part){"ghost_swaps", &be->batch_get_ghost_swaps};
   fanout_config cfg = {.parts = parts,
                        .n_parts = PART_COUNT,

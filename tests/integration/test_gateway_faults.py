@@ -36,8 +36,8 @@ class FakeBackend:
             "BatchGetGhostSwaps": (ghost_swap_pb2.BatchGetGhostSwapsRequest,
                                    ghost_swap_pb2.BatchGetGhostSwapsResponse)},
         "menu.v1.ProductAvailabilityService": {
-            "ListProductAvailabilities": (pa_pb2.ListProductAvailabilitiesRequest,
-                                          pa_pb2.ListProductAvailabilitiesResponse)},
+            "BatchGetProductAvailabilities": (pa_pb2.BatchGetProductAvailabilitiesRequest,
+                                              pa_pb2.BatchGetProductAvailabilitiesResponse)},
     }
 
     def __init__(self, behaviour, workers=16):
@@ -98,18 +98,24 @@ def sleep_unless_cancelled(context, seconds):
         time.sleep(0.005)
 
 
-def categories(n=2):
+def categories(n=2, codes=("P1", "P2", "P3")):
+    """n categories, each holding `codes`."""
     return category_pb2.ListCategoriesResponse(edges=[
         category_pb2.CategoryEdge(cursor=f"c{i}", node=category_pb2.Category(
-            id=f"cat-{i}", channel=KIOSK, name=f"Category {i}", display_order=i))
-        for i in range(n)])
+            id=f"cat-{i}", channel=KIOSK, name=f"Category {i}", display_order=i,
+            product_codes=list(codes)))
+        for i in range(n)], page_info=common_pb2.PageInfo(start_cursor="c0",
+                                                            end_cursor=f"c{n - 1}"))
 
 
-def products(codes):
-    edges = [pa_pb2.ProductAvailabilityEdge(cursor=f"p-{c}", node=pa_pb2.ProductAvailability(
-        product_code=c, display_name=f"Product {c}")) for c in codes]
-    return pa_pb2.ListProductAvailabilitiesResponse(edges=edges, page_info=common_pb2.PageInfo(
-        start_cursor=edges[0].cursor if edges else "", end_cursor=edges[-1].cursor if edges else ""))
+def availability_for(request):
+    """Every asked code is available (swap targets too)."""
+    return pa_pb2.BatchGetProductAvailabilitiesResponse(at_time=request.at_time, results=[
+        pa_pb2.ProductAvailabilityResult(
+            product_code=c, available=True, reason=pa_pb2.AVAILABILITY_REASON_ALLOWED,
+            display_name=f"Product {c}", winner=pa_pb2.ProductAvailability(
+                product_code=c, display_name=f"Product {c}", rule_id=1))
+        for c in request.product_codes])
 
 
 def swaps_for(request):
@@ -121,9 +127,13 @@ def swaps_for(request):
 def quick(name, request, context):
     if name == "ListCategories":
         return categories()
-    if name == "ListProductAvailabilities":
-        return products(["P1", "P2", "P3"])
+    if name == "BatchGetProductAvailabilities":
+        return availability_for(request)
     return swaps_for(request)
+
+
+def items(menu):
+    return [i.product_code for c in menu.categories for i in c.items]
 
 
 @pytest.fixture
@@ -182,8 +192,9 @@ def gateway_line(gw, status=None, timeout=5.0):
 
 
 def test_slow_backends_are_waited_for_in_parallel(start_service, fakes):
+    """Availability and ghost swaps of the page's codes are asked at the same time."""
     def slow(name, request, context):
-        if name != "BatchGetGhostSwaps":
+        if name != "ListCategories":
             sleep_unless_cancelled(context, 0.3)
         return quick(name, request, context)
     dyn, sql = fakes(slow), fakes(slow)
@@ -191,46 +202,41 @@ def test_slow_backends_are_waited_for_in_parallel(start_service, fakes):
     t0 = time.monotonic()
     got = menu_call(gw)
     secs = time.monotonic() - t0
-    assert len(got.categories) == 2 and len(got.products.edges) == 3
-    assert len(got.ghost_swaps) == 3
-    # Sequential would be >= 0.6 s.
-    assert secs < 0.5, secs
-    [c] = dyn.of("ListCategories")
-    [p] = sql.of("ListProductAvailabilities")
-    assert c["start"] < p["end"] and p["start"] < c["end"]  # same clock: this process's
-
-
-def test_swaps_are_fetched_while_categories_are_in_flight(start_service, fakes):
-    def slow_categories(name, request, context):
-        if name == "ListCategories":
-            sleep_unless_cancelled(context, 0.4)
-        return quick(name, request, context)
-    dyn, sql = fakes(slow_categories), fakes(quick)
-    gw = gateway(start_service, dyn, sql)
-    got = menu_call(gw)
-    assert [g.product_code for g in got.ghost_swaps] == ["P1", "P2", "P3"]
-    [c] = dyn.of("ListCategories")
+    assert len(got.categories) == 2 and items(got) == ["P1", "P2", "P3"] * 2
+    assert [i.swap.product_code for i in got.categories[0].items] == ["P1-S", "P2-S", "P3-S"]
+    # Sequential would be >= 0.9 s (availability, swaps, availability of the swap targets).
+    assert secs < 0.85, secs
     [s] = dyn.of("BatchGetGhostSwaps")
-    [p] = sql.of("ListProductAvailabilities")
-    assert list(s["request"].product_codes) == ["P1", "P2", "P3"]
-    assert s["start"] >= p["start"] and s["end"] < c["end"]
-    line = gateway_line(gw)
-    assert line["ghost_swaps_end_ms"] < line["categories_end_ms"], line
+    p = sql.of("BatchGetProductAvailabilities")
+    assert len(p) == 2  # the page's codes, then the swap targets
+    assert p[0]["start"] < s["end"] and s["start"] < p[0]["end"]  # same clock: this process's
+    assert list(p[0]["request"].product_codes) == ["P1", "P2", "P3"]
+    assert list(p[1]["request"].product_codes) == ["P1-S", "P2-S", "P3-S"]
+    # Every chunk is evaluated at one instant.
+    assert p[0]["request"].at_time == p[1]["request"].at_time and p[0]["request"].at_time.seconds
 
 
-def test_one_swaps_call_per_hundred_codes(start_service, fakes):
-    codes = [f"P{i:04d}" for i in range(128)]
+def test_one_call_per_hundred_swap_codes_and_five_hundred_availability_codes(start_service,
+                                                                           fakes):
+    cats = [[f"P{c * 200 + i:04d}" for i in range(200)] for c in range(4)]  # 800 codes
 
     def big_page(name, request, context):
-        if name == "ListProductAvailabilities":
-            return products(codes)
+        if name == "ListCategories":
+            return category_pb2.ListCategoriesResponse(edges=[
+                category_pb2.CategoryEdge(cursor=f"c{i}", node=category_pb2.Category(
+                    id=f"cat-{i}", channel=KIOSK, name="n", product_codes=codes))
+                for i, codes in enumerate(cats)])
+        if name == "BatchGetGhostSwaps":
+            return ghost_swap_pb2.BatchGetGhostSwapsResponse()
         return quick(name, request, context)
     dyn, sql = fakes(big_page), fakes(big_page)
     gw = gateway(start_service, dyn, sql)
-    got = menu_call(gw, page=common_pb2.PageRequest(first=128))
-    calls = dyn.of("BatchGetGhostSwaps")
-    assert sorted(len(c["request"].product_codes) for c in calls) == [28, 100]
-    assert [g.product_code for g in got.ghost_swaps] == codes
+    got = menu_call(gw)
+    assert items(got) == [c for codes in cats for c in codes]
+    assert sorted(len(c["request"].product_codes) for c in dyn.of("BatchGetGhostSwaps")) == \
+        [100] * 8
+    assert sorted(len(c["request"].product_codes) for c in sql.of("BatchGetProductAvailabilities")) \
+        == [300, 500]
 
 
 def test_menus_in_flight_are_not_bounded_by_handler_threads(start_service, fakes):
@@ -280,8 +286,10 @@ def test_deadline_against_a_slow_backend(start_service, fakes):
     assert secs < 0.2, secs
     # The backend call carried the deadline and was abandoned with it, not left running.
     time.sleep(0.3)
-    [p] = sql.of("ListProductAvailabilities")
-    assert p["cancelled"] and p["end"] - p["start"] < 0.2, p
+    calls = sql.of("BatchGetProductAvailabilities")  # the page's codes, the swap targets
+    assert calls
+    for p in calls:
+        assert p["cancelled"] and p["end"] - p["start"] < 0.2, p
 
 
 def test_caller_cancel_cancels_backend_calls(start_service, fakes):
@@ -289,7 +297,8 @@ def test_caller_cancel_cancels_backend_calls(start_service, fakes):
     handler. (Needs the server runtime to have GRPC_OP_RECV_CLOSE_ON_SERVER outstanding while
     the handler runs: the C core propagates a cancel to child calls when that op completes.)"""
     def slow(name, request, context):
-        sleep_unless_cancelled(context, 5)
+        if name != "ListCategories":
+            sleep_unless_cancelled(context, 5)
         return quick(name, request, context)
     dyn, sql = fakes(slow), fakes(slow)
     gw = gateway(start_service, dyn, sql)
@@ -298,13 +307,14 @@ def test_caller_cancel_cancels_backend_calls(start_service, fakes):
                             response_deserializer=menu_pb2.GetStoreMenuResponse.FromString)
         fut = fn.future(menu_pb2.GetStoreMenuRequest(store_code="S1", channel=KIOSK), timeout=10)
         deadline = time.monotonic() + 3
-        while (not dyn.started("ListCategories") or not sql.started("ListProductAvailabilities")) \
+        while (not dyn.started("BatchGetGhostSwaps")
+               or not sql.started("BatchGetProductAvailabilities")) \
                 and time.monotonic() < deadline:
             time.sleep(0.01)
         fut.cancel()
         cancelled_at = time.monotonic()
     time.sleep(0.5)
-    for rec in dyn.of("ListCategories") + sql.of("ListProductAvailabilities"):
+    for rec in dyn.of("BatchGetGhostSwaps") + sql.of("BatchGetProductAvailabilities"):
         assert rec["cancelled"], rec
         assert rec["end"] - cancelled_at < 0.3, rec
     line = gateway_line(gw)
@@ -319,7 +329,7 @@ def test_caller_cancel_cancels_backend_calls(start_service, fakes):
 
 
 def test_unavailable_is_retried(start_service, fakes):
-    failures = {"ListCategories": 1, "ListProductAvailabilities": 2}
+    failures = {"ListCategories": 1, "BatchGetProductAvailabilities": 2}
 
     def flaky(name, request, context):
         if failures.get(name, 0) > 0:
@@ -329,10 +339,10 @@ def test_unavailable_is_retried(start_service, fakes):
     dyn, sql = fakes(flaky), fakes(flaky)
     gw = gateway(start_service, dyn, sql)
     got = menu_call(gw)
-    assert len(got.categories) == 2 and len(got.products.edges) == 3
+    assert len(got.categories) == 2 and items(got) == ["P1", "P2", "P3"] * 2
     assert list(got.missing_parts) == []
     assert len(dyn.of("ListCategories")) == 2
-    assert len(sql.of("ListProductAvailabilities")) == 3
+    assert len(sql.of("BatchGetProductAvailabilities")) == 4  # 2 failed + page + swap targets
     # Retries are transparent to the client metrics: one call, one OK.
     import urllib.request
     with urllib.request.urlopen(f"http://{gw.metrics_addr}/metrics", timeout=5) as r:
@@ -360,7 +370,7 @@ def test_cancelled_by_a_backend_is_retried(start_service, fakes):
 
 def test_unavailable_retries_are_bounded(start_service, fakes):
     def down(name, request, context):
-        if name == "ListProductAvailabilities":
+        if name == "BatchGetProductAvailabilities":
             context.abort(grpc.StatusCode.UNAVAILABLE, "still down")
         return quick(name, request, context)
     dyn, sql = fakes(quick), fakes(down)
@@ -371,9 +381,18 @@ def test_unavailable_retries_are_bounded(start_service, fakes):
     # A backend status without grpc-status-details-bin may be the channel's own (it names
     # addresses): the caller learns which backend failed, the log line has the text.
     assert e.value.details().startswith(
-        "sql-svc (ProductAvailabilityService.ListProductAvailabilities): unavailable (request id ")
+        "sql-svc (ProductAvailabilityService.BatchGetProductAvailabilities): unavailable "
+        "(request id ")
     assert "still down" in gateway_line(gw, status="UNAVAILABLE")["products_error"]
-    assert len(sql.of("ListProductAvailabilities")) == 3  # maxAttempts
+    page_calls = [c for c in sql.of("BatchGetProductAvailabilities")
+                  if list(c["request"].product_codes) == ["P1", "P2", "P3"]]
+    assert len(page_calls) == 3  # maxAttempts
+
+    # allow_partial: the categories, without items, and products named missing.
+    got = menu_call(gw, allow_partial=True)
+    assert list(got.missing_parts) == [PART.MENU_PART_PRODUCTS]
+    assert [c.id for c in got.categories] == ["cat-0", "cat-1"]
+    assert items(got) == [] and not got.HasField("at_time")
 
 
 def test_other_failures_are_not_retried(start_service, fakes):
@@ -391,10 +410,11 @@ def test_other_failures_are_not_retried(start_service, fakes):
     assert "bug" in gateway_line(gw, status="INTERNAL")["categories_error"]
     assert len(dyn.of("ListCategories")) == 1
 
-    # allow_partial: the rest of the menu, with the failed part named.
+    # allow_partial: without categories nothing else can be asked; every part is named.
     got = menu_call(gw, allow_partial=True)
-    assert list(got.missing_parts) == [PART.MENU_PART_CATEGORIES]
-    assert len(got.products.edges) == 3 and len(got.ghost_swaps) == 3
+    assert list(got.missing_parts) == [PART.MENU_PART_CATEGORIES, PART.MENU_PART_PRODUCTS,
+                                       PART.MENU_PART_GHOST_SWAPS]
+    assert len(got.categories) == 0 and not sql.of("BatchGetProductAvailabilities")
 
 
 def test_ghost_swaps_failure(start_service, fakes):
@@ -410,7 +430,8 @@ def test_ghost_swaps_failure(start_service, fakes):
     assert e.value.details() == "dynamo-svc (GhostSwapService.BatchGetGhostSwaps): throttled"
     got = menu_call(gw, allow_partial=True)
     assert list(got.missing_parts) == [PART.MENU_PART_GHOST_SWAPS]
-    assert len(got.categories) == 2 and len(got.products.edges) == 3
+    assert items(got) == ["P1", "P2", "P3"] * 2
+    assert not any(i.HasField("swap") for c in got.categories for i in c.items)
     line = gateway_line(gw, status="OK")
     assert line["ghost_swaps_status"] == "RESOURCE_EXHAUSTED"
     assert "throttled" in line["ghost_swaps_error"]

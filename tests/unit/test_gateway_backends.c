@@ -135,8 +135,8 @@ static void test_channels_created(void **state) {
   assert_non_null(b->list_categories.method);
   assert_ptr_equal(b->list_categories.channel, b->dynamo);
   assert_ptr_equal(b->batch_get_ghost_swaps.channel, b->dynamo);
-  assert_ptr_equal(b->list_product_availabilities.channel, b->sql);
-  assert_string_equal(b->list_product_availabilities.backend, "sql-svc");
+  assert_ptr_equal(b->batch_get_product_availabilities.channel, b->sql);
+  assert_string_equal(b->batch_get_product_availabilities.backend, "sql-svc");
   gateway_backends_destroy(b);
 
   /* An unreadable CA file is a start-up failure, not a silent plaintext fallback. */
