@@ -329,6 +329,11 @@ def test_unknown_store_is_not_found_and_off_channel_store_says_so(stack):
     code, details, _ = menu_error(stack.gw, store_code="R999", allow_partial=True)
     assert code == grpc.StatusCode.NOT_FOUND, details
     assert "R999" in details
+    # A store that does not sell on the channel gets a reason, not an empty menu.
+    # (The demo's R002 has no menu type on WEB.)
+    code, details, _ = menu_error(stack.gw, store_code="R002", channel=common_pb2.CHANNEL_WEB)
+    assert code == grpc.StatusCode.FAILED_PRECONDITION, details
+    assert details.startswith("store_code:") and "R002" in details
 
 
 # ---- every category, paged -----------------------------------------------------------------
