@@ -104,8 +104,9 @@ def test_reflection_describes_messages_with_their_imports(start_service):
                 assert dep in files, dep
             req = next(m for m in files["menu/v1/menu.proto"].message_type
                        if m.name == "GetStoreMenuRequest")
-            assert [f.name for f in req.field] == ["store_code", "channel", "at_time", "page",
-                                                   "allow_partial"]
+            assert [f.name for f in req.field] == ["store_code", "channel", "at_time",
+                                                   "allow_partial", "page", "include_unavailable",
+                                                   "include_empty_categories"]
             assert answers[1].error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
             assert "menu.v1.NoSuchThing" in answers[1].error_response.error_message
             ts = descriptor_pb2.FileDescriptorProto.FromString(
@@ -206,8 +207,8 @@ class SlowBackend:
     def service(self, details):
         names = {
             "/menu.v1.CategoryService/ListCategories": "menu.v1.ListCategoriesResponse",
-            "/menu.v1.ProductAvailabilityService/ListProductAvailabilities":
-                "menu.v1.ListProductAvailabilitiesResponse",
+            "/menu.v1.ProductAvailabilityService/BatchGetProductAvailabilities":
+                "menu.v1.BatchGetProductAvailabilitiesResponse",
             "/menu.v1.GhostSwapService/BatchGetGhostSwaps": "menu.v1.BatchGetGhostSwapsResponse",
         }
         if details.method not in names:
