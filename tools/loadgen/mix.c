@@ -238,8 +238,8 @@ bool lg_mix_on_response(lg_mix *m, const lg_req_key *key, const uint8_t *data, s
     pi = ((Menu__V1__ListCategoriesResponse *)msg)->page_info;
   else if (m->cfg.method == LG_M_LIST_AVAILABILITIES)
     pi = ((Menu__V1__ListProductAvailabilitiesResponse *)msg)->page_info;
-  else if (((Menu__V1__GetStoreMenuResponse *)msg)->products)
-    pi = ((Menu__V1__GetStoreMenuResponse *)msg)->products->page_info;
+  else /* the menu pages over categories */
+    pi = ((Menu__V1__GetStoreMenuResponse *)msg)->page_info;
   keep_cursor(m, key, pi);
   protobuf_c_message_free_unpacked(msg, NULL);
   return true;
