@@ -372,8 +372,10 @@ def test_unavailable_retries_are_bounded(start_service, fakes):
     def down(name, request, context):
         if name == "BatchGetProductAvailabilities":
             context.abort(grpc.StatusCode.UNAVAILABLE, "still down")
+        if name == "BatchGetGhostSwaps":  # no swap targets: one availability call to count
+            return ghost_swap_pb2.BatchGetGhostSwapsResponse()
         return quick(name, request, context)
-    dyn, sql = fakes(quick), fakes(down)
+    dyn, sql = fakes(down), fakes(down)
     gw = gateway(start_service, dyn, sql)
     with pytest.raises(grpc.RpcError) as e:
         menu_call(gw)
@@ -384,9 +386,7 @@ def test_unavailable_retries_are_bounded(start_service, fakes):
         "sql-svc (ProductAvailabilityService.BatchGetProductAvailabilities): unavailable "
         "(request id ")
     assert "still down" in gateway_line(gw, status="UNAVAILABLE")["products_error"]
-    page_calls = [c for c in sql.of("BatchGetProductAvailabilities")
-                  if list(c["request"].product_codes) == ["P1", "P2", "P3"]]
-    assert len(page_calls) == 3  # maxAttempts
+    assert len(sql.of("BatchGetProductAvailabilities")) == 3  # maxAttempts
 
     # allow_partial: the categories, without items, and products named missing.
     got = menu_call(gw, allow_partial=True)
