@@ -133,7 +133,11 @@ def quick(name, request, context):
 
 
 def items(menu):
-    return [i.product_code for c in menu.categories for i in c.items]
+    return [i for c in menu.categories for i in c.items]
+
+
+def codes(menu):
+    return [i.product_code for i in items(menu)]
 
 
 @pytest.fixture
@@ -202,7 +206,7 @@ def test_slow_backends_are_waited_for_in_parallel(start_service, fakes):
     t0 = time.monotonic()
     got = menu_call(gw)
     secs = time.monotonic() - t0
-    assert len(got.categories) == 2 and items(got) == ["P1", "P2", "P3"] * 2
+    assert len(got.categories) == 2 and codes(got) == ["P1", "P2", "P3"] * 2
     assert [i.swap.product_code for i in got.categories[0].items] == ["P1-S", "P2-S", "P3-S"]
     # Sequential would be >= 0.9 s (availability, swaps, availability of the swap targets).
     assert secs < 0.85, secs
@@ -232,7 +236,7 @@ def test_one_call_per_hundred_swap_codes_and_five_hundred_availability_codes(sta
     dyn, sql = fakes(big_page), fakes(big_page)
     gw = gateway(start_service, dyn, sql)
     got = menu_call(gw)
-    assert items(got) == [c for codes in cats for c in codes]
+    assert codes(got) == [c for codes in cats for c in codes]
     assert sorted(len(c["request"].product_codes) for c in dyn.of("BatchGetGhostSwaps")) == \
         [100] * 8
     assert sorted(len(c["request"].product_codes) for c in sql.of("BatchGetProductAvailabilities")) \
@@ -261,10 +265,13 @@ def test_menus_in_flight_are_not_bounded_by_handler_threads(start_service, fakes
                           timeout=10) for _ in range(n)]
         got = [f.result() for f in futs]
         secs = time.monotonic() - t0
-    assert all(len(g.categories) == 2 and len(g.ghost_swaps) == 3 for g in got)
+    assert all(len(g.categories) == 2 and len(items(g)) == 6 and
+               all(i.HasField("swap") for i in items(g)) for g in got)
     assert secs < 3.0, secs
-    # Seen from the backend: the calls of (nearly) all menus overlapped.
-    calls = sql.of("ListProductAvailabilities")[1:]
+    # Seen from the backend: the calls of (nearly) all menus overlapped (each menu's
+    # availability of its page's codes; the first menu only connected).
+    calls = [c for c in sql.of("BatchGetProductAvailabilities")
+             if list(c["request"].product_codes) == ["P1", "P2", "P3"]][1:]
     latest_start = max(c["start"] for c in calls)
     assert sum(c["end"] > latest_start for c in calls) >= n - 4
 
@@ -322,7 +329,7 @@ def test_caller_cancel_cancels_backend_calls(start_service, fakes):
     assert line["duration_ms"] < 1000, line
     # The caller's cancel is not a backend's CANCELLED: it is never retried.
     assert len(dyn.started("ListCategories")) == 1
-    assert len(sql.started("ListProductAvailabilities")) == 1
+    assert len(sql.started("BatchGetProductAvailabilities")) == 1
 
 
 # ---- retries and failures ------------------------------------------------------------------
@@ -339,7 +346,7 @@ def test_unavailable_is_retried(start_service, fakes):
     dyn, sql = fakes(flaky), fakes(flaky)
     gw = gateway(start_service, dyn, sql)
     got = menu_call(gw)
-    assert len(got.categories) == 2 and items(got) == ["P1", "P2", "P3"] * 2
+    assert len(got.categories) == 2 and codes(got) == ["P1", "P2", "P3"] * 2
     assert list(got.missing_parts) == []
     assert len(dyn.of("ListCategories")) == 2
     assert len(sql.of("BatchGetProductAvailabilities")) == 4  # 2 failed + page + swap targets
@@ -430,7 +437,7 @@ def test_ghost_swaps_failure(start_service, fakes):
     assert e.value.details() == "dynamo-svc (GhostSwapService.BatchGetGhostSwaps): throttled"
     got = menu_call(gw, allow_partial=True)
     assert list(got.missing_parts) == [PART.MENU_PART_GHOST_SWAPS]
-    assert items(got) == ["P1", "P2", "P3"] * 2
+    assert codes(got) == ["P1", "P2", "P3"] * 2
     assert not any(i.HasField("swap") for c in got.categories for i in c.items)
     line = gateway_line(gw, status="OK")
     assert line["ghost_swaps_status"] == "RESOURCE_EXHAUSTED"
