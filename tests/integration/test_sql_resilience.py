@@ -180,6 +180,10 @@ def test_slow_statement_is_stopped_by_the_server_at_the_deadline_and_the_connect
         assert info.reason == "DATASTORE_DEADLINE_EXCEEDED" and info.metadata["datastore"] == "mysql"
         assert port not in e.value.details() and "127.0.0.1" not in e.value.details()
         assert "max_statement_time" not in e.value.details()
+        for _ in range(40):  # the log line is written by the service's log thread
+            if "max_statement_time" in svc.log_text():
+                break
+            time.sleep(0.05)
         assert "max_statement_time" in svc.log_text()
         assert took < 1.5  # the service answered before the caller gave up
         # The server stopped the statement itself: the service's connections are idle again
