@@ -131,18 +131,15 @@ menu_status dyn_category_create(dyn_svc *s, dyn_call *call,
   dyn_time_now(now);
   const char *pk = dyn_channel_pk(call->a, c.channel);
   json_t *item = category_item(pk, &c, order_key(call->a, c.display_order, c.id), now, now);
-  json_t *names = json_pack("{s:s}", "#pk", "pk");
-  ddb_item_op op = {.table = s->category_table,
-                    .item = item,
-                    .condition = "attribute_not_exists(#pk)",
-                    .names = names};
-  ddb_error err;
-  st = ddb_put_item(s->ddb, &op, call->deadline_ms, NULL, &err);
-  if (err.kind == DDB_ERR_CONDITION)
+  bool exists;
+  json_t *stored;
+  st = dyn_put_new(s, call, s->category_table, item, NULL, &exists, &stored);
+  if (exists)
     st = menu_status_make(GRPC_STATUS_ALREADY_EXISTS, "category.id: %s already exists",
                           what(call, c.channel, c.id));
-  if (menu_status_is_ok(&st)) resp->category = category_of(call->a, item);
-  json_decref(names);
+  else if (menu_status_is_ok(&st))
+    resp->category = category_of(call->a, stored);
+  json_decref(stored);
   json_decref(item);
   return st;
 }
@@ -178,12 +175,11 @@ static menu_status update(dyn_svc *s, dyn_call *call, const Menu__V1__UpdateCate
                         "#v = :next, #ut = :now",
                     .condition = "attribute_exists(#pk) AND #v = :v",
                     .names = names,
-                    .values = values,
-                    .return_values = "ALL_NEW"};
+                    .values = values};
   json_t *attrs = NULL;
-  ddb_error err;
-  st = ddb_update_item(s->ddb, &op, call->deadline_ms, &attrs, &err);
-  if (err.kind == DDB_ERR_CONDITION)
+  bool conflict;
+  st = dyn_update_versioned(s, call, &op, c->version, &conflict, &attrs);
+  if (conflict)
     st = dyn_conflict_status(s, call, s->category_table, key, c->version,
                              what(call, c->channel, c->id), "category.version");
   if (menu_status_is_ok(&st)) resp->category = category_of(call->a, attrs);

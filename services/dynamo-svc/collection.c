@@ -111,18 +111,15 @@ menu_status dyn_collection_create(dyn_svc *s, dyn_call *call,
                            "S", c.id, "channel", "S", dyn_channel_name(c.channel), "name", "S",
                            c.name, "product_codes", codes_value(&c), "version", ddb_n(1),
                            "create_time", "S", now, "update_time", "S", now);
-  json_t *names = json_pack("{s:s}", "#pk", "pk");
-  ddb_item_op op = {.table = s->collection_table,
-                    .item = item,
-                    .condition = "attribute_not_exists(#pk)",
-                    .names = names};
-  ddb_error err;
-  st = ddb_put_item(s->ddb, &op, call->deadline_ms, NULL, &err);
-  if (err.kind == DDB_ERR_CONDITION)
+  bool exists;
+  json_t *stored;
+  st = dyn_put_new(s, call, s->collection_table, item, NULL, &exists, &stored);
+  if (exists)
     st = menu_status_make(GRPC_STATUS_ALREADY_EXISTS, "product_collection.id: %s already exists",
                           what(call, c.channel, c.id));
-  if (menu_status_is_ok(&st)) resp->product_collection = collection_of(call->a, item);
-  json_decref(names);
+  else if (menu_status_is_ok(&st))
+    resp->product_collection = collection_of(call->a, stored);
+  json_decref(stored);
   json_decref(item);
   return st;
 }
@@ -154,12 +151,11 @@ static menu_status update(dyn_svc *s, dyn_call *call,
                     .update = "SET #name = :name, #codes = :codes, #v = :next, #ut = :now",
                     .condition = "attribute_exists(#pk) AND #v = :v",
                     .names = names,
-                    .values = values,
-                    .return_values = "ALL_NEW"};
+                    .values = values};
   json_t *attrs = NULL;
-  ddb_error err;
-  st = ddb_update_item(s->ddb, &op, call->deadline_ms, &attrs, &err);
-  if (err.kind == DDB_ERR_CONDITION)
+  bool conflict;
+  st = dyn_update_versioned(s, call, &op, c->version, &conflict, &attrs);
+  if (conflict)
     st = dyn_conflict_status(s, call, s->collection_table, key, c->version,
                              what(call, c->channel, c->id), "product_collection.version");
   if (menu_status_is_ok(&st)) resp->product_collection = collection_of(call->a, attrs);

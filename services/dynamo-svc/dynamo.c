@@ -90,7 +90,8 @@ void dyn_svc_destroy(dyn_svc *s) {
 }
 
 dyn_call dyn_call_of(rpc_ctx *ctx) {
-  return (dyn_call){rpc_ctx_arena(ctx), ddb_deadline_in(rpc_ctx_remaining_ms(ctx))};
+  return (dyn_call){rpc_ctx_arena(ctx), ddb_deadline_in(rpc_ctx_remaining_ms(ctx)),
+                    rpc_ctx_request_id(ctx)};
 }
 
 /* ---- validation --------------------------------------------------------------------------- */
@@ -253,6 +254,11 @@ menu_status dyn_delete(dyn_svc *s, dyn_call *call, const char *table, const char
   if (err.kind == DDB_ERR_CONDITION) {
     const char *what = arena_sprintf(call->a, "%s %s/%s", noun, dyn_channel_name(ch), key);
     st = dyn_conflict_status(s, call, table, k, version, what, "version");
+    /* A retry after an attempt that may have been applied finds the item gone: the first
+     * attempt deleted it (its answer was lost), or another delete of the same version did;
+     * either way the caller's version was deleted, which is what it asked for. No tombstone is
+     * kept to tell the two apart: both end in the state the caller wanted. */
+    if (st.code == GRPC_STATUS_NOT_FOUND && err.maybe_applied) st = MENU_OK;
   }
   json_decref(values);
   json_decref(names);

@@ -49,7 +49,8 @@ menu_status dyn_tables_ensure(dyn_svc *s, int64_t deadline_ms);
 /* One call: where response memory comes from and when the work must end. */
 typedef struct {
   arena *a;
-  int64_t deadline_ms; /* ddb_now_ms() time */
+  int64_t deadline_ms;    /* ddb_now_ms() time */
+  const char *request_id; /* the call's x-request-id (borrowed); NULL outside a call */
 } dyn_call;
 
 dyn_call dyn_call_of(rpc_ctx *ctx);
@@ -122,6 +123,36 @@ menu_status dyn_get(dyn_svc *s, dyn_call *call, const char *table, const char *n
 menu_status dyn_delete(dyn_svc *s, dyn_call *call, const char *table, const char *noun,
                        Menu__V1__Channel ch, const char *key_field, const char *key,
                        int64_t version);
+
+/* ---- ambiguity-safe conditional writes (write_token.c) ----------------------------------- */
+
+/* Every conditional write stores a write token on the item (attribute "write_token"): a hash
+ * of the call's request id (or of `request_id` of an idempotent create), the table, the key
+ * and the version written over, so that it is distinct per write. When a write whose first
+ * attempt may have been applied (ddb_error.maybe_applied) fails its condition, the item is read
+ * back: the token says whether the write that is there is ours. Arena memory. */
+#define DYN_WRITE_TOKEN_ATTR "write_token"
+const char *dyn_write_token(dyn_call *call, const char *seed, const char *table, const char *key,
+                            int64_t version);
+
+/* After a conditional write on `key` failed its condition: when the item carries `token` (an
+ * earlier attempt of this very write was applied), true with *item the item as stored (new
+ * reference the caller decrefs). False otherwise (*item NULL); a failed read is false too. */
+bool dyn_write_was_ours(dyn_svc *s, dyn_call *call, const char *table, json_t *key,
+                        const char *token, json_t **item);
+
+/* Puts `item` (pk, sk) only if no item has that key, with a write token seeded by `seed`
+ * (NULL: the request id). OK with *stored the item as stored (new reference), also when a
+ * retried put finds its own first attempt; *exists (and OK) when another item has the key. */
+menu_status dyn_put_new(dyn_svc *s, dyn_call *call, const char *table, json_t *item,
+                        const char *seed, bool *exists, json_t **stored);
+
+/* UpdateItem of `key` with op->update (a "SET ..." that sets the version to :next) only if its
+ * version is `version`; adds the write token to the update. OK with *attrs the item after
+ * the write (new reference), also when a retry finds its own first attempt applied;
+ * *conflict (and OK) when the condition failed otherwise. */
+menu_status dyn_update_versioned(dyn_svc *s, dyn_call *call, ddb_item_op *op, int64_t version,
+                                 bool *conflict, json_t **attrs);
 
 /* ---- lists ------------------------------------------------------------------------------ */
 

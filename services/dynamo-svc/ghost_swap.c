@@ -93,7 +93,6 @@ menu_status dyn_ghost_swap_put(dyn_svc *s, dyn_call *call, const Menu__V1__PutGh
   dyn_time_now(now);
   const char *pk = dyn_channel_pk(call->a, g->channel);
   const char *name = what(call, g->channel, g->product_code);
-  ddb_error err;
   json_t *result = NULL;
   if (g->version == 0) {
     json_t *item = json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:o,s:{s:s},s:{s:s}}", "pk",
@@ -101,19 +100,14 @@ menu_status dyn_ghost_swap_put(dyn_svc *s, dyn_call *call, const Menu__V1__PutGh
                              dyn_channel_name(g->channel), "product_code", "S", g->product_code,
                              "swap_product_code", "S", g->swap_product_code, "version", ddb_n(1),
                              "create_time", "S", now, "update_time", "S", now);
-    json_t *names = json_pack("{s:s}", "#pk", "pk");
-    ddb_item_op op = {.table = s->ghost_swap_table,
-                      .item = item,
-                      .condition = "attribute_not_exists(#pk)",
-                      .names = names};
-    st = ddb_put_item(s->ddb, &op, call->deadline_ms, NULL, &err);
-    if (err.kind == DDB_ERR_CONDITION)
+    bool exists;
+    st = dyn_put_new(s, call, s->ghost_swap_table, item, NULL, &exists, &result);
+    if (exists)
       st = menu_status_make(GRPC_STATUS_ALREADY_EXISTS,
                             "ghost_swap.product_code: %s already exists (send its version to "
                             "replace it)",
                             name);
-    json_decref(names);
-    result = item;
+    json_decref(item);
   } else {
     json_t *key = dyn_key(pk, g->product_code);
     json_t *names = json_pack("{s:s,s:s,s:s,s:s}", "#pk", "pk", "#swap", "swap_product_code", "#v",
@@ -126,10 +120,10 @@ menu_status dyn_ghost_swap_put(dyn_svc *s, dyn_call *call, const Menu__V1__PutGh
                       .update = "SET #swap = :swap, #v = :next, #ut = :now",
                       .condition = "attribute_exists(#pk) AND #v = :v",
                       .names = names,
-                      .values = values,
-                      .return_values = "ALL_NEW"};
-    st = ddb_update_item(s->ddb, &op, call->deadline_ms, &result, &err);
-    if (err.kind == DDB_ERR_CONDITION)
+                      .values = values};
+    bool conflict;
+    st = dyn_update_versioned(s, call, &op, g->version, &conflict, &result);
+    if (conflict)
       st = dyn_conflict_status(s, call, s->ghost_swap_table, key, g->version, name,
                                "ghost_swap.version");
     json_decref(values);

@@ -123,7 +123,7 @@ static bool seed_categories(dyn_svc *s, tally *t) {
       if (!(categories[i].channels & (1u << ch))) continue;
       arena a;
       arena_init(&a);
-      dyn_call call = {&a, ddb_deadline_in(SEED_TIMEOUT_MS)};
+      dyn_call call = {&a, ddb_deadline_in(SEED_TIMEOUT_MS), NULL};
       Menu__V1__Category c = MENU__V1__CATEGORY__INIT;
       c.channel = (Menu__V1__Channel)ch;
       c.id = (char *)categories[i].id;
@@ -151,7 +151,7 @@ static bool seed_swaps(dyn_svc *s, tally *t) {
       if (!(swaps[i].channels & (1u << ch))) continue;
       arena a;
       arena_init(&a);
-      dyn_call call = {&a, ddb_deadline_in(SEED_TIMEOUT_MS)};
+      dyn_call call = {&a, ddb_deadline_in(SEED_TIMEOUT_MS), NULL};
       Menu__V1__GhostSwap g = MENU__V1__GHOST_SWAP__INIT;
       g.channel = (Menu__V1__Channel)ch;
       g.product_code = (char *)swaps[i].from;
@@ -173,7 +173,7 @@ static bool seed_collections(dyn_svc *s, tally *t) {
     for (size_t i = 0; i < N_OF(collections); i++) {
       arena a;
       arena_init(&a);
-      dyn_call call = {&a, ddb_deadline_in(SEED_TIMEOUT_MS)};
+      dyn_call call = {&a, ddb_deadline_in(SEED_TIMEOUT_MS), NULL};
       Menu__V1__ProductCollection c = MENU__V1__PRODUCT_COLLECTION__INIT;
       c.channel = (Menu__V1__Channel)ch;
       c.id = (char *)collections[i].id;

@@ -41,12 +41,15 @@ SERVER_ERROR = (500, {"__type": "com.amazonaws.dynamodb.v20120810#InternalServer
 class FaultProxy:
     """HTTP proxy to dynalite. faults[op] is a list of canned answers used (and consumed) one
     per request of that operation before requests pass through; split_batch makes the next
-    BatchGetItem answer report half of its keys as UnprocessedKeys."""
+    BatchGetItem answer report half of its keys as UnprocessedKeys; drop_after_apply[op] is a
+    number of requests of that operation that are applied (forwarded to dynalite) and whose
+    answer is then lost (the connection closes in the middle of the reply)."""
 
     def __init__(self, upstream):
         self.upstream = upstream
         self.faults = {}
         self.split_batch = 0
+        self.drop_after_apply = {}
         self.seen = []  # (operation, request body) of every request
         self.lock = threading.Lock()
         proxy = self
@@ -67,6 +70,20 @@ class FaultProxy:
                     split = op == "BatchGetItem" and proxy.split_batch > 0
                     if split:
                         proxy.split_batch -= 1
+                    drop = proxy.drop_after_apply.get(op, 0) > 0
+                    if drop:
+                        proxy.drop_after_apply[op] -= 1
+                if drop:
+                    status, data = proxy.forward(self.headers, body)  # applied by dynalite...
+                    # ...and the answer cut short (a connection that dies before any byte
+                    # would be retried by libcurl itself, unseen by the service)
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/x-amz-json-1.0")
+                    self.send_header("Content-Length", str(len(data) + 10))
+                    self.end_headers()
+                    self.wfile.write(data[: len(data) // 2])
+                    self.close_connection = True
+                    return
                 if answer:
                     status, payload = answer
                     return self.reply(status, json.dumps(payload).encode())
@@ -152,6 +169,50 @@ def create(channel, cid, timeout=10):
 def get(channel, cid, timeout=10):
     return unary(channel, CAT + "GetCategory", cat.GetCategoryRequest(channel=KIOSK, id=cid),
                  cat.GetCategoryResponse, timeout=timeout)[0].category
+
+
+def test_applied_then_lost_writes_answer_success_exactly_once(proxied):
+    """DynamoDB applies each write but its answer is lost; the client retries, the retry trips
+    the write's own condition, and the write token on the item shows the first attempt was
+    ours: create, update and delete each answer success, once, and dynalite holds the result."""
+    proxy, channel, svc = proxied
+    before = proxy.count("PutItem")
+    proxy.drop_after_apply["PutItem"] = 1
+    made = unary(channel, CAT + "CreateCategory", cat.CreateCategoryRequest(
+        category=cat.Category(channel=KIOSK, name="lost answer", display_order=7)),
+        cat.CreateCategoryResponse)[0].category  # a server-generated id
+    assert made.version == 1 and made.name == "lost answer"
+    assert proxy.count("PutItem") - before == 2  # applied, then the retry
+    assert get(channel, made.id).version == 1
+    listed = unary(channel, CAT + "ListCategories", cat.ListCategoriesRequest(
+        channel=KIOSK, page=common_pb2.PageRequest(first=128)), cat.ListCategoriesResponse)[0]
+    assert [e.node.id for e in listed.edges if e.node.name == "lost answer"] == [made.id]
+
+    before = proxy.count("UpdateItem")
+    proxy.drop_after_apply["UpdateItem"] = 1
+    upd = unary(channel, CAT + "UpdateCategory", cat.UpdateCategoryRequest(category=cat.Category(
+        id=made.id, channel=KIOSK, name="renamed", display_order=7, version=1)),
+        cat.UpdateCategoryResponse)[0].category
+    assert upd.version == 2 and upd.name == "renamed"
+    assert proxy.count("UpdateItem") - before == 2
+    stored = get(channel, made.id)
+    assert stored.version == 2 and stored.name == "renamed"
+
+    before = proxy.count("DeleteItem")
+    proxy.drop_after_apply["DeleteItem"] = 1
+    unary(channel, CAT + "DeleteCategory", cat.DeleteCategoryRequest(
+        channel=KIOSK, id=made.id, version=2), cat.DeleteCategoryResponse)
+    assert proxy.count("DeleteItem") - before == 2
+    with pytest.raises(grpc.RpcError) as e:
+        get(channel, made.id)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+    # A plain conflict is still one: another writer's item is not mistaken for ours.
+    create(channel, "taken-1")
+    proxy.drop_after_apply["PutItem"] = 1
+    with pytest.raises(grpc.RpcError) as e:
+        create(channel, "taken-1")
+    assert e.value.code() == grpc.StatusCode.ALREADY_EXISTS
 
 
 def test_throttling_and_500_are_retried(proxied):

@@ -401,6 +401,7 @@ menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadli
     }
     last_cost = cost;
     retried = true;
+    if (kind != DDB_RETRY_THROTTLE) err->maybe_applied = true;
     if (c->m_retries) metrics_add(c->m_retries, METRICS_LABELS(op, ddb_retry_kind_name(kind)), 1);
     log_line *l = log_begin(LOG_DEBUG, "DynamoDB retry");
     log_str(l, "operation", op);
@@ -571,6 +572,17 @@ menu_status ddb_batch_get_item(ddb_client *c, const char *table, json_t *keys, b
         err->kind = DDB_ERR_THROTTLED;
         snprintf(err->type, sizeof err->type, "UnprocessedKeys");
         snprintf(err->message, sizeof err->message, "%zu keys still unprocessed",
+                 json_array_size(chunk));
+        err->attempts = attempts_total;
+        st = ddb_error_status("BatchGetItem", err);
+        break;
+      }
+      /* Another round is a retry like any other: it takes tokens from the retry quota. */
+      if (!ddb_retry_quota_acquire(&c->quota, DDB_RETRY_COST)) {
+        log_warn("DynamoDB retry quota exhausted; not retrying", "operation", "BatchGetItem", NULL);
+        err->kind = DDB_ERR_THROTTLED;
+        snprintf(err->type, sizeof err->type, "UnprocessedKeys");
+        snprintf(err->message, sizeof err->message, "%zu keys still unprocessed (retry quota)",
                  json_array_size(chunk));
         err->attempts = attempts_total;
         st = ddb_error_status("BatchGetItem", err);

@@ -64,6 +64,9 @@ typedef struct {
   char message[256]; /* DynamoDB's message or libcurl's */
   long http_status;  /* 0 when no answer */
   int attempts;      /* requests sent (also set on success) */
+  /* A retry followed a failure that may have been applied (5xx, a lost or damaged answer, a
+   * timeout): a conditional write that now fails its condition may have failed on itself. */
+  bool maybe_applied;
 } ddb_error;
 
 /* The status a handler returns for err when it has no better idea: CONDITION -> ABORTED,
