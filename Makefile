@@ -30,7 +30,8 @@ GRPC_PROTO_DIR := /usr/share/grpc-proto
 EXT_PROTOS := grpc/health/v1/health.proto grpc/reflection/v1/reflection.proto \
               grpc/reflection/v1alpha/reflection.proto
 WKT_PROTOS := google/protobuf/timestamp.proto google/protobuf/descriptor.proto \
-              google/protobuf/any.proto google/protobuf/duration.proto
+              google/protobuf/any.proto google/protobuf/duration.proto \
+              google/protobuf/field_mask.proto
 # google.rpc.Status and its error details (grpc-status-details-bin), vendored: no Debian package
 # ships them.
 RPC_PROTO_DIR := proto/third_party/googleapis

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/field_mask.h"
 #include "common/validate.h"
 #include "services/dynamo-svc/dynamo.h"
 
@@ -126,6 +127,19 @@ menu_status dyn_category_create(dyn_svc *s, dyn_call *call,
     dyn_uuid(id);
     c.id = arena_strdup(call->a, id);
   }
+  const char *rid = req->request_id && *req->request_id ? req->request_id : NULL;
+  if (rid) {
+    ProtobufCMessage *original;
+    const char *id;
+    st = dyn_idem_begin(s, call, s->category_table, rid, &req->base, c.id,
+                        &menu__v1__create_category_response__descriptor, &original, &id);
+    c.id = (char *)id;
+    if (!menu_status_is_ok(&st)) return st;
+    if (original) { /* a repeat: the first call's answer, nothing written */
+      *resp = *(Menu__V1__CreateCategoryResponse *)original;
+      return MENU_OK;
+    }
+  }
   c.version = 1;
   char now[32];
   dyn_time_now(now);
@@ -133,12 +147,14 @@ menu_status dyn_category_create(dyn_svc *s, dyn_call *call,
   json_t *item = category_item(pk, &c, order_key(call->a, c.display_order, c.id), now, now);
   bool exists;
   json_t *stored;
-  st = dyn_put_new(s, call, s->category_table, item, NULL, &exists, &stored);
-  if (exists)
+  st = dyn_put_new(s, call, s->category_table, item, rid, &exists, &stored);
+  if (exists) {
     st = menu_status_make(GRPC_STATUS_ALREADY_EXISTS, "category.id: %s already exists",
                           what(call, c.channel, c.id));
-  else if (menu_status_is_ok(&st))
+  } else if (menu_status_is_ok(&st)) {
     resp->category = category_of(call->a, stored);
+    if (rid) dyn_idem_finish(s, call, s->category_table, rid, &resp->base);
+  }
   json_decref(stored);
   json_decref(item);
   return st;
@@ -146,39 +162,75 @@ menu_status dyn_category_create(dyn_svc *s, dyn_call *call,
 
 /* ---- update -------------------------------------------------------------------------------- */
 
+/* update_mask paths of a category, in bit order. */
+enum { CAT_NAME = 1, CAT_DISPLAY_ORDER = 2, CAT_CODES = 4 };
+static const char *const category_paths[] = {"name", "display_order", "product_codes", NULL};
+
 static menu_status update(dyn_svc *s, dyn_call *call, const Menu__V1__UpdateCategoryRequest *req,
                           Menu__V1__UpdateCategoryResponse *resp) {
   const Menu__V1__Category *c = req->category;
   if (!c) return MENU_INVALID("category: required");
-  menu_status st = check_fields(c, true);
+  /* No mask: the fields the request sets (AIP-134). */
+  unsigned set = (c->name && *c->name ? CAT_NAME : 0) | (c->display_order ? CAT_DISPLAY_ORDER : 0) |
+                 (c->n_product_codes ? CAT_CODES : 0);
+  unsigned bits;
+  menu_status st = field_mask_bits(req->update_mask, category_paths, set, &bits);
+  menu_status f = dyn_check_channel(c->channel, "category.channel");
+  menu_status_merge(&st, &f);
+  f = dyn_check_code(c->id, "category.id");
+  menu_status_merge(&st, &f);
+  if (bits & CAT_NAME) {
+    f = dyn_check_name(c->name, "category.name", DYN_NAME_MAX_CHARS);
+    menu_status_merge(&st, &f);
+  }
+  if (bits & CAT_CODES) {
+    f = dyn_check_codes(c->product_codes, c->n_product_codes, DYN_CATEGORY_MAX_CODES,
+                        "category.product_codes");
+    menu_status_merge(&st, &f);
+  }
   if (c->version <= 0)
     menu_status_add_violation(&st, "category.version",
                               "required (the version you read; create sets 1)");
   else if (c->version == INT64_MAX) /* no next version: version + 1 would overflow */
     menu_status_add_violation(&st, "category.version", "out of range (no later version exists)");
+  if (menu_status_is_ok(&st) && !bits)
+    menu_status_add_violation(&st, "update_mask", "nothing to change: set a field or name it");
   if (!menu_status_is_ok(&st)) return st;
+
   char now[32];
   dyn_time_now(now);
   json_t *key = dyn_key(dyn_channel_pk(call->a, c->channel), c->id);
-  json_t *names = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "#pk", "pk", "#name", "name", "#do",
-                            "display_order", "#ok", "order_key", "#codes", "product_codes", "#v",
-                            "version", "#ut", "update_time");
-  json_t *values =
-      json_pack("{s:{s:s},s:o,s:{s:s},s:o,s:o,s:o,s:{s:s}}", ":name", "S", c->name, ":do",
-                ddb_n(c->display_order), ":ok", "S", order_key(call->a, c->display_order, c->id),
-                ":codes", dyn_codes_value(c->product_codes, c->n_product_codes), ":v",
-                ddb_n(c->version), ":next", ddb_n(c->version + 1), ":now", "S", now);
+  json_t *names = json_pack("{s:s,s:s,s:s}", "#pk", "pk", "#v", "version", "#ut", "update_time");
+  json_t *values = json_pack("{s:o,s:o,s:{s:s}}", ":v", ddb_n(c->version), ":next",
+                             ddb_n(c->version + 1), ":now", "S", now);
+  const char *set_expr = "SET #v = :next, #ut = :now";
+  if (bits & CAT_NAME) {
+    json_object_set_new(names, "#name", json_string("name"));
+    json_object_set_new(values, ":name", json_pack("{s:s}", "S", c->name));
+    set_expr = arena_sprintf(call->a, "%s, #name = :name", set_expr);
+  }
+  if (bits & CAT_DISPLAY_ORDER) { /* the index key moves with it */
+    json_object_set_new(names, "#do", json_string("display_order"));
+    json_object_set_new(names, "#ok", json_string("order_key"));
+    json_object_set_new(values, ":do", ddb_n(c->display_order));
+    json_object_set_new(values, ":ok",
+                        json_pack("{s:s}", "S", order_key(call->a, c->display_order, c->id)));
+    set_expr = arena_sprintf(call->a, "%s, #do = :do, #ok = :ok", set_expr);
+  }
+  if (bits & CAT_CODES) {
+    json_object_set_new(names, "#codes", json_string("product_codes"));
+    json_object_set_new(values, ":codes", dyn_codes_value(c->product_codes, c->n_product_codes));
+    set_expr = arena_sprintf(call->a, "%s, #codes = :codes", set_expr);
+  }
   ddb_item_op op = {.table = s->category_table,
                     .key = key,
-                    .update =
-                        "SET #name = :name, #do = :do, #ok = :ok, #codes = :codes, "
-                        "#v = :next, #ut = :now",
+                    .update = set_expr,
                     .condition = "attribute_exists(#pk) AND #v = :v",
                     .names = names,
                     .values = values};
   json_t *attrs = NULL;
   bool conflict;
-  st = dyn_update_versioned(s, call, &op, c->version, &conflict, &attrs);
+  st = dyn_update_versioned(s, call, &op, c->version, NULL, &conflict, &attrs);
   if (conflict)
     st = dyn_conflict_status(s, call, s->category_table, key, c->version,
                              what(call, c->channel, c->id), "category.version");

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/field_mask.h"
 #include "common/validate.h"
 #include "services/dynamo-svc/dynamo.h"
 
@@ -104,6 +105,19 @@ menu_status dyn_collection_create(dyn_svc *s, dyn_call *call,
     dyn_uuid(id);
     c.id = arena_strdup(call->a, id);
   }
+  const char *rid = req->request_id && *req->request_id ? req->request_id : NULL;
+  if (rid) {
+    ProtobufCMessage *original;
+    const char *id;
+    st = dyn_idem_begin(s, call, s->collection_table, rid, &req->base, c.id,
+                        &menu__v1__create_product_collection_response__descriptor, &original, &id);
+    c.id = (char *)id;
+    if (!menu_status_is_ok(&st)) return st;
+    if (original) { /* a repeat: the first call's answer, nothing written */
+      *resp = *(Menu__V1__CreateProductCollectionResponse *)original;
+      return MENU_OK;
+    }
+  }
   char now[32];
   dyn_time_now(now);
   json_t *item = json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:o,s:o,s:{s:s},s:{s:s}}",
@@ -113,12 +127,14 @@ menu_status dyn_collection_create(dyn_svc *s, dyn_call *call,
                            "create_time", "S", now, "update_time", "S", now);
   bool exists;
   json_t *stored;
-  st = dyn_put_new(s, call, s->collection_table, item, NULL, &exists, &stored);
-  if (exists)
+  st = dyn_put_new(s, call, s->collection_table, item, rid, &exists, &stored);
+  if (exists) {
     st = menu_status_make(GRPC_STATUS_ALREADY_EXISTS, "product_collection.id: %s already exists",
                           what(call, c.channel, c.id));
-  else if (menu_status_is_ok(&st))
+  } else if (menu_status_is_ok(&st)) {
     resp->product_collection = collection_of(call->a, stored);
+    if (rid) dyn_idem_finish(s, call, s->collection_table, rid, &resp->base);
+  }
   json_decref(stored);
   json_decref(item);
   return st;
@@ -126,35 +142,67 @@ menu_status dyn_collection_create(dyn_svc *s, dyn_call *call,
 
 /* ---- update -------------------------------------------------------------------------------- */
 
+/* update_mask paths of a product collection, in bit order. */
+enum { COL_NAME = 1, COL_CODES = 2 };
+static const char *const collection_paths[] = {"name", "product_codes", NULL};
+
 static menu_status update(dyn_svc *s, dyn_call *call,
                           const Menu__V1__UpdateProductCollectionRequest *req,
                           Menu__V1__UpdateProductCollectionResponse *resp) {
   const Menu__V1__ProductCollection *c = req->product_collection;
   if (!c) return MENU_INVALID("product_collection: required");
-  menu_status st = check_fields(c, true);
+  /* No mask: the fields the request sets (AIP-134). */
+  unsigned set = (c->name && *c->name ? COL_NAME : 0) | (c->n_product_codes ? COL_CODES : 0);
+  unsigned bits;
+  menu_status st = field_mask_bits(req->update_mask, collection_paths, set, &bits);
+  menu_status f = dyn_check_channel(c->channel, "product_collection.channel");
+  menu_status_merge(&st, &f);
+  f = dyn_check_code(c->id, "product_collection.id");
+  menu_status_merge(&st, &f);
+  if (bits & COL_NAME) {
+    f = dyn_check_name(c->name, "product_collection.name", DYN_NAME_MAX_CHARS);
+    menu_status_merge(&st, &f);
+  }
+  if (bits & COL_CODES) {
+    f = dyn_check_codes(c->product_codes, c->n_product_codes, DYN_COLLECTION_MAX_CODES,
+                        "product_collection.product_codes");
+    menu_status_merge(&st, &f);
+  }
   if (c->version <= 0)
     menu_status_add_violation(&st, "product_collection.version", "required (the version you read)");
   else if (c->version == INT64_MAX) /* no next version: version + 1 would overflow */
     menu_status_add_violation(&st, "product_collection.version",
                               "out of range (no later version exists)");
+  if (menu_status_is_ok(&st) && !bits)
+    menu_status_add_violation(&st, "update_mask", "nothing to change: set a field or name it");
   if (!menu_status_is_ok(&st)) return st;
+
   char now[32];
   dyn_time_now(now);
   json_t *key = dyn_key(dyn_channel_pk(call->a, c->channel), c->id);
-  json_t *names = json_pack("{s:s,s:s,s:s,s:s,s:s}", "#pk", "pk", "#name", "name", "#codes",
-                            "product_codes", "#v", "version", "#ut", "update_time");
-  json_t *values =
-      json_pack("{s:{s:s},s:o,s:o,s:o,s:{s:s}}", ":name", "S", c->name, ":codes", codes_value(c),
-                ":v", ddb_n(c->version), ":next", ddb_n(c->version + 1), ":now", "S", now);
+  json_t *names = json_pack("{s:s,s:s,s:s}", "#pk", "pk", "#v", "version", "#ut", "update_time");
+  json_t *values = json_pack("{s:o,s:o,s:{s:s}}", ":v", ddb_n(c->version), ":next",
+                             ddb_n(c->version + 1), ":now", "S", now);
+  const char *set_expr = "SET #v = :next, #ut = :now";
+  if (bits & COL_NAME) {
+    json_object_set_new(names, "#name", json_string("name"));
+    json_object_set_new(values, ":name", json_pack("{s:s}", "S", c->name));
+    set_expr = arena_sprintf(call->a, "%s, #name = :name", set_expr);
+  }
+  if (bits & COL_CODES) {
+    json_object_set_new(names, "#codes", json_string("product_codes"));
+    json_object_set_new(values, ":codes", dyn_codes_value(c->product_codes, c->n_product_codes));
+    set_expr = arena_sprintf(call->a, "%s, #codes = :codes", set_expr);
+  }
   ddb_item_op op = {.table = s->collection_table,
                     .key = key,
-                    .update = "SET #name = :name, #codes = :codes, #v = :next, #ut = :now",
+                    .update = set_expr,
                     .condition = "attribute_exists(#pk) AND #v = :v",
                     .names = names,
                     .values = values};
   json_t *attrs = NULL;
   bool conflict;
-  st = dyn_update_versioned(s, call, &op, c->version, &conflict, &attrs);
+  st = dyn_update_versioned(s, call, &op, c->version, NULL, &conflict, &attrs);
   if (conflict)
     st = dyn_conflict_status(s, call, s->collection_table, key, c->version,
                              what(call, c->channel, c->id), "product_collection.version");

@@ -148,11 +148,32 @@ menu_status dyn_put_new(dyn_svc *s, dyn_call *call, const char *table, json_t *i
                         const char *seed, bool *exists, json_t **stored);
 
 /* UpdateItem of `key` with op->update (a "SET ..." that sets the version to :next) only if its
- * version is `version`; adds the write token to the update. OK with *attrs the item after
- * the write (new reference), also when a retry finds its own first attempt applied;
- * *conflict (and OK) when the condition failed otherwise. */
+ * version is `version`; adds the write token (seeded by `seed`, NULL: the request id). OK with
+ * *attrs the item after the write (new reference), also when a retry finds its own first attempt
+ * applied; *conflict (and OK) when the condition failed otherwise. */
 menu_status dyn_update_versioned(dyn_svc *s, dyn_call *call, ddb_item_op *op, int64_t version,
-                                 bool *conflict, json_t **attrs);
+                                 const char *seed, bool *conflict, json_t **attrs);
+
+/* ---- idempotent creates (AIP-155, idempotency.c) ----------------------------------------- */
+
+/* How long a request_id is remembered: a repeat within it returns the original result. */
+#define DYN_IDEMPOTENCY_WINDOW_S (24 * 3600)
+
+/* The start of a create carrying request_id (a UUID, checked here: INVALID_ARGUMENT naming
+ * "request_id"). Records the request in `table` (item pk "REQUEST#<request_id>", with
+ * expires_at for DynamoDB TTL; the age is checked on read too, as dynalite ignores TTL).
+ * `req` is the request (its fingerprint, request_id excluded, must match a repeat's, else
+ * INVALID_ARGUMENT). On OK either *original is the response of the first call (arena memory;
+ * answer it, write nothing) or *original is NULL and *id is the id to create (`candidate` on
+ * the first call, the first call's choice on a repeat whose first call did not finish). */
+menu_status dyn_idem_begin(dyn_svc *s, dyn_call *call, const char *table, const char *request_id,
+                           const ProtobufCMessage *req, const char *candidate,
+                           const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **original,
+                           const char **id);
+/* Stores the response of the finished create under its request_id (best effort: a repeat of a
+ * request whose record stayed pending creates the same id again, recognised by its token). */
+void dyn_idem_finish(dyn_svc *s, dyn_call *call, const char *table, const char *request_id,
+                     const ProtobufCMessage *resp);
 
 /* ---- lists ------------------------------------------------------------------------------ */
 

@@ -93,6 +93,18 @@ menu_status dyn_ghost_swap_put(dyn_svc *s, dyn_call *call, const Menu__V1__PutGh
   dyn_time_now(now);
   const char *pk = dyn_channel_pk(call->a, g->channel);
   const char *name = what(call, g->channel, g->product_code);
+  const char *rid = req->request_id && *req->request_id ? req->request_id : NULL;
+  if (rid) {
+    ProtobufCMessage *original;
+    const char *unused;
+    st = dyn_idem_begin(s, call, s->ghost_swap_table, rid, &req->base, g->product_code,
+                        &menu__v1__put_ghost_swap_response__descriptor, &original, &unused);
+    if (!menu_status_is_ok(&st)) return st;
+    if (original) { /* a repeat: the first call's answer, nothing written */
+      *resp = *(Menu__V1__PutGhostSwapResponse *)original;
+      return MENU_OK;
+    }
+  }
   json_t *result = NULL;
   if (g->version == 0) {
     json_t *item = json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:o,s:{s:s},s:{s:s}}", "pk",
@@ -101,7 +113,7 @@ menu_status dyn_ghost_swap_put(dyn_svc *s, dyn_call *call, const Menu__V1__PutGh
                              "swap_product_code", "S", g->swap_product_code, "version", ddb_n(1),
                              "create_time", "S", now, "update_time", "S", now);
     bool exists;
-    st = dyn_put_new(s, call, s->ghost_swap_table, item, NULL, &exists, &result);
+    st = dyn_put_new(s, call, s->ghost_swap_table, item, rid, &exists, &result);
     if (exists)
       st = menu_status_make(GRPC_STATUS_ALREADY_EXISTS,
                             "ghost_swap.product_code: %s already exists (send its version to "
@@ -122,7 +134,7 @@ menu_status dyn_ghost_swap_put(dyn_svc *s, dyn_call *call, const Menu__V1__PutGh
                       .names = names,
                       .values = values};
     bool conflict;
-    st = dyn_update_versioned(s, call, &op, g->version, &conflict, &result);
+    st = dyn_update_versioned(s, call, &op, g->version, rid, &conflict, &result);
     if (conflict)
       st = dyn_conflict_status(s, call, s->ghost_swap_table, key, g->version, name,
                                "ghost_swap.version");
@@ -130,7 +142,10 @@ menu_status dyn_ghost_swap_put(dyn_svc *s, dyn_call *call, const Menu__V1__PutGh
     json_decref(names);
     json_decref(key);
   }
-  if (menu_status_is_ok(&st)) resp->ghost_swap = swap_of(call->a, result);
+  if (menu_status_is_ok(&st)) {
+    resp->ghost_swap = swap_of(call->a, result);
+    if (rid) dyn_idem_finish(s, call, s->ghost_swap_table, rid, &resp->base);
+  }
   json_decref(result);
   return st;
 }

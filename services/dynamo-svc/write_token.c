@@ -79,10 +79,10 @@ menu_status dyn_put_new(dyn_svc *s, dyn_call *call, const char *table, json_t *i
 }
 
 menu_status dyn_update_versioned(dyn_svc *s, dyn_call *call, ddb_item_op *op, int64_t version,
-                                 bool *conflict, json_t **attrs) {
+                                 const char *seed, bool *conflict, json_t **attrs) {
   *conflict = false;
   *attrs = NULL;
-  const char *token = dyn_write_token(call, NULL, op->table, key_text(call, op->key), version);
+  const char *token = dyn_write_token(call, seed, op->table, key_text(call, op->key), version);
   json_object_set_new(op->names, "#wt", json_string(DYN_WRITE_TOKEN_ATTR));
   json_object_set_new(op->values, ":wt", json_pack("{s:s}", "S", token));
   op->update = arena_sprintf(call->a, "%s, #wt = :wt", op->update);
