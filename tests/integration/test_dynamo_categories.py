@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 
 from conftest import Service, dynamo_tables_env as tables_env, env_of, unary
 from menu.v1 import category_pb2 as cat  # noqa: E402
@@ -373,10 +374,16 @@ def test_product_codes_are_kept_in_order_and_replaced_on_update(ch):
         product_codes=["P1013", "P1000"])), cat.UpdateCategoryResponse).category
     assert (list(up.product_codes), up.version) == (["P1013", "P1000"], 2)
     assert list(get(ch, KIOSK, "codes-1").product_codes) == ["P1013", "P1000"]
-    # An update without codes empties the category (the whole category is replaced).
+    # An update without codes keeps them (no mask: only the fields set change, AIP-134)...
     up = call(ch, "UpdateCategory", cat.UpdateCategoryRequest(category=cat.Category(
         id="codes-1", channel=KIOSK, name="Combo", display_order=1, version=2)),
         cat.UpdateCategoryResponse).category
+    assert list(get(ch, KIOSK, "codes-1").product_codes) == ["P1013", "P1000"]
+    # ...and a mask naming product_codes empties the category.
+    call(ch, "UpdateCategory", cat.UpdateCategoryRequest(
+        category=cat.Category(id="codes-1", channel=KIOSK, version=3),
+        update_mask=field_mask_pb2.FieldMask(paths=["product_codes"])),
+        cat.UpdateCategoryResponse)
     assert list(get(ch, KIOSK, "codes-1").product_codes) == []
 
 

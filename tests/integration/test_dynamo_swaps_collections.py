@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 
 from conftest import BIN, Service, dynamo_tables_env as tables_env, env_of, unary
 from demo_data import demo_products
@@ -179,7 +180,8 @@ def test_collection_crud(ch):
     assert e.code() == grpc.StatusCode.ALREADY_EXISTS
     up = rpc(ch, PC + "UpdateProductCollection", pc.UpdateProductCollectionRequest(
         product_collection=pc.ProductCollection(id="lunch", channel=KIOSK, name="Lunch 2",
-                                                product_codes=[], version=1)),
+                                                product_codes=[], version=1),
+        update_mask=field_mask_pb2.FieldMask(paths=["*"])),  # a full replace
         pc.UpdateProductCollectionResponse).product_collection
     assert (up.name, list(up.product_codes), up.version) == ("Lunch 2", [], 2)
     e = err(ch, PC + "UpdateProductCollection", pc.UpdateProductCollectionRequest(
