@@ -317,6 +317,25 @@ static void test_batch_get_never_processed_is_resource_exhausted(void **state) {
   peer_stop(p);
 }
 
+/* UnprocessedKeys rounds are retries: they take tokens from the retry quota like any other, so
+ * an empty bucket ends them long before DYNAMODB_MAX_ATTEMPTS stalled rounds. */
+static void test_batch_get_rounds_take_retry_quota(void **state) {
+  peer_reply script[] = {{200,
+                          "{\"Responses\":{\"t\":[]},\"UnprocessedKeys\":{\"t\":{\"Keys\":"
+                          "[{\"pk\":{\"S\":\"a\"}}]}}}"}};
+  test_peer *p = peer_start(script, 1, NULL);
+  ddb_client *c = client_for(p, 10, 1, 2 * DDB_RETRY_COST, NULL, NULL);
+  json_t *keys = json_pack("[{s:{s:s}}]", "pk", "S", "a");
+  json_t *items = NULL;
+  ddb_error err;
+  menu_status st = ddb_batch_get_item(c, "t", keys, false, ddb_deadline_in(5000), &items, &err);
+  assert_int_equal(st.code, GRPC_STATUS_RESOURCE_EXHAUSTED);
+  assert_int_equal(peer_count(p), 3); /* the first round and the two the quota paid for */
+  json_decref(keys);
+  ddb_client_destroy(c);
+  peer_stop(p);
+}
+
 /* Echoes every requested key as found, so chunking is visible in the request count. */
 static void echo_keys(test_peer *p, const peer_request *req, int index, peer_reply *out) {
   json_t *b = json_loads(req->body, 0, NULL);
@@ -467,6 +486,7 @@ int main(void) {
       cmocka_unit_test(test_retry_quota_stops_retry_storms),
       cmocka_unit_test(test_signature_matches_what_is_sent),
       cmocka_unit_test(test_batch_get_retries_unprocessed_keys),
+      cmocka_unit_test(test_batch_get_rounds_take_retry_quota),
       cmocka_unit_test(test_batch_get_never_processed_is_resource_exhausted),
       cmocka_unit_test(test_batch_get_sends_100_keys_at_most),
       cmocka_unit_test(test_describe_missing_table_is_null_not_error),
