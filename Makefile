@@ -12,7 +12,7 @@ PY := /usr/bin/python3
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 PKGS := grpc libprotobuf-c libcurl openssl jansson libmicrohttpd mariadb zlib
-CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -fno-strict-aliasing \
+CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing \
                -D_GNU_SOURCE -pthread -I. -I$(GEN)
 ifeq ($(SANITIZE),1)
 CFLAGS_BASE += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer

@@ -27,7 +27,7 @@ static struct {
   bool running;     /* the writer thread exists */
   pthread_t thread;
   atomic_ullong dropped;
-} g_ring = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+} g_ring = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static void write_all(const char *p, size_t n) {
   while (n > 0) {

@@ -14,8 +14,8 @@ static void *init(config *c, rpc_server *s) {
   /* Client metrics (grpc_client_*) go to the same registry as the server's own. */
   gateway_backends *b = gateway_backends_create(&bc, rpc_server_metrics(s));
   if (!b) return NULL;
-  static const rpc_method_impl impls[] = {{"GetStoreMenu", NULL, store_menu_get},
-                                          {NULL, NULL, NULL}};
+  static const rpc_method_impl impls[] = {
+      {.name = "GetStoreMenu", .fn = NULL, .async_fn = store_menu_get}, {.name = NULL}};
   if (rpc_server_add_service(s, &menu__v1__menu_service__descriptor, impls, b)) {
     gateway_backends_destroy(b);
     return NULL;

@@ -259,10 +259,10 @@ DYN_HANDLER(update, Menu__V1__UpdateCategoryRequest, Menu__V1__UpdateCategoryRes
 DYN_HANDLER(delete, Menu__V1__DeleteCategoryRequest, Menu__V1__DeleteCategoryResponse)
 
 const rpc_method_impl dyn_category_methods[] = {
-    {"ListCategories", list_handler},
-    {"GetCategory", get_handler},
-    {"CreateCategory", dyn_category_create_handler},
-    {"UpdateCategory", update_handler},
-    {"DeleteCategory", delete_handler},
-    {NULL, NULL},
+    {.name = "ListCategories", .fn = list_handler},
+    {.name = "GetCategory", .fn = get_handler},
+    {.name = "CreateCategory", .fn = dyn_category_create_handler},
+    {.name = "UpdateCategory", .fn = update_handler},
+    {.name = "DeleteCategory", .fn = delete_handler},
+    {.name = NULL},
 };

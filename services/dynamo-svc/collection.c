@@ -235,10 +235,10 @@ DYN_HANDLER(delete, Menu__V1__DeleteProductCollectionRequest,
             Menu__V1__DeleteProductCollectionResponse)
 
 const rpc_method_impl dyn_collection_methods[] = {
-    {"ListProductCollections", list_handler},
-    {"GetProductCollection", get_handler},
-    {"CreateProductCollection", dyn_collection_create_handler},
-    {"UpdateProductCollection", update_handler},
-    {"DeleteProductCollection", delete_handler},
-    {NULL, NULL},
+    {.name = "ListProductCollections", .fn = list_handler},
+    {.name = "GetProductCollection", .fn = get_handler},
+    {.name = "CreateProductCollection", .fn = dyn_collection_create_handler},
+    {.name = "UpdateProductCollection", .fn = update_handler},
+    {.name = "DeleteProductCollection", .fn = delete_handler},
+    {.name = NULL},
 };

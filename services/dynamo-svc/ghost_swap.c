@@ -223,10 +223,10 @@ DYN_HANDLER(delete, Menu__V1__DeleteGhostSwapRequest, Menu__V1__DeleteGhostSwapR
 DYN_HANDLER(batch_get, Menu__V1__BatchGetGhostSwapsRequest, Menu__V1__BatchGetGhostSwapsResponse)
 
 const rpc_method_impl dyn_ghost_swap_methods[] = {
-    {"ListGhostSwaps", list_handler},
-    {"GetGhostSwap", get_handler},
-    {"PutGhostSwap", dyn_ghost_swap_put_handler},
-    {"DeleteGhostSwap", delete_handler},
-    {"BatchGetGhostSwaps", batch_get_handler},
-    {NULL, NULL},
+    {.name = "ListGhostSwaps", .fn = list_handler},
+    {.name = "GetGhostSwap", .fn = get_handler},
+    {.name = "PutGhostSwap", .fn = dyn_ghost_swap_put_handler},
+    {.name = "DeleteGhostSwap", .fn = delete_handler},
+    {.name = "BatchGetGhostSwaps", .fn = batch_get_handler},
+    {.name = NULL},
 };

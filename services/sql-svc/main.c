@@ -20,13 +20,13 @@
 #include "services/sql-svc/sqlsvc.h"
 
 static const rpc_method_impl methods[] = {
-    {"ListProductAvailabilities", availability_list},
-    {"GetProductAvailability", availability_get},
-    {"BatchGetProductAvailabilities", availability_batch_get},
-    {"CreateAvailabilityRule", rules_create},
-    {"GetAvailabilityRule", rules_get},
-    {"TerminateAvailabilityRule", rules_terminate},
-    {NULL, NULL},
+    {.name = "ListProductAvailabilities", .fn = availability_list},
+    {.name = "GetProductAvailability", .fn = availability_get},
+    {.name = "BatchGetProductAvailabilities", .fn = availability_batch_get},
+    {.name = "CreateAvailabilityRule", .fn = rules_create},
+    {.name = "GetAvailabilityRule", .fn = rules_get},
+    {.name = "TerminateAvailabilityRule", .fn = rules_terminate},
+    {.name = NULL},
 };
 
 static void *init(config *c, rpc_server *s) {

@@ -101,9 +101,10 @@ static int setup(void **state) {
                            .max_recv_bytes = 1 << 20};
   f.metrics = metrics_registry_create();
   f.server = rpc_server_create(&cfg, f.metrics);
-  static const rpc_method_impl impls[] = {{"ListCategories", list_categories, NULL},
-                                          {"GetCategory", NULL, get_category_relay},
-                                          {NULL, NULL, NULL}};
+  static const rpc_method_impl impls[] = {
+      {.name = "ListCategories", .fn = list_categories, .async_fn = NULL},
+      {.name = "GetCategory", .fn = NULL, .async_fn = get_category_relay},
+      {.name = NULL}};
   assert_int_equal(
       rpc_server_add_service(f.server, &menu__v1__category_service__descriptor, impls, &f), 0);
   assert_int_equal(rpc_server_start(f.server), 0);

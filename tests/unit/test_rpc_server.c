@@ -82,11 +82,12 @@ static menu_status delete_category(rpc_ctx *ctx, const ProtobufCMessage *req,
   return MENU_UNAVAILABLE("datastore did not answer");
 }
 
-static const rpc_method_impl impls[] = {{"ListCategories", list_categories},
-                                        {"CreateCategory", create_category},
-                                        {"UpdateCategory", NULL, update_category},
-                                        {"DeleteCategory", delete_category},
-                                        {NULL}};
+static const rpc_method_impl impls[] = {
+    {.name = "ListCategories", .fn = list_categories},
+    {.name = "CreateCategory", .fn = create_category},
+    {.name = "UpdateCategory", .fn = NULL, .async_fn = update_category},
+    {.name = "DeleteCategory", .fn = delete_category},
+    {NULL}};
 
 typedef struct {
   metrics_registry *metrics;
