@@ -473,9 +473,14 @@ menu_status pool_error_status(pool_conn *c, unsigned err, const char *msg, const
     case ERRNO_MYSQL_QUERY_TIMEOUT:
       /* The server stopped the statement at the limit we gave it: the connection is fine. */
       return deadline_status(what, msg);
-    case ER_QUERY_INTERRUPTED:
     case ER_LOCK_WAIT_TIMEOUT:
-      /* Our KILL QUERY or a lock wait bounded by the call's time: the connection is fine. */
+      /* With a time-limit dialect every statement's lock waits are bounded by the call's
+       * time, rounded down to a whole-second level: running out of it is the call's deadline,
+       * even with part of a second left. The connection is fine. */
+      if (c->dialect != SQL_DIALECT_NONE || conn_out_of_time(c)) return deadline_status(what, msg);
+      return mysql_unavailable(what, msg);
+    case ER_QUERY_INTERRUPTED:
+      /* Our KILL QUERY: the connection is fine. */
       if (conn_out_of_time(c)) return deadline_status(what, msg);
       if (err == ER_QUERY_INTERRUPTED) c->broken = true; /* someone else's KILL: start afresh */
       return mysql_unavailable(what, msg);

@@ -594,8 +594,14 @@ def test_round_robin_over_two_sql_replicas(start_service, sql_env, dyn_env):
     for i in range(n):
         got = menu_call(gw, allow_partial=True, rid=f"gw-rr-{i}-{time.time_ns()}")
         assert PART.MENU_PART_PRODUCTS not in got.missing_parts
-    count_a = len(rpc_lines(a, BATCH_AVAIL, want=1))
-    count_b = len(rpc_lines(b, BATCH_AVAIL, want=1))
+    # Log lines are written by each server's log thread just after the reply: wait for them.
+    deadline = time.monotonic() + 5
+    while True:
+        count_a = len(rpc_lines(a, BATCH_AVAIL, want=0))
+        count_b = len(rpc_lines(b, BATCH_AVAIL, want=0))
+        if count_a + count_b >= n or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert count_a + count_b >= n  # one call per menu, two when swap targets are asked
     # round_robin alternates over READY replicas; both must carry a real share.
     assert count_a >= n // 4 and count_b >= n // 4, (count_a, count_b)
