@@ -202,6 +202,15 @@ def env_of(info):
     return {k: v for k, v in info.items() if k.isupper()}
 
 
+def status_of(fn):
+    """The gRPC status code of calling fn(): OK, or the code of the RpcError it raised."""
+    try:
+        fn()
+        return grpc.StatusCode.OK
+    except grpc.RpcError as e:
+        return e.code()
+
+
 def unary(channel, method, req, resp_cls, **kw):
     """Calls /pkg.Service/Method with a message class pair; returns (response, call)."""
     fn = channel.unary_unary(

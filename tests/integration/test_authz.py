@@ -14,7 +14,7 @@ import pytest
 import pb
 from conftest import ROOT, HealthCheckRequest, HealthCheckResponse, SERVING, env_of, unary
 from menu.v1 import category_pb2 as cat, common_pb2 as cm, product_availability_pb2 as pa
-from test_sql_support import db_env, fresh_database, migrate, sql, subcommand, wait_until
+from test_sql_support import demo_database, sql, wait_until
 
 POLICIES = ROOT / "deploy" / "k8s" / "overlays" / "production" / "authz"
 AVAIL = "/menu.v1.ProductAvailabilityService/"
@@ -85,12 +85,7 @@ def tls_env(pki, policy):
 
 @pytest.fixture(scope="module")
 def sql_db(mariadb):
-    e = db_env(mariadb, "menu_t_security")
-    fresh_database(e)
-    migrate(e)
-    out = subcommand(e, "seed-demo")
-    assert out.returncode == 0, out.stdout + out.stderr
-    return e
+    return demo_database(mariadb, "menu_t_security")
 
 
 def group_id(env):

@@ -10,8 +10,7 @@ import pytest
 
 from demo_data import demo_products
 from menu.v1 import common_pb2 as cm, product_availability_pb2 as pa, reference_data_pb2 as rd
-from test_sql_support import (batch_get, db_env, fresh_database, list_all, migrate, sql,
-                              subcommand, ts, unary)
+from test_sql_support import batch_get, demo_database, list_all, sql, subcommand, ts, unary
 
 KIOSK, APP = cm.CHANNEL_KIOSK, cm.CHANNEL_APP
 DAY = 86400
@@ -19,12 +18,7 @@ DAY = 86400
 
 @pytest.fixture(scope="module")
 def env(mariadb):
-    e = db_env(mariadb, "menu_t_demo")
-    fresh_database(e)
-    migrate(e)
-    out = subcommand(e, "seed-demo")
-    assert out.returncode == 0, out.stdout + out.stderr
-    return e
+    return demo_database(mariadb, "menu_t_demo")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import urllib.request
 import grpc
 import pytest
 
-from conftest import DB_PASSWORD, ROOT, STATE, free_port, rich_status
+from conftest import DB_PASSWORD, ROOT, STATE, free_port, rich_status, status_of
 from menu.v1 import common_pb2 as cm, product_availability_pb2 as pa
 from test_sql_support import call, list_page, subcommand, sql
 
@@ -38,13 +38,6 @@ def own_db():
     yield d, port, env
     subprocess.run([MARIADB, "stop", str(d)], check=False)
 
-
-def status_of(fn):
-    try:
-        fn()
-        return grpc.StatusCode.OK
-    except grpc.RpcError as e:
-        return e.code()
 
 
 def test_server_restart_unavailable_then_recovers_without_service_restart(own_db, start_service):

@@ -15,20 +15,15 @@ import pytest
 
 from menu.v1 import common_pb2 as cm, product_availability_pb2 as pa
 from conftest import rich_status, unary
-from test_sql_support import (SERVICE, call, db_env, fresh_database, list_all, migrate, sql,
-                              subcommand, ts)
+from test_sql_support import (SERVICE, call, db_env, demo_database, fresh_database, list_all,
+                              sql, subcommand, ts)
 
 KIOSK = cm.CHANNEL_KIOSK
 
 
 @pytest.fixture(scope="module")
 def env(mariadb):
-    e = db_env(mariadb, "menu_t_rules")
-    fresh_database(e)
-    migrate(e)
-    out = subcommand(e, "seed-demo")
-    assert out.returncode == 0, out.stdout + out.stderr
-    return e
+    return demo_database(mariadb, "menu_t_rules")
 
 
 @pytest.fixture

@@ -53,6 +53,16 @@ def migrate(env):
     return out
 
 
+def demo_database(mariadb, database):
+    """A private database on the session MariaDB, migrated and seeded with the demo data."""
+    env = db_env(mariadb, database)
+    fresh_database(env)
+    migrate(env)
+    out = subcommand(env, "seed-demo")
+    assert out.returncode == 0, out.stdout + out.stderr
+    return env
+
+
 def ts(seconds, micros=0):
     return timestamp_pb2.Timestamp(seconds=seconds, nanos=micros * 1000)
 

@@ -7,7 +7,7 @@ whole test run wrote under .local/test and looks for each configured secret."""
 import grpc
 
 from conftest import (AWS_SECRET, AWS_SESSION_TOKEN, CURSOR_KEY, DB_PASSWORD, SESSION_START,
-                      STATE, dynamo_tables_env, env_of, free_port, unary)
+                      STATE, dynamo_tables_env, env_of, free_port, status_of, unary)
 from menu.v1 import category_pb2 as cat, common_pb2 as cm, product_availability_pb2 as pa
 
 ENDPOINT_USER = "it-endpoint-user-41c2"
@@ -18,13 +18,6 @@ OWN_CURSOR_KEY = "it-own-cursor-key-9f8e7d6c5b4a3210"
 SECRETS = [CURSOR_KEY, DB_PASSWORD, AWS_SECRET, AWS_SESSION_TOKEN, ENDPOINT_PASS,
            WRONG_DB_PASSWORD, OWN_CURSOR_KEY]
 
-
-def status_of(fn):
-    try:
-        fn()
-        return grpc.StatusCode.OK
-    except grpc.RpcError as e:
-        return e.code()
 
 
 def test_credentials_paths_then_no_secret_in_any_log_line(dynalite, mariadb, start_service):

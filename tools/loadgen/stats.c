@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "common/status.h"
+
 typedef struct {
   uint64_t latency_ns;
   int code;
@@ -15,27 +17,11 @@ struct lg_stats {
   uint64_t calls, dropped;
 };
 
-static const char *const code_names[LG_CODE_COUNT] = {"OK",
-                                                      "CANCELLED",
-                                                      "UNKNOWN",
-                                                      "INVALID_ARGUMENT",
-                                                      "DEADLINE_EXCEEDED",
-                                                      "NOT_FOUND",
-                                                      "ALREADY_EXISTS",
-                                                      "PERMISSION_DENIED",
-                                                      "RESOURCE_EXHAUSTED",
-                                                      "FAILED_PRECONDITION",
-                                                      "ABORTED",
-                                                      "OUT_OF_RANGE",
-                                                      "UNIMPLEMENTED",
-                                                      "INTERNAL",
-                                                      "UNAVAILABLE",
-                                                      "DATA_LOSS",
-                                                      "UNAUTHENTICATED",
-                                                      "OK_WITHOUT_MESSAGE"};
-
+/* gRPC's codes as the servers' metrics spell them, plus loadgen's own "OK without a message". */
 const char *lg_code_name(int code) {
-  return code >= 0 && code < LG_CODE_COUNT ? code_names[code] : "UNKNOWN";
+  if (code == LG_CODE_BAD_RESPONSE) return "OK_WITHOUT_MESSAGE";
+  return code >= 0 && code < LG_CODE_COUNT ? menu_status_code_name((grpc_status_code)code)
+                                           : "UNKNOWN";
 }
 
 lg_stats *lg_stats_create(size_t cap) {
@@ -111,7 +97,7 @@ json_t *lg_stats_to_json(lg_stats *s, double elapsed_s) {
   json_t *codes = json_object(), *errs = json_object();
   for (int c = 0; c < LG_CODE_COUNT; c++)
     if (s->per_code[c])
-      json_object_set_new(codes, code_names[c], json_integer((json_int_t)s->per_code[c]));
+      json_object_set_new(codes, lg_code_name(c), json_integer((json_int_t)s->per_code[c]));
   json_t *ok_lat = NULL;
   for (size_t i = 0; i < s->n;) {
     size_t j = i;
@@ -123,7 +109,7 @@ json_t *lg_stats_to_json(lg_stats *s, double elapsed_s) {
     if (s->samples[i].code == 0)
       ok_lat = l;
     else
-      json_object_set_new(errs, code_names[s->samples[i].code], l);
+      json_object_set_new(errs, lg_code_name(s->samples[i].code), l);
     i = j;
   }
   if (!ok_lat) ok_lat = latency_json(all, 0);
