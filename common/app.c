@@ -29,7 +29,7 @@ typedef struct {
   unsigned long long seen;
 } log_metrics;
 
-/* log_lines_dropped_total follows the logger's own count at each scrape. */
+/* menu_log_lines_dropped_total follows the logger's own count at each scrape. */
 static void collect_log(void *arg) {
   log_metrics *lm = arg;
   unsigned long long now = log_dropped_lines();
@@ -53,7 +53,7 @@ int app_main(const app_def *def) {
   gpr_set_log_function(grpc_log);
   grpc_init();
   metrics_registry *metrics = metrics_registry_create();
-  log_metrics lm = {metrics_counter(metrics, "log_lines_dropped_total",
+  log_metrics lm = {metrics_counter(metrics, "menu_log_lines_dropped_total",
                                     "Log lines dropped because the log ring was full (stdout "
                                     "slower than the service).",
                                     METRICS_NO_LABELS),

@@ -49,20 +49,20 @@ rpc_server *rpc_server_create(const rpc_server_config *cfg, metrics_registry *me
                                    "Histogram of response latency (seconds) of gRPC that had "
                                    "been application-level handled by the server.",
                                    labels, metrics_default_buckets, metrics_default_buckets_len);
-  s->m_rejected = metrics_counter(metrics, "rpc_server_rejected_total",
+  s->m_rejected = metrics_counter(metrics, "menu_rpc_server_rejected_total",
                                   "Calls answered without running their handler, by reason "
                                   "(overload, draining, cancelled, deadline).",
                                   METRICS_LABELS("reason"));
   s->m_queued_seconds = metrics_histogram(
-      metrics, "rpc_server_queued_seconds",
+      metrics, "menu_rpc_server_queued_seconds",
       "Time a call waited in the handler queue before a handler thread took it.", METRICS_NO_LABELS,
       queued_buckets, sizeof queued_buckets / sizeof *queued_buckets);
-  s->m_queue_depth = metrics_gauge(metrics, "rpc_server_queue_depth",
+  s->m_queue_depth = metrics_gauge(metrics, "menu_rpc_server_queue_depth",
                                    "Calls waiting for a handler thread.", METRICS_NO_LABELS);
-  s->m_in_flight = metrics_gauge(metrics, "rpc_server_in_flight",
+  s->m_in_flight = metrics_gauge(metrics, "menu_rpc_server_in_flight",
                                  "Admitted unary calls not finished yet.", METRICS_NO_LABELS);
   s->m_bytes =
-      metrics_gauge(metrics, "rpc_server_request_bytes",
+      metrics_gauge(metrics, "menu_rpc_server_request_bytes",
                     "Request bytes held (being read, queued or handled).", METRICS_NO_LABELS);
   metrics_on_collect(metrics, collect, s);
   pthread_mutex_init(&s->calls_mu, NULL);

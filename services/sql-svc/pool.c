@@ -266,29 +266,29 @@ pool *pool_create(const pool_config *cfg, metrics_registry *metrics) {
   pthread_cond_init(&p->wd_wake, &ca);
   pthread_condattr_destroy(&ca);
   if (metrics) {
-    p->m_query = metrics_histogram(metrics, "mysql_query_duration_seconds",
+    p->m_query = metrics_histogram(metrics, "menu_mysql_query_duration_seconds",
                                    "MySQL statement latency (prepare + execute + fetch)",
                                    METRICS_LABELS("statement"), query_buckets,
                                    sizeof query_buckets / sizeof *query_buckets);
-    p->m_errors = metrics_counter(metrics, "mysql_query_errors_total",
+    p->m_errors = metrics_counter(metrics, "menu_mysql_query_errors_total",
                                   "MySQL statements that failed, by statement and status",
                                   METRICS_LABELS("statement", "code"));
     p->m_wait = metrics_histogram(
-        metrics, "mysql_pool_wait_seconds", "Time spent waiting for a free pooled connection",
+        metrics, "menu_mysql_pool_wait_seconds", "Time spent waiting for a free pooled connection",
         METRICS_NO_LABELS, query_buckets, sizeof query_buckets / sizeof *query_buckets);
     p->m_timeouts =
-        metrics_counter(metrics, "mysql_pool_acquire_timeouts_total",
+        metrics_counter(metrics, "menu_mysql_pool_acquire_timeouts_total",
                         "Checkouts that found no free connection in time", METRICS_NO_LABELS);
     p->m_reconnects =
-        metrics_counter(metrics, "mysql_pool_connects_total",
+        metrics_counter(metrics, "menu_mysql_pool_connects_total",
                         "Connections (re)established, by result", METRICS_LABELS("result"));
-    p->m_kills = metrics_counter(metrics, "mysql_pool_kills_total",
+    p->m_kills = metrics_counter(metrics, "menu_mysql_pool_kills_total",
                                  "KILL QUERY sent by the watchdog past a call's deadline",
                                  METRICS_LABELS("result"));
     p->m_size =
-        metrics_gauge(metrics, "mysql_pool_size", "Configured pool size", METRICS_NO_LABELS);
-    p->m_in_use =
-        metrics_gauge(metrics, "mysql_pool_in_use", "Connections checked out", METRICS_NO_LABELS);
+        metrics_gauge(metrics, "menu_mysql_pool_size", "Configured pool size", METRICS_NO_LABELS);
+    p->m_in_use = metrics_gauge(metrics, "menu_mysql_pool_in_use", "Connections checked out",
+                                METRICS_NO_LABELS);
     metrics_on_collect(metrics, collect, p);
   }
   for (int i = 0; i < p->size; i++) {

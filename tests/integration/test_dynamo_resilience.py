@@ -219,14 +219,14 @@ def test_throttling_and_500_are_retried(proxied):
     proxy, channel, svc = proxied
     create(channel, "retry-1")
     before = proxy.count("GetItem")
-    throttles = metric(svc, "dynamodb_retries_total", operation="GetItem", reason="throttling")
+    throttles = metric(svc, "menu_dynamodb_retries_total", operation="GetItem", reason="throttling")
     proxy.faults["GetItem"] = [throttle(), SERVER_ERROR]
     assert get(channel, "retry-1").id == "retry-1"
     assert proxy.count("GetItem") - before == 3
-    assert metric(svc, "dynamodb_retries_total", operation="GetItem",
+    assert metric(svc, "menu_dynamodb_retries_total", operation="GetItem",
                   reason="throttling") == throttles + 1
-    assert metric(svc, "dynamodb_retries_total", operation="GetItem", reason="server_error") >= 1
-    assert metric(svc, "dynamodb_errors_total", operation="GetItem",
+    assert metric(svc, "menu_dynamodb_retries_total", operation="GetItem", reason="server_error") >= 1
+    assert metric(svc, "menu_dynamodb_errors_total", operation="GetItem",
                   type="ProvisionedThroughputExceededException") >= 1
 
 

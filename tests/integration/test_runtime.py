@@ -313,7 +313,7 @@ def test_streams_end_in_handled_total_and_health_checks_log_at_debug(start_servi
             'Health",grpc_method="Watch",grpc_code="CANCELLED"} 1') in text
     assert ('grpc_server_handled_total{grpc_type="bidi_stream",grpc_service="grpc.reflection.v1.'
             'ServerReflection",grpc_method="ServerReflectionInfo",grpc_code="OK"} 1') in text
-    assert "\nlog_lines_dropped_total 0\n" in text
+    assert "\nmenu_log_lines_dropped_total 0\n" in text
     svc.stop()
     checks = [l for l in svc.log_lines() if l.get("method") == "/grpc.health.v1.Health/Check"]
     assert len(checks) >= 3  # LOG_LEVEL=debug here; at info kubelet's probes stay quiet

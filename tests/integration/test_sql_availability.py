@@ -422,6 +422,6 @@ def test_datastore_metrics_are_exported(svc):
     import urllib.request
     list_page(svc, "S1", APP, at=AT)
     text = urllib.request.urlopen(f"http://{svc.metrics_addr}/metrics", timeout=5).read().decode()
-    assert 'mysql_query_duration_seconds_count{statement="avail_list_forward"}' in text
-    assert "mysql_pool_size 8" in text and "mysql_pool_in_use 0" in text
-    assert "mysql_pool_wait_seconds_count" in text
+    assert 'menu_mysql_query_duration_seconds_count{statement="avail_list_forward"}' in text
+    assert "menu_mysql_pool_size 8" in text and "menu_mysql_pool_in_use 0" in text
+    assert "menu_mysql_pool_wait_seconds_count" in text

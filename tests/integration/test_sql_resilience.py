@@ -104,7 +104,7 @@ def test_pool_exhausted_waits_then_unavailable_at_the_deadline(own_db, start_ser
     assert len(list_page(svc, "R001", KIOSK, timeout=5).edges) > 0  # the pool healed
     text = urllib.request.urlopen(f"http://{svc.metrics_addr}/metrics", timeout=5).read().decode()
     timeouts = [line for line in text.splitlines()
-                if line.startswith("mysql_pool_acquire_timeouts_total")]
+                if line.startswith("menu_mysql_pool_acquire_timeouts_total")]
     assert timeouts and float(timeouts[0].split()[-1]) >= 1
 
 
@@ -183,11 +183,11 @@ def test_slow_statement_is_stopped_by_the_server_at_the_deadline_and_the_connect
         # while the lock is still held, and they are the same connections.
         now = service_threads(env, exclude=set(service_threads(env)) - set(threads))
         assert now.keys() == threads.keys() and set(now.values()) == {"Sleep"}, now
-        assert metric(svc, 'mysql_query_errors_total{statement="rule_terminate",code="DEADLINE_EXCEEDED"}') == 1
+        assert metric(svc, 'menu_mysql_query_errors_total{statement="rule_terminate",code="DEADLINE_EXCEEDED"}') == 1
         # The connection is reused at once: no reconnect, no new server thread.
         assert len(list_page(svc, "R001", KIOSK, timeout=5).edges) > 0
-        assert metric(svc, "mysql_pool_connects_total") == 0
-        assert metric(svc, "mysql_pool_kills_total") == 0  # no KILL QUERY was needed
+        assert metric(svc, "menu_mysql_pool_connects_total") == 0
+        assert metric(svc, "menu_mysql_pool_kills_total") == 0  # no KILL QUERY was needed
         assert service_threads(env, exclude=set(service_threads(env)) - set(threads)).keys() == threads.keys()
     finally:
         locker.wait(15)

@@ -410,13 +410,15 @@ static void test_metrics_record_retries_errors_and_capacity(void **state) {
   json_decref(item);
   char *text = metrics_render(m);
   assert_non_null(
-      strstr(text, "dynamodb_retries_total{operation=\"GetItem\",reason=\"throttling\"} 1"));
-  assert_non_null(
-      strstr(text, "dynamodb_errors_total{operation=\"GetItem\",type=\"ThrottlingException\"} 1"));
+      strstr(text, "menu_dynamodb_retries_total{operation=\"GetItem\",reason=\"throttling\"} 1"));
   assert_non_null(strstr(
-      text, "dynamodb_consumed_capacity_units_total{operation=\"GetItem\",table=\"t\"} 0.5"));
-  assert_non_null(strstr(text, "dynamodb_request_duration_seconds_count{operation=\"GetItem\"} 1"));
-  assert_non_null(strstr(text, "dynamodb_requests_total{operation=\"GetItem\",outcome=\"OK\"} 1"));
+      text, "menu_dynamodb_errors_total{operation=\"GetItem\",type=\"ThrottlingException\"} 1"));
+  assert_non_null(strstr(
+      text, "menu_dynamodb_consumed_capacity_units_total{operation=\"GetItem\",table=\"t\"} 0.5"));
+  assert_non_null(
+      strstr(text, "menu_dynamodb_request_duration_seconds_count{operation=\"GetItem\"} 1"));
+  assert_non_null(
+      strstr(text, "menu_dynamodb_requests_total{operation=\"GetItem\",outcome=\"OK\"} 1"));
   free(text);
   ddb_client_destroy(c);
   metrics_registry_destroy(m);

@@ -317,7 +317,7 @@ static void test_overload_answers_resource_exhausted_at_once(void **state) {
   assert_int_equal(exhausted, 5);
   assert_int_equal(fast, 5);
   char *text = metrics_render(f->metrics);
-  assert_non_null(strstr(text, "rpc_server_rejected_total{reason=\"overload\"} 5"));
+  assert_non_null(strstr(text, "menu_rpc_server_rejected_total{reason=\"overload\"} 5"));
   free(text);
 }
 
@@ -349,8 +349,8 @@ static void test_queued_calls_whose_caller_left_never_run(void **state) {
   assert_int_equal(call_list(f, 0, 2000, NULL, 0).code, GRPC_STATUS_OK);
   assert_int_equal(atomic_load(&list_runs), 2);
   char *text = metrics_render(f->metrics);
-  assert_non_null(strstr(text, "rpc_server_rejected_total{reason=\"cancelled\"} 1"));
-  assert_non_null(strstr(text, "rpc_server_rejected_total{reason=\"deadline\"} 1"));
+  assert_non_null(strstr(text, "menu_rpc_server_rejected_total{reason=\"cancelled\"} 1"));
+  assert_non_null(strstr(text, "menu_rpc_server_rejected_total{reason=\"deadline\"} 1"));
   free(text);
 }
 

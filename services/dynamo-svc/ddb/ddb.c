@@ -79,26 +79,26 @@ ddb_client *ddb_client_create(const ddb_config *cfg, http_pool *pool, creds_prov
   if (!c->keys) goto fail;
   ddb_retry_quota_init(&c->quota, cfg->retry_quota);
   if (metrics) {
-    c->m_duration = metrics_histogram(metrics, "dynamodb_request_duration_seconds",
+    c->m_duration = metrics_histogram(metrics, "menu_dynamodb_request_duration_seconds",
                                       "DynamoDB operation latency, retries and backoff included.",
                                       METRICS_LABELS("operation"), metrics_default_buckets,
                                       metrics_default_buckets_len);
-    c->m_requests = metrics_counter(metrics, "dynamodb_requests_total",
+    c->m_requests = metrics_counter(metrics, "menu_dynamodb_requests_total",
                                     "DynamoDB operations by outcome (OK or the final error code).",
                                     METRICS_LABELS("operation", "outcome"));
-    c->m_errors = metrics_counter(metrics, "dynamodb_errors_total",
+    c->m_errors = metrics_counter(metrics, "menu_dynamodb_errors_total",
                                   "Failed DynamoDB attempts by error type (__type, or "
                                   "ConnectionError/Timeout/HTTP_<status> without one).",
                                   METRICS_LABELS("operation", "type"));
-    c->m_retries = metrics_counter(metrics, "dynamodb_retries_total",
+    c->m_retries = metrics_counter(metrics, "menu_dynamodb_retries_total",
                                    "DynamoDB retries by reason (throttling, server_error, "
                                    "connection_error, timeout, unprocessed_keys).",
                                    METRICS_LABELS("operation", "reason"));
-    c->m_capacity = metrics_counter(metrics, "dynamodb_consumed_capacity_units_total",
+    c->m_capacity = metrics_counter(metrics, "menu_dynamodb_consumed_capacity_units_total",
                                     "Capacity units DynamoDB reported as consumed.",
                                     METRICS_LABELS("operation", "table"));
     c->m_quota =
-        metrics_gauge(metrics, "dynamodb_retry_quota_tokens",
+        metrics_gauge(metrics, "menu_dynamodb_retry_quota_tokens",
                       "Tokens left in the retry quota (retries stop at 0).", METRICS_NO_LABELS);
     metrics_on_collect(metrics, collect_quota, c);
   }
