@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "menu/v1/catalog_revision.pb-c.h"
 #include "menu/v1/category.pb-c.h"
 #include "menu/v1/ghost_swap.pb-c.h"
 #include "menu/v1/product_availability.pb-c.h"
@@ -126,6 +127,7 @@ gateway_backends *gateway_backends_create(const gateway_backends_config *cfg,
   if (!b->sql) goto Error;
   rpc_channel_add_service(b->dynamo, &menu__v1__category_service__descriptor);
   rpc_channel_add_service(b->dynamo, &menu__v1__ghost_swap_service__descriptor);
+  rpc_channel_add_service(b->dynamo, &menu__v1__catalog_revision_service__descriptor);
   rpc_channel_add_service(b->sql, &menu__v1__product_availability_service__descriptor);
   if (method_bind(&b->list_categories, b->dynamo, "dynamo-svc",
                   &menu__v1__category_service__descriptor, "ListCategories",
@@ -136,7 +138,13 @@ gateway_backends *gateway_backends_create(const gateway_backends_config *cfg,
       method_bind(&b->batch_get_product_availabilities, b->sql, "sql-svc",
                   &menu__v1__product_availability_service__descriptor,
                   "BatchGetProductAvailabilities",
-                  "ProductAvailabilityService.BatchGetProductAvailabilities"))
+                  "ProductAvailabilityService.BatchGetProductAvailabilities") ||
+      method_bind(&b->get_catalog_revision, b->dynamo, "dynamo-svc",
+                  &menu__v1__catalog_revision_service__descriptor, "GetCatalogRevision",
+                  "CatalogRevisionService.GetCatalogRevision") ||
+      method_bind(&b->get_availability_revision, b->sql, "sql-svc",
+                  &menu__v1__product_availability_service__descriptor, "GetAvailabilityRevision",
+                  "ProductAvailabilityService.GetAvailabilityRevision"))
     goto Error;
   log_line *l = log_begin(LOG_INFO, "backends");
   log_str(l, "dynamo_svc_target", cfg->dynamo_target);

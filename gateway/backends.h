@@ -46,6 +46,8 @@ typedef struct {
 typedef struct {
   rpc_channel *dynamo, *sql;
   gateway_method list_categories, batch_get_ghost_swaps, batch_get_product_availabilities;
+  /* The owners' cheap revision reads, polled by gateway/revisions.c. */
+  gateway_method get_catalog_revision, get_availability_revision;
   int64_t deadline_margin_ms;
 } gateway_backends;
 

@@ -1,30 +1,63 @@
 /* gateway: MenuService, composed reads over dynamo-svc and sql-svc. main wires the backend
- * channels (from the environment) to the handlers; it owns no datastore. */
+ * channels (from the environment), the revision poller and the handlers; it owns no
+ * datastore. */
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "common/app.h"
 #include "gateway/backends.h"
+#include "gateway/menu_cache.h"
+#include "gateway/revisions.h"
 #include "gateway/store_menu.h"
 #include "menu/v1/menu.pb-c.h"
+
+/* Everything init builds, torn down by fini in reverse. */
+typedef struct {
+  gateway_backends *be;
+  gateway_revisions *revisions;
+  menu_cache *cache;
+  store_menu_env env;
+} gateway_state;
+
+static void fini(void *state);
 
 static void *init(config *c, rpc_server *s) {
   gateway_backends_config bc;
   gateway_backends_config_load(c, &bc);
+  int poll_ms = gateway_revisions_config_poll_ms(c);
+  size_t cache_bytes;
+  int64_t staleness_ms;
+  menu_cache_config_load(c, &cache_bytes, &staleness_ms);
   if (c->n_errors) return NULL; /* app_main reports them */
+  gateway_state *g = calloc(1, sizeof *g);
   /* Client metrics (grpc_client_*) go to the same registry as the server's own. */
-  gateway_backends *b = gateway_backends_create(&bc, rpc_server_metrics(s));
-  if (!b) return NULL;
+  g->be = gateway_backends_create(&bc, rpc_server_metrics(s));
+  if (!g->be) goto Error;
+  g->revisions = gateway_revisions_create(g->be, poll_ms, rpc_server_metrics(s));
+  if (!g->revisions) goto Error;
+  /* MENU_CACHE_BYTES=0: no cache at all (every read goes to the owners). */
+  if (cache_bytes) g->cache = menu_cache_create(cache_bytes, staleness_ms, rpc_server_metrics(s));
+  g->env = (store_menu_env){
+      .be = g->be, .revisions = g->revisions, .cache = g->cache, .staleness_ms = staleness_ms};
   static const rpc_method_impl impls[] = {
       {.name = "GetStoreMenu", .fn = NULL, .async_fn = store_menu_get}, {.name = NULL}};
-  if (rpc_server_add_service(s, &menu__v1__menu_service__descriptor, impls, b)) {
-    gateway_backends_destroy(b);
-    return NULL;
-  }
-  return b;
+  if (rpc_server_add_service(s, &menu__v1__menu_service__descriptor, impls, &g->env)) goto Error;
+  return g;
+Error:
+  fini(g);
+  return NULL;
 }
 
-/* After the server has stopped: no handler uses the channels any more. */
-static void fini(void *state) { gateway_backends_destroy(state); }
+/* After the server has stopped: no handler uses the channels any more. The poller goes
+ * first: its calls are on the channels. */
+static void fini(void *state) {
+  gateway_state *g = state;
+  if (!g) return;
+  gateway_revisions_destroy(g->revisions);
+  menu_cache_destroy(g->cache);
+  gateway_backends_destroy(g->be);
+  free(g);
+}
 
 int main(void) {
   static const app_def def = {"gateway", "127.0.0.1:50051", "127.0.0.1:9451", init, fini};

@@ -12,13 +12,25 @@
 #include "common/arena.h"
 #include "common/rpc_server.h"
 #include "common/status.h"
+#include "gateway/backends.h"
+#include "gateway/menu_cache.h"
+#include "gateway/revisions.h"
 #include "menu/v1/category.pb-c.h"
 #include "menu/v1/ghost_swap.pb-c.h"
 #include "menu/v1/menu.pb-c.h"
 #include "menu/v1/product_availability.pb-c.h"
 
-/* The rpc_async_fn for GetStoreMenu; `svc` is a gateway_backends (gateway/backends.h). Starts
- * the backend calls and returns; the reply follows from the last call's callback. */
+/* What the MenuService handlers work with, built by main.c and read-only afterwards (each
+ * member is thread-safe on its own). */
+typedef struct {
+  const gateway_backends *be;
+  gateway_revisions *revisions; /* the channels' revisions, polled */
+  menu_cache *cache;            /* NULL when MENU_CACHE_BYTES is 0 */
+  int64_t staleness_ms;         /* MENU_CACHE_STALENESS_MS */
+} store_menu_env;
+
+/* The rpc_async_fn for GetStoreMenu; `svc` is a store_menu_env. Starts the backend calls and
+ * returns; the reply follows from the last call's callback. */
 void store_menu_get(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp, void *svc);
 
 /* ---- pure parts, exposed for unit tests ------------------------------------------------- */
