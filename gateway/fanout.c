@@ -16,6 +16,7 @@ typedef struct fanout_call_rec {
   fanout *f;
   size_t part;
   rpc_client_call *call; /* NULL until rpc_client_call_start returned (set under the lock) */
+  void *arg;             /* fanout_call_with's */
   bool done;
 } fanout_call_rec;
 
@@ -37,6 +38,7 @@ struct fanout {
   fanout_call_rec *calls;
   part_state *parts;
   menu_status fatal; /* set when a failure ends the RPC */
+  void *current_arg; /* of the call whose callback runs */
 };
 
 static int64_t mono_ms(void) {
@@ -45,6 +47,8 @@ static int64_t mono_ms(void) {
 }
 
 bool fanout_part_failed(const fanout *f, size_t part) { return f->parts[part].failed; }
+
+void *fanout_call_arg(const fanout *f) { return f->current_arg; }
 
 static gpr_timespec backend_deadline(const rpc_ctx *ctx, int64_t margin_ms) {
   int64_t left = rpc_ctx_remaining_ms(ctx);
@@ -62,7 +66,9 @@ static void part_fail(fanout *f, size_t part, menu_status s) {
     ps->status = s; /* keeps the backend's reason, field violations and internal detail */
     menu_status_prefix(&ps->status, "%s (%s): ", m->backend, m->name);
   }
-  if (!menu_status_is_ok(&f->fatal) || !f->cfg.ops->is_fatal(s.code, f->cfg.plan)) return;
+  if (!menu_status_is_ok(&f->fatal) || f->cfg.parts[part].optional ||
+      !f->cfg.ops->is_fatal(s.code, f->cfg.plan))
+    return;
   f->fatal = ps->status;
   for (fanout_call_rec *r = f->calls; r; r = r->next)
     if (!r->done) rpc_client_call_cancel(r->call);
@@ -131,10 +137,15 @@ static void on_call_done(rpc_client_call *call, void *user) {
     ps->cut = true; /* cancelled by us after another part's fatal failure */
   } else {
     ps->end_ms = rpc_client_call_end_ms(call) - f->t0_ms;
-    if (!menu_status_is_ok(&s))
+    f->current_arg = r->arg;
+    if (!menu_status_is_ok(&s)) {
       part_fail(f, r->part, s);
-    else if (!over)
+      if (menu_status_is_ok(&f->fatal) && f->cfg.ops->failed)
+        f->cfg.ops->failed(f, r->part, f->cfg.plan);
+    } else if (!over) {
       f->cfg.ops->result(f, r->part, rpc_client_call_response(call), f->cfg.plan);
+    }
+    f->current_arg = NULL;
   }
   bool last = unref_locked(f);
   pthread_mutex_unlock(&f->mu);
@@ -142,6 +153,10 @@ static void on_call_done(rpc_client_call *call, void *user) {
 }
 
 bool fanout_call(fanout *f, size_t part, const ProtobufCMessage *req) {
+  return fanout_call_with(f, part, req, NULL);
+}
+
+bool fanout_call_with(fanout *f, size_t part, const ProtobufCMessage *req, void *arg) {
   if (!menu_status_is_ok(&f->fatal)) return false;
   part_state *ps = &f->parts[part];
   const gateway_method *m = f->cfg.parts[part].m;
@@ -151,6 +166,7 @@ bool fanout_call(fanout *f, size_t part, const ProtobufCMessage *req) {
   fanout_call_rec *r = calloc(1, sizeof *r);
   r->f = f;
   r->part = part;
+  r->arg = arg;
   rpc_client_call_opts o = {.parent = f->ctx, .deadline = f->deadline};
   r->call = rpc_client_call_start(m->channel, m->method, req, &o, on_call_done, r);
   if (!r->call) {

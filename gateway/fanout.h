@@ -22,6 +22,7 @@ typedef struct fanout fanout;
 typedef struct {
   const char *name;        /* "categories": prefix of its log fields */
   const gateway_method *m; /* borrowed; outlives the fanout */
+  bool optional;           /* its failures never end the RPC (e.g. a revision read) */
 } fanout_part;
 
 typedef struct {
@@ -35,6 +36,9 @@ typedef struct {
   /* No call is left and none failed fatally: fill the response. Runs once, on the thread of
    * the last callback; a non-OK status is sent instead of the response. */
   menu_status (*finish)(fanout *f, void *plan);
+  /* Optional: a call of `part` failed and the failure was not fatal (its part is missing);
+   * may start other calls. Runs under the lock on a completion-queue thread. */
+  void (*failed)(fanout *f, size_t part, void *plan);
 } fanout_plan_ops;
 
 typedef struct {
@@ -56,6 +60,12 @@ void fanout_run(rpc_ctx *ctx, const fanout_config *cfg);
  * start (that is a failure of the part) or the fan-out has already failed fatally; the plan
  * then starts nothing more. `req` is encoded before this returns. */
 bool fanout_call(fanout *f, size_t part, const ProtobufCMessage *req);
+
+/* fanout_call with a value of the caller's for this one call, read back with
+ * fanout_call_arg inside the result or failed callback of that call (e.g. a cache key). */
+bool fanout_call_with(fanout *f, size_t part, const ProtobufCMessage *req, void *arg);
+/* The arg of the call whose result or failed callback is running; NULL for fanout_call. */
+void *fanout_call_arg(const fanout *f);
 
 /* Whether any call of `part` failed (the part is missing from the answer). */
 bool fanout_part_failed(const fanout *f, size_t part);
