@@ -106,7 +106,8 @@ def test_reflection_describes_messages_with_their_imports(start_service):
                        if m.name == "GetStoreMenuRequest")
             assert [f.name for f in req.field] == ["store_code", "channel", "at_time",
                                                    "allow_partial", "page", "include_unavailable",
-                                                   "include_empty_categories"]
+                                                   "include_empty_categories", "if_none_match",
+                                                   "fresh_read"]
             assert answers[1].error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
             assert "menu.v1.NoSuchThing" in answers[1].error_response.error_message
             ts = descriptor_pb2.FileDescriptorProto.FromString(
