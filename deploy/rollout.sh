@@ -21,8 +21,9 @@ job=$(awk '/^kind: Job$/{j=1} j&&/^  name: /{print $2; exit}' "$rendered")
 ns=$(awk '/^kind: Job$/{j=1} j&&/^  namespace: /{print $2; exit}' "$rendered")
 
 run() { if [ "${DRY_RUN:-0}" = 1 ]; then echo "$*"; else echo "+ $*" >&2; "$@"; fi; }
-# Objects without the label match `notin` too, so phase one is all but the three Deployments.
-run "$kubectl" apply -f "$rendered" -l 'app.kubernetes.io/component notin (api,backend)'
+# Phase one: every object without the label menu/rollout=after-migration (`!=` matches objects
+# without the label), i.e. all but the three service Deployments.
+run "$kubectl" apply -f "$rendered" -l 'menu/rollout!=after-migration'
 run "$kubectl" -n "$ns" wait --for=condition=complete "job/$job" --timeout="$timeout"
 run "$kubectl" apply -f "$rendered"
 for d in dynamo-svc sql-svc gateway; do

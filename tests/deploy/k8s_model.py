@@ -3,6 +3,7 @@ container's environment, and decide whether NetworkPolicies allow a connection."
 import ipaddress
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +19,32 @@ SERVICES = {  # name -> gRPC port, metrics port
     "sql-svc": (50053, 9453),
 }
 KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl") or "/usr/bin/kubectl"
+# The oldest kustomize the overlays are supported with (deploy/README.md "Requirements"):
+# kubectl 1.27 embeds v5.0.1. Debian bookworm's kubectl 1.20 (kustomize v2) cannot render them.
+MIN_KUSTOMIZE = (5, 0, 0)
+RECOMMENDED_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance",
+                      "app.kubernetes.io/version", "app.kubernetes.io/component",
+                      "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by")
+
+
+def kubectl_problem():
+    """Why the manifest tests cannot run with this kubectl, or None when they can."""
+    if not os.path.exists(KUBECTL):
+        return "kubectl not found: the manifest tests need `kubectl kustomize`"
+    p = subprocess.run([KUBECTL, "version", "--client", "-o", "json"], capture_output=True,
+                       text=True, timeout=60)
+    try:
+        info = json.loads(p.stdout)
+    except ValueError:
+        info = {}
+    client = info.get("clientVersion", {}).get("gitVersion", "unknown")
+    kv = info.get("kustomizeVersion", "")
+    m = re.match(r"v?(\d+)\.(\d+)\.(\d+)", kv)
+    if not m or tuple(int(x) for x in m.groups()) < MIN_KUSTOMIZE:
+        want = ".".join(map(str, MIN_KUSTOMIZE))
+        return (f"kubectl {client} embeds kustomize {kv or '(none reported)'}; the overlays need "
+                f"kustomize v{want} or newer (kubectl 1.27+, deploy/README.md \"Requirements\")")
+    return None
 
 
 def render(overlay):

@@ -8,12 +8,13 @@ import subprocess
 
 import pytest
 
-from k8s_model import (K8S, KUBECTL, OVERLAYS, ROOT, SERVICES, Endpoint, allowed, container_env,
-                       find, image_tag, one, pod_templates, port_of, render, selector_matches,
-                       validate_schemas, volume_for_path)
+from k8s_model import (K8S, KUBECTL, OVERLAYS, RECOMMENDED_LABELS, ROOT, SERVICES, Endpoint, allowed,
+                       container_env, find, image_tag, kubectl_problem, one, pod_templates, port_of,
+                       render, selector_matches, validate_schemas, volume_for_path)
 
-if not os.path.exists(KUBECTL):
-    pytest.skip("kubectl not found: the manifest tests need `kubectl kustomize`", allow_module_level=True)
+_why = kubectl_problem()
+if _why:
+    pytest.skip(_why, allow_module_level=True)
 
 NS = "menu"
 
@@ -49,6 +50,40 @@ def test_everything_in_one_restricted_namespace(rendered):
     stray = [f'{o["kind"]}/{o["metadata"]["name"]}' for o in objs
              if o["kind"] != "Namespace" and o["metadata"].get("namespace") != NS]
     assert not stray, f"objects outside namespace {NS}: {stray}"
+
+
+def test_recommended_labels_on_every_object(rendered):
+    """app.kubernetes.io/{name,instance,version,component,part-of,managed-by} on every object
+    and pod template; version is the release's image tag (the local datastores carry their
+    own); selectors use only the stable name label (a selector is immutable, a version is not)."""
+    overlay, objs = rendered
+    release = image_tag(main_container(deployment(objs, "gateway"))["image"])
+    problems = []
+    for o in objs:
+        what = f'{o["kind"]}/{o["metadata"]["name"]}'
+        labels = o["metadata"].get("labels", {})
+        missing = [k for k in RECOMMENDED_LABELS if not labels.get(k)]
+        if missing:
+            problems.append(f"{what}: no {missing}")
+            continue
+        if labels["app.kubernetes.io/instance"] != f"menu-{overlay}":
+            problems.append(f'{what}: instance {labels["app.kubernetes.io/instance"]}')
+        if labels["app.kubernetes.io/part-of"] != "menu" or labels["app.kubernetes.io/managed-by"] != "kustomize":
+            problems.append(f"{what}: part-of menu, managed-by kustomize")
+        if labels["app.kubernetes.io/component"] != "datastore" and labels["app.kubernetes.io/version"] != release:
+            problems.append(f'{what}: version {labels["app.kubernetes.io/version"]}, release {release}')
+        tmpl = o.get("spec", {}).get("template", {}).get("metadata", {}).get("labels") if o["kind"] in (
+            "Deployment", "Job") else None
+        if tmpl is not None:
+            for k in RECOMMENDED_LABELS:
+                if tmpl.get(k) != labels[k]:
+                    problems.append(f"{what}: pod template {k}={tmpl.get(k)}, object {labels[k]}")
+        if o["kind"] in ("Deployment", "Job", "Service", "PodDisruptionBudget"):
+            sel = o["spec"].get("selector")
+            keys = set((sel or {}).get("matchLabels", sel if o["kind"] == "Service" else {}) or {})
+            if keys - {"app.kubernetes.io/name"}:
+                problems.append(f"{what}: selector on {sorted(keys)} (only app.kubernetes.io/name)")
+    assert not problems, f"overlays/{overlay}:\n  " + "\n  ".join(problems)
 
 
 @pytest.mark.parametrize("svc", SERVICES)
@@ -433,13 +468,12 @@ def test_rollout_applies_the_job_before_the_deployments(rendered):
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     job = find(objs, "Job")[0]["metadata"]["name"]
-    assert "-l app.kubernetes.io/component notin (api,backend)" in lines[0]
+    assert "-l menu/rollout!=after-migration" in lines[0]
     assert f"job/{job}" in lines[1] and "condition=complete" in lines[1]
     assert lines[2].endswith(".yaml") and " -l " not in lines[2]
     # Phase one's selector holds back exactly the three service Deployments.
     held = {f'{o["kind"]}/{o["metadata"]["name"]}' for o in objs
-            if selector_matches({"matchExpressions": [{"key": "app.kubernetes.io/component",
-                                                       "operator": "In", "values": ["api", "backend"]}]},
+            if selector_matches({"matchLabels": {"menu/rollout": "after-migration"}},
                                 o["metadata"].get("labels", {}))}
     assert held == {f"Deployment/{s}" for s in SERVICES}, held
 
