@@ -11,10 +11,12 @@ DEBS=(
   libcmocka-dev zlib1g-dev
   mariadb-server mariadb-client
   nodejs npm
-  python3 python3-grpcio python3-protobuf python3-pytest python3-yaml python3-h2
+  python3 python3-grpcio python3-protobuf python3-pytest python3-yaml python3-h2 python3-boto3
   nghttp2-client curl ca-certificates procps openssl
+  prometheus   # for promtool (tests/deploy checks the alert rules); its server is not used
 )
-NPM_PKGS=(dynalite@4.0.0 @bufbuild/buf@1.75.0 kubernetes-models@5.1.0)
+NPM_PKGS=(dynalite@4.0.0 @bufbuild/buf@1.75.0 kubernetes-models@5.1.0
+  @kubernetes-models/prometheus-operator@6.0.0)
 
 missing=()
 for p in "${DEBS[@]}"; do

@@ -20,7 +20,7 @@ BINARIES = ["gateway", "dynamo-svc", "sql-svc"]
 NOT_FOR_BUILDING = {"clang-format", "libcmocka-dev", "mariadb-server", "mariadb-client", "nodejs",
                     "npm", "python3", "python3-grpcio", "python3-protobuf", "python3-pytest",
                     "python3-yaml", "python3-h2", "nghttp2-client", "curl", "ca-certificates", "procps",
-                    "openssl"}
+                    "openssl", "python3-boto3", "prometheus"}
 
 
 def stages(name):

@@ -1,6 +1,8 @@
 // Validates rendered Kubernetes objects against the API's OpenAPI schemas, offline.
 // Schemas: the npm package kubernetes-models (JSON-schema validators generated from the
-// Kubernetes OpenAPI spec) under .local/node. Those validators check types, formats, enums and
+// Kubernetes OpenAPI spec) under .local/node, and @kubernetes-models/prometheus-operator for
+// the Prometheus Operator's custom resources (monitoring.coreos.com: ServiceMonitor,
+// PrometheusRule). Those validators check types, formats, enums and
 // required fields but accept unknown fields, which the API server rejects (kubectl apply
 // --validate=strict): the package's type declarations list every field of every type, so a
 // second pass walks each object and reports fields no schema declares (a typo such as
@@ -17,14 +19,17 @@ const nodeModules = process.env.K8S_MODELS_NODE_MODULES ||
   path.resolve(here, "../../.local/node/node_modules");
 const modelsDir = path.join(nodeModules, "kubernetes-models");
 const machineryDir = path.join(nodeModules, "@kubernetes-models/apimachinery");
+const operatorDir = path.join(nodeModules, "@kubernetes-models/prometheus-operator");
 if (!fs.existsSync(path.join(modelsDir, "package.json"))) {
   console.error(`validate_k8s: kubernetes-models not found under ${nodeModules}`);
   process.exit(2);
 }
 
-// apiVersion "apps/v1" -> kubernetes-models/apps/v1/<Kind>.js; "v1" -> kubernetes-models/v1.
+// apiVersion "apps/v1" -> kubernetes-models/apps/v1/<Kind>.js; "v1" -> kubernetes-models/v1;
+// "monitoring.coreos.com/v1" -> @kubernetes-models/prometheus-operator/monitoring.coreos.com/v1.
 function modelFile(apiVersion, kind, ext) {
-  return path.join(modelsDir, ...apiVersion.split("/"), `${kind}${ext}`);
+  const dir = apiVersion.startsWith("monitoring.coreos.com/") ? operatorDir : modelsDir;
+  return path.join(dir, ...apiVersion.split("/"), `${kind}${ext}`);
 }
 
 // ---- field inventory from the type declarations ------------------------------------------
@@ -75,6 +80,7 @@ function unknownFields(value, type, where, errors) {
 const objects = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 walkDts(modelsDir);
 walkDts(machineryDir);
+if (fs.existsSync(operatorDir)) walkDts(operatorDir);
 const results = [];
 for (const obj of objects) {
   const kind = obj.kind, apiVersion = obj.apiVersion;
