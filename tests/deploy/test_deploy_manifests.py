@@ -504,3 +504,44 @@ def test_production_authorizes_each_backend_with_the_shipped_policy():
                     method = p.rsplit("/", 1)[1]
                     assert method.startswith(("Get", "List", "BatchGet")), (svc, p)
         assert "spiffe://menu/admin" in rules["admins"]["source"]["principals"]
+
+
+def _policy_allows(policy, principal, path):
+    """gRFC A43 for one call: deny rules first, then any allow rule whose principals and paths
+    match ('abc*' prefix, '*abc' suffix, '*' any)."""
+    def match(pattern, value):
+        if pattern == "*":
+            return True
+        if pattern.endswith("*"):
+            return value.startswith(pattern[:-1])
+        if pattern.startswith("*"):
+            return value.endswith(pattern[1:])
+        return value == pattern
+
+    def rule_matches(r):
+        principals = r.get("source", {}).get("principals")
+        if principals and not any(match(p, principal) for p in principals):
+            return False
+        return any(match(p, path) for p in r.get("request", {}).get("paths", ["*"]))
+
+    if any(rule_matches(r) for r in policy.get("deny_rules", [])):
+        return False
+    return any(rule_matches(r) for r in policy.get("allow_rules", []))
+
+
+def test_production_policies_allow_every_backend_call_the_gateway_makes():
+    """Every method the gateway binds in gateway/backends.c (menus, revision polls) is allowed
+    for spiffe://menu/gateway by that backend's shipped policy: a missing path would be
+    PERMISSION_DENIED on every call in production only."""
+    import json
+    src = (ROOT / "gateway/backends.c").read_text()
+    calls = re.findall(r'method_bind\(&b->\w+,\s*b->\w+,\s*"([\w-]+)",\s*&menu__v1__\w+__descriptor,'
+                       r'\s*"\w+",\s*"(\w+)\.(\w+)"\)', src)
+    assert len(calls) >= 3, "no backend methods found in gateway/backends.c"
+    denied = []
+    for backend, service, method in calls:
+        policy = json.loads((ROOT / "deploy/k8s/overlays/production/authz" / f"{backend}.json").read_text())
+        path = f"/menu.v1.{service}/{method}"
+        if not _policy_allows(policy, "spiffe://menu/gateway", path):
+            denied.append(f"{backend}: {path}")
+    assert not denied, "the gateway's identity may not call: " + ", ".join(denied)
