@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/file.h"
 #include "common/log.h"
 
 /* ---- the policy --------------------------------------------------------------------------- */
@@ -374,20 +375,12 @@ struct authz {
 
 /* Reads and parses the file; NULL with a message in *err (caller frees). */
 static authz_policy *read_policy(const char *path, struct stat *st, char **err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
+  if (stat(path, st) != 0) memset(st, 0, sizeof *st);
+  char *text = file_read_all(path, FILE_CONFIG_MAX, NULL);
+  if (!text) {
     *err = errorf("cannot read: %s", strerror(errno));
     return NULL;
   }
-  fstat(fileno(f), st);
-  char *text = NULL;
-  size_t len = 0;
-  FILE *mem = open_memstream(&text, &len);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, mem);
-  fclose(mem);
-  fclose(f);
   authz_policy *p = authz_policy_parse(text, err);
   free(text);
   return p;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/file.h"
 #include "common/log.h"
 
 void config_error(config *c, const char *fmt, ...) {
@@ -64,17 +65,12 @@ char *config_secret(config *c, const char *name, const char *def) {
   snprintf(file_var, sizeof file_var, "%s_FILE", name);
   const char *path = getenv(file_var);
   if (path && *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    char *secret = file_read_trimmed(path, 4096);
+    if (!secret) {
       config_error(c, "%s=%s: cannot read: %s", file_var, path, strerror(errno));
       return def ? strdup(def) : NULL;
     }
-    char buf[4096];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = 0;
-    return strdup(buf);
+    return secret;
   }
   const char *v = getenv(name);
   if (v && *v) return strdup(v);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "common/rpc_internal.h"
 #include "common/status_details.h"
@@ -50,24 +51,11 @@ struct rpc_client_call {
   arena arena; /* the decoded response */
 };
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)(n > 0 ? n : 0) + 1);
-  size_t got = fread(buf, 1, (size_t)(n > 0 ? n : 0), f);
-  buf[got] = 0;
-  fclose(f);
-  return buf;
-}
-
 static grpc_channel_credentials *channel_credentials(const rpc_channel_config *cfg) {
   if (!cfg->tls_ca_file) return grpc_insecure_credentials_create();
-  char *ca = slurp(cfg->tls_ca_file);
-  char *cert = cfg->tls_cert_file ? slurp(cfg->tls_cert_file) : NULL;
-  char *key = cfg->tls_key_file ? slurp(cfg->tls_key_file) : NULL;
+  char *ca = file_read_all(cfg->tls_ca_file, FILE_CONFIG_MAX, NULL);
+  char *cert = cfg->tls_cert_file ? file_read_all(cfg->tls_cert_file, FILE_CONFIG_MAX, NULL) : NULL;
+  char *key = cfg->tls_key_file ? file_read_all(cfg->tls_key_file, FILE_CONFIG_MAX, NULL) : NULL;
   grpc_channel_credentials *creds = NULL;
   if (!ca || (cfg->tls_cert_file && !cert) || (cfg->tls_key_file && !key)) {
     log_error("cannot read backend TLS files", "ca", cfg->tls_ca_file, "cert", cfg->tls_cert_file,

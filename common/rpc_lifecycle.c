@@ -7,34 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "common/rpc_server_impl.h"
 
-static char *read_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (len + 4096 + 1 > cap) {
-      cap = cap ? cap * 2 : 8192;
-      char *grown = realloc(buf, cap);
-      if (!grown) abort();
-      buf = grown;
-    }
-    size_t n = fread(buf + len, 1, 4096, f);
-    len += n;
-    if (n < 4096) break;
-  }
-  fclose(f);
-  buf[len] = 0;
-  return buf;
-}
-
 static grpc_server_credentials *server_credentials(const rpc_server_config *c) {
   if (!c->tls_cert_file) return grpc_insecure_server_credentials_create();
-  char *cert = read_file(c->tls_cert_file), *key = read_file(c->tls_key_file);
-  char *ca = c->tls_client_ca_file ? read_file(c->tls_client_ca_file) : NULL;
+  char *cert = file_read_all(c->tls_cert_file, FILE_CONFIG_MAX, NULL),
+       *key = file_read_all(c->tls_key_file, FILE_CONFIG_MAX, NULL);
+  char *ca =
+      c->tls_client_ca_file ? file_read_all(c->tls_client_ca_file, FILE_CONFIG_MAX, NULL) : NULL;
   grpc_server_credentials *creds = NULL;
   if (!cert || !key || (c->tls_client_ca_file && !ca)) {
     log_error("cannot read TLS files", "cert", c->tls_cert_file, "key", c->tls_key_file,

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "common/strbuf.h"
 
@@ -89,18 +90,6 @@ static int list_migrations(const char *dir, migration_file **out, int *n, menu_s
   return 0;
 }
 
-static char *read_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  strbuf b;
-  strbuf_init(&b);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) strbuf_append(&b, buf, n);
-  fclose(f);
-  return strbuf_take(&b);
-}
-
 static menu_status exec_sql(MYSQL *m, const char *sql, const char *what) {
   if (mysql_real_query(m, sql, strlen(sql))) {
     return menu_status_make(GRPC_STATUS_UNAVAILABLE, "migrations: %s: %s", what, mysql_error(m));
@@ -112,7 +101,7 @@ static menu_status exec_sql(MYSQL *m, const char *sql, const char *what) {
 
 /* Statements end with ';' as the last non-blank character of a line; `--` lines are comments. */
 static menu_status apply_file(MYSQL *m, const char *path, const char *name) {
-  char *text = read_file(path);
+  char *text = file_read_all(path, FILE_CONFIG_MAX, NULL);
   if (!text)
     return menu_status_make(GRPC_STATUS_FAILED_PRECONDITION, "migrations: cannot read %s", path);
   menu_status st = MENU_OK;

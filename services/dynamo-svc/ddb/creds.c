@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "common/netaddr.h"
 #include "common/strbuf.h"
@@ -150,27 +151,17 @@ typedef struct {
 } web_provider;
 
 static char *read_token(const char *path, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
+  char *token = file_read_trimmed(path, MAX_TOKEN_FILE);
+  if (!token) {
     snprintf(err, errlen, "cannot read AWS_WEB_IDENTITY_TOKEN_FILE %s: %s", path, strerror(errno));
     return NULL;
   }
-  strbuf b;
-  strbuf_init(&b);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0 && b.len < MAX_TOKEN_FILE)
-    strbuf_append(&b, buf, n);
-  fclose(f);
-  while (b.len &&
-         (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' || b.data[b.len - 1] == ' '))
-    b.data[--b.len] = '\0';
-  if (!b.len) {
+  if (!*token) {
     snprintf(err, errlen, "AWS_WEB_IDENTITY_TOKEN_FILE %s is empty", path);
-    strbuf_free(&b);
+    free(token);
     return NULL;
   }
-  return strbuf_take(&b);
+  return token;
 }
 
 static void form_param(strbuf *b, const char *k, const char *v) {
