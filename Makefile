@@ -69,7 +69,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_BINS := $(patsubst tools/%.c,$(B)/bin/%,$(TOOL_SRC)) $(B)/bin/loadgen $(B)/bin/sqlfloor
 
 .PHONY: all deps build test unit-test integration-test up down run lint format bench clean images \
-        api-baseline
+        api-baseline FORCE
 .DEFAULT_GOAL := all
 all: build
 
@@ -105,6 +105,17 @@ $(B)/obj/%.o: %.c $(GEN_STAMP)
 $(B)/obj/gen/%.o: $(GEN)/%.c $(GEN_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-error -c $< -o $@
+
+# The version and git revision reach version.c alone, as -D flags from a file that is rewritten
+# only when they change: a commit rebuilds one object and relinks, nothing else recompiles.
+VERSION_FLAGS := $(B)/version.flags
+$(VERSION_FLAGS): FORCE
+	@mkdir -p $(dir $@)
+	@scripts/version-flags.sh >$@.tmp && { cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@; }
+$(B)/obj/common/version.o: common/version.c $(VERSION_FLAGS) $(GEN_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $$(cat $(VERSION_FLAGS)) -MMD -MP -c $< -o $@
+FORCE:
 
 # The descriptor set is linked into each binary for server reflection.
 $(DESC_OBJ): $(DESCRIPTOR_SET) common/descriptor_blob.S

@@ -10,6 +10,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/rpc_server_impl.h"
+#include "common/version.h"
 
 static grpc_server_credentials *server_credentials(const rpc_server_config *c) {
   if (!c->tls_cert_file) return grpc_insecure_server_credentials_create();
@@ -167,6 +168,8 @@ int rpc_server_start(rpc_server *s) {
   }
   rpc_server_notify(s, RPC_SERVER_SERVING);
   log_line *l = log_begin(LOG_INFO, "serving");
+  log_str(l, "version", menu_version());
+  log_str(l, "git_revision", menu_git_revision());
   log_str(l, "grpc_addr", s->cfg.listen_addr);
   log_str(l, "metrics_addr", s->cfg.metrics_addr);
   log_str(l, "tls",

@@ -48,11 +48,14 @@ run() {
 }
 
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+# The build context has no .git: the binaries' --version and start-up log get the revision here.
+short_revision=$(scripts/version-flags.sh --revision)
 for n in "${names[@]}"; do
   image="${registry:+$registry/}menu-$n:$tag"
   # BuildKit reads deploy/docker/$n.Dockerfile.dockerignore (the allow-list of sources).
   run env DOCKER_BUILDKIT=1 "$engine" build -f "deploy/docker/$n.Dockerfile" \
     --label "org.opencontainers.image.revision=$revision" \
+    --build-arg "MENU_GIT_REVISION=$short_revision" \
     --label "org.opencontainers.image.title=menu-$n" -t "$image" .
   ((push)) && run "$engine" push "$image"
 done

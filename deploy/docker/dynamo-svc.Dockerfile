@@ -15,10 +15,14 @@ WORKDIR /src
 # Sources only (dynamo-svc.Dockerfile.dockerignore keeps build/, .local/ and .git out of the context,
 # so make always builds from scratch here and never reuses the host's objects).
 COPY Makefile ./
+COPY VERSION ./
+COPY scripts/version-flags.sh scripts/
 COPY proto proto
 COPY common common
 COPY services services
 COPY gateway gateway
+# The context has no .git: build-images.sh passes the revision for `--version` and the logs.
+ARG MENU_GIT_REVISION=unknown
 # Debug info is dropped, symbols stay (readable backtraces, smaller image).
 RUN make -j"$(nproc)" build/bin/dynamo-svc && strip --strip-debug build/bin/dynamo-svc
 
