@@ -1,12 +1,13 @@
 /* grpc.health.v1.Health: Check (answered on the CQ thread, never queued behind handlers) and
  * Watch (a server stream that gets a message whenever the serving status changes, ended when
- * the server stops). "" means the whole server; every registered service name is known;
- * anything else is NOT_FOUND (Watch: SERVICE_UNKNOWN). Follows the server's state listener. */
+ * the server stops). "" means the whole server (process-level: SERVING from start to drain);
+ * every registered service name is known and is SERVING when the server is and its readiness
+ * (rpc_server_set_service_ready, driven by common/dependency.c) says so; anything else is
+ * NOT_FOUND (Watch: SERVICE_UNKNOWN). Follows the server's state and readiness listeners. */
 #include "common/health.h"
 
 #include <grpc/grpc.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,11 +22,19 @@ typedef Grpc__Health__V1__HealthCheckResponse__ServingStatus serving_status;
 
 typedef struct watcher watcher;
 
+/* A service name some dependency made not ready (names never leave the list). */
+typedef struct not_ready {
+  struct not_ready *next;
+  char *service;
+  bool ready;
+} not_ready;
+
 struct health {
   rpc_server *server;
-  atomic_bool serving; /* written under mu, read by Check without it */
-  pthread_mutex_t mu;  /* guards everything below and every watcher */
+  pthread_mutex_t mu; /* guards everything below and every watcher */
+  bool serving;       /* the whole server: started and not draining */
   bool ended;
+  not_ready *services;
   watcher *watchers;
 };
 
@@ -36,6 +45,7 @@ struct watcher {
   rpc_stream *stream;
   watcher *next;
   grpc_call *call;
+  char *service;  /* the name watched, "" for the server */
   bool known;     /* service name registered */
   bool sending;   /* a SEND_MESSAGE batch is in flight */
   bool dirty;     /* status changed while sending */
@@ -49,6 +59,11 @@ struct watcher {
 
 void health_destroy(health *h) {
   if (!h) return;
+  for (not_ready *n = h->services, *next; n; n = next) {
+    next = n->next;
+    free(n->service);
+    free(n);
+  }
   pthread_mutex_destroy(&h->mu);
   free(h);
 }
@@ -60,6 +75,14 @@ static bool known_service(health *h, const char *name) {
   return false;
 }
 
+/* Caller holds h->mu. The status of a known name. */
+static serving_status status_of(const health *h, const char *service) {
+  if (!h->serving) return NOT_SERVING;
+  for (const not_ready *n = h->services; n && *service; n = n->next)
+    if (!strcmp(n->service, service)) return n->ready ? SERVING : NOT_SERVING;
+  return SERVING;
+}
+
 static void check(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp, void *arg) {
   health *h = arg;
   const Grpc__Health__V1__HealthCheckRequest *in = (const void *)req;
@@ -68,7 +91,9 @@ static void check(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *r
     rpc_ctx_reply(ctx, MENU_NOT_FOUND("unknown service %s", in->service));
     return;
   }
-  out->status = atomic_load(&h->serving) ? SERVING : NOT_SERVING;
+  pthread_mutex_lock(&h->mu);
+  out->status = status_of(h, in->service);
+  pthread_mutex_unlock(&h->mu);
   rpc_ctx_reply(ctx, MENU_OK);
 }
 
@@ -84,6 +109,7 @@ static void watcher_free(watcher *w) {
   if (w->msg) grpc_byte_buffer_destroy(w->msg);
   grpc_slice_unref(w->details);
   grpc_call_unref(w->call);
+  free(w->service);
   rpc_stream_end(w->stream, w->cancelled   ? GRPC_STATUS_CANCELLED
                             : w->finishing ? GRPC_STATUS_UNAVAILABLE
                                            : GRPC_STATUS_OK);
@@ -95,7 +121,7 @@ static void watcher_free(watcher *w) {
 static void watcher_pump(watcher *w) {
   health *h = w->h;
   if (w->sending || w->closed) return;
-  int status = w->known ? (atomic_load(&h->serving) ? SERVING : NOT_SERVING) : SERVICE_UNKNOWN;
+  int status = w->known ? (int)status_of(h, w->service) : SERVICE_UNKNOWN;
   grpc_op ops[3];
   memset(ops, 0, sizeof ops);
   size_t n = 0;
@@ -168,6 +194,8 @@ static void watch_start(rpc_stream *st, grpc_call *call, grpc_byte_buffer *paylo
   w->call = call;
   w->last_sent = -1;
   w->known = req && known_service(h, req->service);
+  w->service = strdup(req ? req->service : "");
+  if (!w->service) abort();
   w->details = grpc_empty_slice();
   arena_free(&a);
 
@@ -190,7 +218,7 @@ static void watch_start(rpc_stream *st, grpc_call *call, grpc_byte_buffer *paylo
 
 static void set_serving(health *h, bool serving) {
   pthread_mutex_lock(&h->mu);
-  atomic_store(&h->serving, serving);
+  h->serving = serving;
   for (watcher *w = h->watchers; w; w = w->next) watcher_pump(w);
   pthread_mutex_unlock(&h->mu);
 }
@@ -200,6 +228,27 @@ static void end_watches(health *h) {
   pthread_mutex_lock(&h->mu);
   h->ended = true;
   for (watcher *w = h->watchers; w; w = w->next) watcher_pump(w);
+  pthread_mutex_unlock(&h->mu);
+}
+
+/* The readiness listener: any thread (the dependency monitor's). */
+static void on_readiness(void *arg, const char *service, bool ready) {
+  health *h = arg;
+  if (!*service || !known_service(h, service)) return;
+  pthread_mutex_lock(&h->mu);
+  not_ready *n = h->services;
+  while (n && strcmp(n->service, service)) n = n->next;
+  if (!n) {
+    n = calloc(1, sizeof *n);
+    if (!n || !(n->service = strdup(service))) abort();
+    n->ready = true;
+    n->next = h->services;
+    h->services = n;
+  }
+  if (n->ready != ready) {
+    n->ready = ready;
+    for (watcher *w = h->watchers; w; w = w->next) watcher_pump(w);
+  }
   pthread_mutex_unlock(&h->mu);
 }
 
@@ -245,5 +294,6 @@ health *health_attach(rpc_server *s) {
     return NULL;
   }
   rpc_server_on_state(s, on_state, h);
+  rpc_server_on_readiness(s, on_readiness, h);
   return h;
 }

@@ -144,6 +144,15 @@ void rpc_server_on_state(rpc_server *s, rpc_server_state_fn fn, void *arg) {
   s->n_listeners++;
 }
 
+void rpc_server_on_readiness(rpc_server *s, rpc_server_readiness_fn fn, void *arg) {
+  s->readiness_fn = fn;
+  s->readiness_arg = arg;
+}
+
+void rpc_server_set_service_ready(rpc_server *s, const char *service, bool ready) {
+  if (s->readiness_fn) s->readiness_fn(s->readiness_arg, service, ready);
+}
+
 void rpc_server_notify(rpc_server *s, rpc_server_state state) {
   for (int i = 0; i < s->n_listeners; i++) s->listeners[i].fn(s->listeners[i].arg, state);
 }

@@ -200,4 +200,13 @@ typedef void (*rpc_server_state_fn)(void *arg, rpc_server_state state);
 /* At most 4 listeners; `arg` is borrowed and must outlive the server's shutdown. */
 void rpc_server_on_state(rpc_server *s, rpc_server_state_fn fn, void *arg);
 
+/* Per-service readiness: whoever watches a service's dependencies (common/dependency.h) says
+ * whether a registered service name can do its job; the health service follows it for that
+ * name (the whole server, "", is not affected). Every name starts ready. One listener (the
+ * health service; `arg` borrowed, must outlive the server). rpc_server_set_service_ready may
+ * be called from any thread, also before start; unknown names are ignored by the listener. */
+typedef void (*rpc_server_readiness_fn)(void *arg, const char *service, bool ready);
+void rpc_server_on_readiness(rpc_server *s, rpc_server_readiness_fn fn, void *arg);
+void rpc_server_set_service_ready(rpc_server *s, const char *service, bool ready);
+
 #endif

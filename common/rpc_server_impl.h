@@ -98,6 +98,8 @@ struct rpc_server {
     void *arg;
   } listeners[RPC_MAX_LISTENERS];
   int n_listeners;
+  rpc_server_readiness_fn readiness_fn; /* set before start, read-only afterwards */
+  void *readiness_arg;
   metrics_http *http;
   authz *authz; /* AUTHZ_POLICY_FILE, or NULL: every call allowed */
   bool started;

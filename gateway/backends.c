@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/health_client.h"
 #include "common/log.h"
 #include "menu/v1/catalog_revision.pb-c.h"
 #include "menu/v1/category.pb-c.h"
@@ -129,6 +130,8 @@ gateway_backends *gateway_backends_create(const gateway_backends_config *cfg,
   rpc_channel_add_service(b->dynamo, &menu__v1__ghost_swap_service__descriptor);
   rpc_channel_add_service(b->dynamo, &menu__v1__catalog_revision_service__descriptor);
   rpc_channel_add_service(b->sql, &menu__v1__product_availability_service__descriptor);
+  health_client_add(b->dynamo); /* readiness probes (gateway/main.c) */
+  health_client_add(b->sql);
   if (method_bind(&b->list_categories, b->dynamo, "dynamo-svc",
                   &menu__v1__category_service__descriptor, "ListCategories",
                   "CategoryService.ListCategories") ||

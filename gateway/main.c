@@ -1,15 +1,24 @@
 /* gateway: MenuService, composed reads over dynamo-svc and sql-svc. main wires the backend
- * channels (from the environment), the revision poller and the handlers; it owns no
- * datastore. */
+ * channels (from the environment), the revision poller and the handlers, and readiness to the
+ * backends' health; it owns no datastore. */
 #include <stddef.h>
 #include <stdlib.h>
 
 #include "common/app.h"
+#include "common/dependency.h"
+#include "common/health_client.h"
 #include "gateway/backends.h"
 #include "gateway/menu_cache.h"
 #include "gateway/revisions.h"
 #include "gateway/store_menu.h"
 #include "menu/v1/menu.pb-c.h"
+
+/* A backend as a dependency: its health for the one service the gateway needs most there (in
+ * each backend every service depends on the same datastore, so one name tells). */
+typedef struct {
+  rpc_channel *channel; /* borrowed from the backends */
+  const char *service;
+} backend_probe;
 
 /* Everything init builds, torn down by fini in reverse. */
 typedef struct {
@@ -17,9 +26,16 @@ typedef struct {
   gateway_revisions *revisions;
   menu_cache *cache;
   store_menu_env env;
+  dependency_monitor *deps;
+  backend_probe dynamo_probe, sql_probe;
 } gateway_state;
 
 static void fini(void *state);
+
+static bool probe_backend(void *arg, int64_t timeout_ms) {
+  backend_probe *p = arg;
+  return health_client_check(p->channel, p->service, timeout_ms);
+}
 
 static void *init(config *c, rpc_server *s) {
   gateway_backends_config bc;
@@ -28,6 +44,8 @@ static void *init(config *c, rpc_server *s) {
   size_t cache_bytes;
   int64_t staleness_ms;
   menu_cache_config_load(c, &cache_bytes, &staleness_ms);
+  dependency_config dc;
+  dependency_config_load(c, &dc);
   if (c->n_errors) return NULL; /* app_main reports them */
   gateway_state *g = calloc(1, sizeof *g);
   /* Client metrics (grpc_client_*) go to the same registry as the server's own. */
@@ -42,17 +60,27 @@ static void *init(config *c, rpc_server *s) {
   static const rpc_method_impl impls[] = {
       {.name = "GetStoreMenu", .fn = NULL, .async_fn = store_menu_get}, {.name = NULL}};
   if (rpc_server_add_service(s, &menu__v1__menu_service__descriptor, impls, &g->env)) goto Error;
+  /* A menu needs both backends: without dynamo-svc there are no categories, without sql-svc
+   * no store and no product (allow_partial can still answer, but a default call fails). */
+  static const char *const needs[] = {"menu.v1.MenuService", NULL};
+  g->dynamo_probe = (backend_probe){g->be->dynamo, "menu.v1.CategoryService"};
+  g->sql_probe = (backend_probe){g->be->sql, "menu.v1.ProductAvailabilityService"};
+  g->deps = dependency_monitor_create(&dc, s);
+  dependency_add(g->deps, "dynamo-svc", needs, probe_backend, &g->dynamo_probe);
+  dependency_add(g->deps, "sql-svc", needs, probe_backend, &g->sql_probe);
+  if (dependency_monitor_start(g->deps)) goto Error;
   return g;
 Error:
   fini(g);
   return NULL;
 }
 
-/* After the server has stopped: no handler uses the channels any more. The poller goes
- * first: its calls are on the channels. */
+/* After the server has stopped: no handler uses the channels any more. The prober and the
+ * poller go first: their calls are on the channels. */
 static void fini(void *state) {
   gateway_state *g = state;
   if (!g) return;
+  dependency_monitor_destroy(g->deps);
   gateway_revisions_destroy(g->revisions);
   menu_cache_destroy(g->cache);
   gateway_backends_destroy(g->be);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/app.h"
+#include "common/dependency.h"
 #include "common/log.h"
 #include "menu/v1/product_availability.pb-c.h"
 #include "menu/v1/reference_data.pb-c.h"
@@ -29,10 +30,14 @@ static const rpc_method_impl methods[] = {
     {.name = NULL},
 };
 
+static bool probe_mysql(void *arg, int64_t timeout_ms) { return pool_probe(arg, timeout_ms); }
+
 static void *init(config *c, rpc_server *s) {
   sqlsvc *svc = calloc(1, sizeof *svc);
   pool_config pc;
   pool_config_load(c, &pc);
+  dependency_config dc;
+  dependency_config_load(c, &dc);
   cursor_key_load(c, &svc->cursor_key);
   if (c->n_errors) { /* app_main reports them; do not connect with half a configuration */
     pool_config_free(&pc);
@@ -45,12 +50,17 @@ static void *init(config *c, rpc_server *s) {
       rpc_server_add_service(s, &menu__v1__reference_data_service__descriptor, reference_methods,
                              svc))
     return NULL;
+  /* Every menu.v1 service of this process needs MySQL. */
+  svc->deps = dependency_monitor_create(&dc, s);
+  dependency_add(svc->deps, "mysql", NULL, probe_mysql, svc->pool);
+  if (dependency_monitor_start(svc->deps)) return NULL;
   return svc;
 }
 
 static void fini(void *state) {
   sqlsvc *svc = state;
   if (!svc) return;
+  dependency_monitor_destroy(svc->deps); /* first: its probe uses the pool */
   pool_destroy(svc->pool);
   cursor_key_free(&svc->cursor_key);
   free(svc);

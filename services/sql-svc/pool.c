@@ -76,6 +76,7 @@ struct pool {
   pthread_t watchdog;
   kill_target *targets; /* watchdog's scratch, size entries */
   bool stopping;
+  MYSQL *probe; /* pool_probe's own connection, touched only by its one caller thread */
   metrics_family *m_query, *m_errors, *m_wait, *m_timeouts, *m_reconnects, *m_size, *m_in_use,
       *m_kills;
 };
@@ -319,6 +320,7 @@ void pool_destroy(pool *p) {
   pthread_cond_broadcast(&p->wd_wake);
   pthread_mutex_unlock(&p->mu);
   pthread_join(p->watchdog, NULL);
+  if (p->probe) mysql_close(p->probe);
   for (int i = 0; i < p->size; i++) {
     conn_close(&p->conns[i]);
     pthread_mutex_destroy(&p->conns[i].kill_mu);
@@ -333,6 +335,21 @@ void pool_destroy(pool *p) {
   free(p->targets);
   free(p->conns);
   free(p);
+}
+
+bool pool_probe(pool *p, int64_t timeout_ms) {
+  int t = (int)((timeout_ms + 999) / 1000); /* Connector/C's timeouts are in whole seconds */
+  if (t < 1) t = 1;
+  if (p->probe && mysql_ping(p->probe) != 0) {
+    mysql_close(p->probe); /* the server restarted or went away: try a fresh connection */
+    p->probe = NULL;
+  }
+  if (p->probe) return true;
+  pool_config cfg = p->cfg;
+  cfg.io_timeout_s = t; /* a server that stops answering fails the probe in t seconds */
+  menu_status st;
+  p->probe = pool_connect_one(&cfg, t, false, &st);
+  return p->probe != NULL;
 }
 
 void pool_stats(pool *p, int *size, int *in_use) {

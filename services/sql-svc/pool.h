@@ -89,6 +89,12 @@ void pool_stmt_done(MYSQL_STMT *stmt);
  * connection is unusable. `what` prefixes the message. */
 menu_status pool_error_status(pool_conn *c, unsigned err, const char *msg, const char *what);
 
+/* Readiness probe: mysql_ping on a connection of its own (never one of the pool's, so a
+ * busy pool is not an unreachable server), reconnected when the ping fails; timeouts of
+ * ceil(timeout_ms / 1 s). True when the server answered. Call from one thread at a time (the
+ * dependency monitor's). */
+bool pool_probe(pool *p, int64_t timeout_ms);
+
 /* Gauges for metrics_on_collect: size and in-use counts. */
 void pool_stats(pool *p, int *size, int *in_use);
 

@@ -20,6 +20,7 @@
 typedef struct {
   pool *pool;
   cursor_key cursor_key;
+  struct dependency_monitor *deps; /* readiness from MySQL's reachability (common/dependency.h) */
 } sqlsvc;
 
 /* Microseconds since the Unix epoch, UTC: the precision MySQL DATETIME(6) keeps. */

@@ -150,7 +150,7 @@ def test_slow_statement_is_stopped_by_the_server_at_the_deadline_and_the_connect
                                          " productAvailabilityRule ORDER BY 1 LIMIT 1")[0])
     assert len(list_page(svc, "R001", KIOSK).edges) > 0
     threads = service_threads(env)
-    assert len(threads) == 2  # the pool's connections, opened at start-up
+    assert len(threads) == 3  # the pool's 2 connections (opened at start-up) + the readiness probe's
 
     # Another client holds the rule's row lock: Terminate waits on it until the server stops
     # the statement at the call's time limit (the lock is held for 4 s).

@@ -28,6 +28,8 @@ struct ddb_client {
   sigv4_key_cache *keys; /* the day's signing key */
   ddb_retry_quota quota;
   metrics_family *m_duration, *m_requests, *m_errors, *m_retries, *m_capacity, *m_quota;
+  ddb_reachability_fn on_reach; /* set before use, read-only afterwards */
+  void *on_reach_arg;
 };
 
 /* ---- configuration ------------------------------------------------------------------------ */
@@ -295,8 +297,14 @@ static http_result send_once(ddb_client *c, const char *op, const char *body, si
  * region takes a few ms). */
 #define DDB_MIN_ATTEMPT_MS 10
 
-menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadline_ms, json_t **out,
-                     ddb_error *err_out) {
+void ddb_client_on_reachability(ddb_client *c, ddb_reachability_fn fn, void *arg) {
+  c->on_reach = fn;
+  c->on_reach_arg = arg;
+}
+
+/* ddb_call with at most max_attempts attempts. */
+static menu_status call(ddb_client *c, const char *op, json_t *body, int64_t deadline_ms,
+                        json_t **out, ddb_error *err_out, int max_attempts) {
   ddb_error err_local, *err = err_out ? err_out : &err_local;
   memset(err, 0, sizeof *err);
   *out = NULL;
@@ -388,7 +396,7 @@ menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadli
     }
     last_kind = kind;
     if (kind == DDB_RETRY_NO || err->kind == DDB_ERR_DEADLINE) break;
-    if (err->attempts >= c->cfg.max_attempts) break;
+    if (err->attempts >= max_attempts) break;
     int64_t delay = ddb_backoff_ms(err->attempts, c->cfg.retry_base_ms, c->cfg.retry_max_backoff_ms,
                                    random_u32());
     /* Sleeping into the deadline, or waking with too little time for a real attempt, would
@@ -426,6 +434,25 @@ done:
                                                           : "Unavailable";
     metrics_add(c->m_requests, METRICS_LABELS(op, outcome), 1);
   }
+  /* Any answer, even an error, means DynamoDB was reached; a call that never tried says
+   * nothing. */
+  if (c->on_reach && err->attempts > 0)
+    c->on_reach(c->on_reach_arg, err->kind == DDB_ERR_NONE || err->http_status != 0);
+  return st;
+}
+
+menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadline_ms, json_t **out,
+                     ddb_error *err) {
+  return call(c, op, body, deadline_ms, out, err, c->cfg.max_attempts);
+}
+
+menu_status ddb_ping(ddb_client *c, const char *table, int64_t deadline_ms) {
+  json_t *b = json_pack("{s:s}", "TableName", table);
+  json_t *resp = NULL;
+  ddb_error err;
+  menu_status st = call(c, "DescribeTable", b, deadline_ms, &resp, &err, 1);
+  json_decref(b);
+  json_decref(resp);
   return st;
 }
 

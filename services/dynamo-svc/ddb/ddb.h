@@ -81,6 +81,16 @@ menu_status ddb_error_status(const char *op, const ddb_error *err);
 menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadline_ms, json_t **out,
                      ddb_error *err);
 
+/* Told after every operation that sent at least one request whether DynamoDB answered
+ * (anything, even an error) or could not be reached. Runs on the calling thread; must not
+ * block. Set once before the client is used. */
+typedef void (*ddb_reachability_fn)(void *arg, bool reachable);
+void ddb_client_on_reachability(ddb_client *c, ddb_reachability_fn fn, void *arg);
+
+/* A readiness probe: one DescribeTable of `table` (free, no capacity), a single attempt
+ * that takes no retry tokens. OK when DynamoDB answered with the table. */
+menu_status ddb_ping(ddb_client *c, const char *table, int64_t deadline_ms);
+
 /* ---- operations ------------------------------------------------------------------------- */
 
 typedef struct {

@@ -1,0 +1,174 @@
+"""Readiness that tells the truth without cascading, through the real binaries: with its
+datastore stopped, a service's per-service health names go NOT_SERVING once the datastore has
+been unreachable for DEPENDENCY_UNHEALTHY_AFTER_MS (not before), while the whole server ("",
+what the kubelet probes) stays SERVING; menu_dependency_up says 0; with the datastore back,
+SERVING and 1 again, in the same process, and Health/Watch streams see every transition. The
+gateway does the same for its backends. Each test stops a datastore or backend of its own
+(never the session-shared ones other tests use)."""
+
+import os
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+
+import grpc
+import pytest
+
+from conftest import (DB_PASSWORD, ROOT, STATE, HealthCheckRequest, HealthCheckResponse, Service,
+                      dynamo_tables_env, env_of, free_port)
+
+SERVING, NOT_SERVING = 1, 2
+AFTER_MS = 1500  # DEPENDENCY_UNHEALTHY_AFTER_MS in these tests
+FAST = {"DEPENDENCY_UNHEALTHY_AFTER_MS": str(AFTER_MS), "DEPENDENCY_PROBE_INTERVAL_MS": "200",
+        "DEPENDENCY_PROBE_TIMEOUT_MS": "200"}
+DYNAMO_SERVICES = ["menu.v1.CategoryService", "menu.v1.GhostSwapService",
+                   "menu.v1.ProductCollectionService"]
+SQL_SERVICES = ["menu.v1.ProductAvailabilityService", "menu.v1.ReferenceDataService"]
+MARIADB = str(ROOT / "scripts/mariadb.sh")
+DYNALITE = str(ROOT / "scripts/dynalite.sh")
+
+
+def health(svc, service=""):
+    with svc.channel() as ch:
+        check = ch.unary_unary("/grpc.health.v1.Health/Check",
+                               request_serializer=HealthCheckRequest.SerializeToString,
+                               response_deserializer=HealthCheckResponse.FromString)
+        return check(HealthCheckRequest(service=service), timeout=2).status
+
+
+def metric(svc, name, **labels):
+    text = urllib.request.urlopen(f"http://{svc.metrics_addr}/metrics", timeout=5).read().decode()
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{want}}} "):
+            return float(line.split()[-1])
+    return None
+
+
+def wait_for(fn, want, timeout):
+    """Polls fn() until it returns want; returns the seconds it took (fails after timeout)."""
+    t0 = time.monotonic()
+    while True:
+        got = fn()
+        if got == want:
+            return time.monotonic() - t0
+        assert time.monotonic() - t0 < timeout, f"still {got}, wanted {want}"
+        time.sleep(0.05)
+
+
+class Watch:
+    """A Health/Watch stream read on a thread: every status it delivered, in order."""
+
+    def __init__(self, svc, service):
+        self.channel = svc.channel()
+        watch = self.channel.unary_stream(
+            "/grpc.health.v1.Health/Watch",
+            request_serializer=HealthCheckRequest.SerializeToString,
+            response_deserializer=HealthCheckResponse.FromString)
+        self.stream = watch(HealthCheckRequest(service=service), timeout=60)
+        self.seen = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        try:
+            for r in self.stream:
+                self.seen.append(r.status)
+        except grpc.RpcError:
+            pass
+
+    def close(self):
+        self.stream.cancel()
+        self.channel.close()
+        self.thread.join(5)
+        return self.seen
+
+
+def outage_and_back(svc, services, dependency, stop, start):
+    """Stops the dependency, checks the timing and every signal, starts it again."""
+    for s in services:
+        assert health(svc, s) == SERVING
+    assert metric(svc, "menu_dependency_up", dependency=dependency) == 1
+    assert metric(svc, "menu_dependency_last_success_timestamp_seconds",
+                  dependency=dependency) > time.time() - 60
+    watch = Watch(svc, services[0])
+    try:
+        t0 = time.monotonic()
+        stop()
+        wait_for(lambda: health(svc, services[0]), NOT_SERVING, AFTER_MS / 1000 + 8)
+        # Not at the first failed probe: only after AFTER_MS of unreachability.
+        took = time.monotonic() - t0
+        assert took >= AFTER_MS / 1000 - 0.1, took
+        for s in services:
+            assert health(svc, s) == NOT_SERVING
+        assert health(svc, "") == SERVING  # the process is fine: no restart, no cascade
+        assert metric(svc, "menu_dependency_up", dependency=dependency) == 0
+        lines = [l for l in svc.log_lines() if l.get("dependency") == dependency]
+        assert any("NOT_SERVING" in l["msg"] for l in lines), lines
+    finally:
+        start()
+    wait_for(lambda: health(svc, services[0]), SERVING, 15)
+    for s in services:
+        assert health(svc, s) == SERVING
+    wait_for(lambda: metric(svc, "menu_dependency_up", dependency=dependency), 1, 5)
+    time.sleep(0.3)
+    assert watch.close() == [SERVING, NOT_SERVING, SERVING]
+    assert svc.proc.poll() is None
+
+
+def test_dynamo_svc_not_serving_while_dynamodb_is_down(start_service):
+    port = free_port()
+    d = STATE / f"dynalite-readiness-{port}"
+    subprocess.run(["rm", "-rf", str(d)], check=True)
+    subprocess.run([DYNALITE, "start", str(d), str(port)], check=True)
+    try:
+        env = {"DYNAMODB_ENDPOINT": f"http://127.0.0.1:{port}", "AWS_REGION": "us-east-1",
+               "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+               **dynamo_tables_env(), **FAST}
+        svc = start_service("dynamo-svc", env=env)
+        outage_and_back(svc, DYNAMO_SERVICES, "dynamodb",
+                        lambda: subprocess.run([DYNALITE, "stop", str(d)], check=True),
+                        lambda: subprocess.run([DYNALITE, "start", str(d), str(port)], check=True))
+    finally:
+        subprocess.run([DYNALITE, "stop", str(d)], check=False)
+
+
+def test_sql_svc_not_serving_while_mysql_is_down(start_service):
+    port = str(free_port())
+    d = STATE / "mariadb-readiness"
+    db_env = {**os.environ, "MENU_DB_PASSWORD": DB_PASSWORD}
+    subprocess.run([MARIADB, "stop", str(d)], check=False)
+    subprocess.run(["rm", "-rf", str(d)], check=True)
+    subprocess.run([MARIADB, "start", str(d), port], check=True, env=db_env)
+    try:
+        env = {"MYSQL_HOST": "127.0.0.1", "MYSQL_PORT": port, "MYSQL_USER": "menu",
+               "MYSQL_PASSWORD": DB_PASSWORD, "MYSQL_DATABASE": "menu", "MYSQL_POOL_SIZE": "2",
+               **FAST}
+        svc = start_service("sql-svc", env=env)
+        outage_and_back(svc, SQL_SERVICES, "mysql",
+                        lambda: subprocess.run([MARIADB, "stop", str(d)], check=True),
+                        lambda: subprocess.run([MARIADB, "start", str(d), port], check=True,
+                                               env=db_env))
+    finally:
+        subprocess.run([MARIADB, "stop", str(d)], check=False)
+
+
+def test_gateway_menu_service_not_serving_while_sql_svc_is_down(start_service, mariadb, dynalite):
+    dyn = start_service("dynamo-svc", env={**env_of(dynalite), **dynamo_tables_env()})
+    sql_port = free_port()
+    sql_env = {**env_of(mariadb), "MYSQL_POOL_SIZE": "2"}
+    sql = [Service("sql-svc", env=sql_env, port=sql_port).wait_ready()]
+    try:
+        gw = start_service("gateway", env={
+            "DYNAMO_SVC_TARGET": f"dns:///{dyn.addr}", "SQL_SVC_TARGET": f"dns:///{sql[0].addr}",
+            **FAST})
+
+        def restart():
+            sql[0] = Service("sql-svc", env=sql_env, port=sql_port).wait_ready()
+
+        outage_and_back(gw, ["menu.v1.MenuService"], "sql-svc", lambda: sql[0].stop(), restart)
+        assert metric(gw, "menu_dependency_up", dependency="dynamo-svc") == 1
+    finally:
+        sql[0].stop(signal.SIGKILL)
