@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/field_check.h"
 #include "common/rpc_client.h"
 #include "common/validate.h"
 #include "gateway/backends.h"
@@ -21,9 +22,8 @@
 /* ---- validation ---------------------------------------------------------------------------- */
 
 menu_status store_menu_validate(const Menu__V1__GetStoreMenuRequest *req) {
-  if (!req->store_code || !req->store_code[0]) return MENU_INVALID("store_code: required");
-  if (!validate_code(req->store_code))
-    return MENU_INVALID("store_code: must match " VALIDATE_CODE_PATTERN);
+  menu_status st = field_check_code(req->store_code, "store_code");
+  if (!menu_status_is_ok(&st)) return st;
   if (req->channel == MENU__V1__CHANNEL__CHANNEL_UNSPECIFIED)
     return MENU_INVALID("channel: required (CHANNEL_UNSPECIFIED is not a channel)");
   /* proto3 enums are open: an unknown number decodes fine and would reach the backends. */

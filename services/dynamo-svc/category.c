@@ -104,13 +104,13 @@ static menu_status get(dyn_svc *s, dyn_call *call, const Menu__V1__GetCategoryRe
 static menu_status check_fields(const Menu__V1__Category *c, bool id_required) {
   menu_status st = dyn_check_channel(c->channel, "category.channel");
   if (id_required || (c->id && *c->id)) {
-    menu_status id = dyn_check_code(c->id, "category.id");
+    menu_status id = field_check_code(c->id, "category.id");
     menu_status_merge(&st, &id);
   }
   menu_status f = dyn_check_name(c->name, "category.name", DYN_NAME_MAX_CHARS);
   menu_status_merge(&st, &f);
-  f = dyn_check_codes(c->product_codes, c->n_product_codes, DYN_CATEGORY_MAX_CODES,
-                      "category.product_codes");
+  f = field_check_code_list(c->product_codes, c->n_product_codes, DYN_CATEGORY_MAX_CODES,
+                            "category.product_codes", true);
   menu_status_merge(&st, &f);
   return st;
 }
@@ -177,15 +177,15 @@ static menu_status update(dyn_svc *s, dyn_call *call, const Menu__V1__UpdateCate
   menu_status st = field_mask_bits(req->update_mask, category_paths, set, &bits);
   menu_status f = dyn_check_channel(c->channel, "category.channel");
   menu_status_merge(&st, &f);
-  f = dyn_check_code(c->id, "category.id");
+  f = field_check_code(c->id, "category.id");
   menu_status_merge(&st, &f);
   if (bits & CAT_NAME) {
     f = dyn_check_name(c->name, "category.name", DYN_NAME_MAX_CHARS);
     menu_status_merge(&st, &f);
   }
   if (bits & CAT_CODES) {
-    f = dyn_check_codes(c->product_codes, c->n_product_codes, DYN_CATEGORY_MAX_CODES,
-                        "category.product_codes");
+    f = field_check_code_list(c->product_codes, c->n_product_codes, DYN_CATEGORY_MAX_CODES,
+                              "category.product_codes", true);
     menu_status_merge(&st, &f);
   }
   if (c->version <= 0)

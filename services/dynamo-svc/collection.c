@@ -35,13 +35,13 @@ static json_t *codes_value(const Menu__V1__ProductCollection *c) {
 static menu_status check_fields(const Menu__V1__ProductCollection *c, bool id_required) {
   menu_status st = dyn_check_channel(c->channel, "product_collection.channel");
   if (id_required || (c->id && *c->id)) {
-    menu_status id = dyn_check_code(c->id, "product_collection.id");
+    menu_status id = field_check_code(c->id, "product_collection.id");
     menu_status_merge(&st, &id);
   }
   menu_status f = dyn_check_name(c->name, "product_collection.name", DYN_NAME_MAX_CHARS);
   menu_status_merge(&st, &f);
-  f = dyn_check_codes(c->product_codes, c->n_product_codes, DYN_COLLECTION_MAX_CODES,
-                      "product_collection.product_codes");
+  f = field_check_code_list(c->product_codes, c->n_product_codes, DYN_COLLECTION_MAX_CODES,
+                            "product_collection.product_codes", true);
   menu_status_merge(&st, &f);
   return st;
 }
@@ -157,15 +157,15 @@ static menu_status update(dyn_svc *s, dyn_call *call,
   menu_status st = field_mask_bits(req->update_mask, collection_paths, set, &bits);
   menu_status f = dyn_check_channel(c->channel, "product_collection.channel");
   menu_status_merge(&st, &f);
-  f = dyn_check_code(c->id, "product_collection.id");
+  f = field_check_code(c->id, "product_collection.id");
   menu_status_merge(&st, &f);
   if (bits & COL_NAME) {
     f = dyn_check_name(c->name, "product_collection.name", DYN_NAME_MAX_CHARS);
     menu_status_merge(&st, &f);
   }
   if (bits & COL_CODES) {
-    f = dyn_check_codes(c->product_codes, c->n_product_codes, DYN_COLLECTION_MAX_CODES,
-                        "product_collection.product_codes");
+    f = field_check_code_list(c->product_codes, c->n_product_codes, DYN_COLLECTION_MAX_CODES,
+                              "product_collection.product_codes", true);
     menu_status_merge(&st, &f);
   }
   if (c->version <= 0)

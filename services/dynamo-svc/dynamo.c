@@ -122,12 +122,6 @@ char *dyn_channel_pk(arena *a, Menu__V1__Channel ch) {
   return arena_sprintf(a, "CHANNEL#%s", name ? name : "UNSPECIFIED");
 }
 
-menu_status dyn_check_code(const char *s, const char *field) {
-  if (!s || !*s) return MENU_INVALID("%s: required", field);
-  if (!validate_code(s)) return MENU_INVALID("%s: must match " VALIDATE_CODE_PATTERN, field);
-  return MENU_OK;
-}
-
 menu_status dyn_check_name(const char *s, const char *field, size_t max_chars) {
   if (!s || !*s) return MENU_INVALID("%s: required", field);
   size_t chars = 0;
@@ -218,7 +212,7 @@ menu_status dyn_get(dyn_svc *s, dyn_call *call, const char *table, const char *n
                     Menu__V1__Channel ch, const char *key_field, const char *key, json_t **item) {
   *item = NULL;
   menu_status st = dyn_check_channel(ch, "channel");
-  if (menu_status_is_ok(&st)) st = dyn_check_code(key, key_field);
+  if (menu_status_is_ok(&st)) st = field_check_code(key, key_field);
   if (!menu_status_is_ok(&st)) return st;
   json_t *k = dyn_key(dyn_channel_pk(call->a, ch), key);
   ddb_item_op op = {.table = table, .key = k, .consistent_read = true};
@@ -234,7 +228,7 @@ menu_status dyn_delete(dyn_svc *s, dyn_call *call, const char *table, const char
                        Menu__V1__Channel ch, const char *key_field, const char *key,
                        int64_t version) {
   menu_status st = dyn_check_channel(ch, "channel");
-  menu_status f = dyn_check_code(key, key_field);
+  menu_status f = field_check_code(key, key_field);
   menu_status_merge(&st, &f);
   if (version <= 0)
     menu_status_add_violation(&st, "version", "required (the version you read)");

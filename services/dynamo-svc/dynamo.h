@@ -13,6 +13,7 @@
 #include "common/cursor.h"
 #include "common/metrics.h"
 #include "common/rpc_server.h"
+#include "common/field_check.h"
 #include "common/status.h"
 #include "google/protobuf/timestamp.pb-c.h"
 #include "menu/v1/category.pb-c.h"
@@ -73,14 +74,8 @@ menu_status dyn_check_channel(Menu__V1__Channel ch, const char *field);
 /* The partition key "CHANNEL#<name>" (arena memory). ch must be valid. */
 char *dyn_channel_pk(arena *a, Menu__V1__Channel ch);
 
-/* Required, and a code (common/validate.h). */
-menu_status dyn_check_code(const char *s, const char *field);
 /* Valid UTF-8, 1..max_chars code points, not only spaces, no control characters. */
 menu_status dyn_check_name(const char *s, const char *field, size_t max_chars);
-
-/* An ordered list of at most `max` product codes, each a code and listed once; the error
- * names the index ("category.product_codes[3]: ..."). */
-menu_status dyn_check_codes(char *const *codes, size_t n, size_t max, const char *field);
 
 /* ---- values ------------------------------------------------------------------------------- */
 

@@ -77,9 +77,9 @@ menu_status dyn_ghost_swap_put(dyn_svc *s, dyn_call *call, const Menu__V1__PutGh
   if (!g) return MENU_INVALID("ghost_swap: required");
   /* Every bad field, not only the first (BadRequest lists them all). */
   menu_status st = dyn_check_channel(g->channel, "ghost_swap.channel");
-  menu_status f = dyn_check_code(g->product_code, "ghost_swap.product_code");
+  menu_status f = field_check_code(g->product_code, "ghost_swap.product_code");
   menu_status_merge(&st, &f);
-  f = dyn_check_code(g->swap_product_code, "ghost_swap.swap_product_code");
+  f = field_check_code(g->swap_product_code, "ghost_swap.swap_product_code");
   menu_status_merge(&st, &f);
   if (menu_status_is_ok(&f) && g->product_code && !strcmp(g->product_code, g->swap_product_code))
     menu_status_add_violation(&st, "ghost_swap.swap_product_code",
@@ -167,15 +167,9 @@ static menu_status batch_get(dyn_svc *s, dyn_call *call,
                              Menu__V1__BatchGetGhostSwapsResponse *resp) {
   menu_status st = dyn_check_channel(req->channel, "channel");
   if (!menu_status_is_ok(&st)) return st;
-  if (req->n_product_codes > DYN_BATCH_GET_MAX)
-    return MENU_INVALID("product_codes: at most %d codes per call (got %zu)", DYN_BATCH_GET_MAX,
-                        req->n_product_codes);
-  for (size_t i = 0; i < req->n_product_codes; i++) {
-    char field[40];
-    snprintf(field, sizeof field, "product_codes[%zu]", i);
-    st = dyn_check_code(req->product_codes[i], field);
-    if (!menu_status_is_ok(&st)) return st;
-  }
+  st = field_check_code_list(req->product_codes, req->n_product_codes, DYN_BATCH_GET_MAX,
+                             "product_codes", false);
+  if (!menu_status_is_ok(&st)) return st;
   if (!req->n_product_codes) return MENU_OK;
   const char *pk = dyn_channel_pk(call->a, req->channel);
   json_t *keys = json_array();

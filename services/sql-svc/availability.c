@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/field_check.h"
 #include "common/page.h"
 #include "common/strbuf.h"
 #include "menu/v1/product_availability.pb-c.h"
@@ -95,9 +96,8 @@ static Menu__V1__ProductAvailability *avail_node(rpc_ctx *ctx, avail_row *r) {
 /* Store and channel checks shared by both RPCs. */
 static menu_status check_store_channel(const char *store, Menu__V1__Channel channel,
                                        const char **channel_code) {
-  if (!store || !*store) return MENU_INVALID("store_code: required");
-  if (!validate_code(store))
-    return MENU_INVALID("store_code: must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$");
+  menu_status st = field_check_code(store, "store_code");
+  if (!menu_status_is_ok(&st)) return st;
   *channel_code = sql_channel_code(channel);
   if (!*channel_code) return MENU_INVALID("channel: required (not CHANNEL_UNSPECIFIED)");
   return MENU_OK;
@@ -318,38 +318,12 @@ out:
   return st;
 }
 
-/* Orders request indices by code, equal codes by index (qsort_r context: the codes). */
-static int code_index_cmp(const void *a, const void *b, void *codes) {
-  size_t x = *(const size_t *)a, y = *(const size_t *)b;
-  int c = strcmp(((char **)codes)[x], ((char **)codes)[y]);
-  return c ? c : (x > y) - (x < y);
-}
-
 /* Rejects more than AVAILABILITY_BATCH_MAX codes, empty or malformed ones and duplicates, each
  * naming the field by index. On success *json is the codes as a JSON array (caller frees):
  * validated codes hold only [A-Za-z0-9_.-], so none needs escaping. */
 static menu_status check_batch_codes(char **codes, size_t n, char **json) {
-  if (n > AVAILABILITY_BATCH_MAX)
-    return MENU_INVALID("product_codes: at most %d codes per call (got %zu)",
-                        AVAILABILITY_BATCH_MAX, n);
-  for (size_t i = 0; i < n; i++) {
-    if (!codes[i] || !*codes[i]) return MENU_INVALID("product_codes[%zu]: required", i);
-    if (!validate_code(codes[i]))
-      return MENU_INVALID("product_codes[%zu]: must match " VALIDATE_CODE_PATTERN, i);
-  }
-  /* Duplicates: the earliest second occurrence in request order, named with its first. */
-  size_t idx[AVAILABILITY_BATCH_MAX];
-  for (size_t i = 0; i < n; i++) idx[i] = i;
-  qsort_r(idx, n, sizeof *idx, code_index_cmp, codes);
-  size_t dup = n, orig = 0;
-  for (size_t i = 1; i < n; i++)
-    if (!strcmp(codes[idx[i]], codes[idx[i - 1]]) && idx[i] < dup) {
-      dup = idx[i];
-      orig = idx[i - 1];
-    }
-  if (dup < n)
-    return MENU_INVALID("product_codes[%zu]: %s is also product_codes[%zu]; list each code once",
-                        dup, codes[dup], orig);
+  menu_status st = field_check_code_list(codes, n, AVAILABILITY_BATCH_MAX, "product_codes", true);
+  if (!menu_status_is_ok(&st)) return st;
   strbuf b;
   strbuf_init(&b);
   strbuf_putc(&b, '[');

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/field_check.h"
 #include "common/page.h"
 #include "common/validate.h"
 #include "menu/v1/reference_data.pb-c.h"
@@ -298,8 +299,8 @@ static menu_status reference_get(rpc_ctx *ctx, sqlsvc *svc, const ref_entity *e,
     if (id <= 0) return MENU_INVALID("%s: required (a positive id)", field);
     sql_bind_i64(&params[0], &id);
   } else {
-    if (!code || !*code) return MENU_INVALID("%s: required", field);
-    if (!validate_code(code)) return MENU_INVALID("%s: must match " VALIDATE_CODE_PATTERN, field);
+    menu_status st = field_check_code(code, field);
+    if (!menu_status_is_ok(&st)) return st;
     sql_bind_str(&params[0], code, &l);
   }
   ProtobufCMessage **nodes = NULL;

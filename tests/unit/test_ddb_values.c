@@ -15,10 +15,10 @@
 #include "services/dynamo-svc/dynamo.h"
 
 static void test_codes(void **state) {
-  menu_status st = dyn_check_code("", "ghost_swap.product_code");
+  menu_status st = field_check_code("", "ghost_swap.product_code");
   assert_int_equal(st.code, GRPC_STATUS_INVALID_ARGUMENT);
   assert_string_equal(st.message, "ghost_swap.product_code: required");
-  st = dyn_check_code("a#b", "category.id"); /* '#' would break the category order key */
+  st = field_check_code("a#b", "category.id"); /* '#' would break the category order key */
   assert_int_equal(st.code, GRPC_STATUS_INVALID_ARGUMENT);
   assert_non_null(strstr(st.message, "category.id: must match"));
 }
@@ -105,7 +105,7 @@ static void test_uuids_are_v4_and_distinct(void **state) {
   assert_int_equal(strlen(a), 36);
   assert_int_equal(a[14], '4');
   assert_non_null(strchr("89ab", a[19]));
-  assert_int_equal(dyn_check_code(a, "id").code,
+  assert_int_equal(field_check_code(a, "id").code,
                    GRPC_STATUS_OK); /* generated ids obey the id rule */
   assert_string_not_equal(a, b);
 }

@@ -4,6 +4,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <string.h>
+
+#include "common/field_check.h"
 #include "common/validate.h"
 
 static void test_codes(void **state) {
@@ -49,11 +52,37 @@ static void test_uuid(void **state) {
   assert_false(validate_uuid(NULL, out));
 }
 
+/* Every bad code of a list is named by index; duplicates name their first occurrence. */
+static void test_code_lists(void **state) {
+  char *ok[] = {"P1", "P2"};
+  assert_int_equal(field_check_code_list(ok, 2, 2, "c", true).code, GRPC_STATUS_OK);
+  menu_status st = field_check_code_list(ok, 2, 1, "c", true);
+  assert_int_equal(st.code, GRPC_STATUS_INVALID_ARGUMENT);
+  assert_string_equal(st.message, "c: at most 1 codes, got 2");
+  char *bad[] = {"P1", "", "P1", "a b", "P1"};
+  st = field_check_code_list(bad, 5, 10, "c", true);
+  assert_int_equal(st.code, GRPC_STATUS_INVALID_ARGUMENT);
+  assert_int_equal(st.n_violations, 2); /* shape first: duplicates only among valid codes */
+  assert_string_equal(st.violations[0].field, "c[1]");
+  assert_string_equal(st.violations[1].field, "c[3]");
+  char *dups[] = {"P3", "P1", "P2", "P1", "P3", "P1"};
+  st = field_check_code_list(dups, 6, 10, "c", true);
+  assert_int_equal(st.n_violations, 3);
+  assert_string_equal(st.violations[0].field, "c[3]");
+  assert_non_null(strstr(st.violations[0].description, "P1 is also c[1]"));
+  assert_string_equal(st.violations[1].field, "c[4]");
+  assert_non_null(strstr(st.violations[1].description, "P3 is also c[0]"));
+  assert_string_equal(st.violations[2].field, "c[5]");
+  assert_non_null(strstr(st.violations[2].description, "P1 is also c[1]"));
+  assert_int_equal(field_check_code_list(dups, 6, 10, "c", false).code, GRPC_STATUS_OK);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_codes),
       cmocka_unit_test(test_utf8),
       cmocka_unit_test(test_uuid),
+      cmocka_unit_test(test_code_lists),
   };
   return cmocka_run_group_tests_name("validate", tests, NULL, NULL);
 }
