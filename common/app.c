@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <malloc.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/health.h"
 #include "common/log.h"
 #include "common/reflection.h"
+#include "common/version.h"
 
 /* gRPC core's own messages, as JSON lines like ours instead of its text format on stderr. */
 static void grpc_log(gpr_log_func_args *a) {
@@ -37,18 +39,64 @@ static void collect_log(void *arg) {
   lm->seen = now;
 }
 
-int app_main(const app_def *def) {
+/* The variables every binary reads, in start-up order: the same calls serve the start and the
+ * --help listing. */
+static void common_config_load(config *c, const app_def *def, rpc_server_config *scfg) {
+  const char *level = config_str(c, "LOG_LEVEL", "info");
+  /* The logger first: the loaders below may log. */
+  if (!c->listing && !log_init(def->name, level))
+    config_error(c, "LOG_LEVEL=%s: use debug, info, warn or error", level);
+  rpc_server_config_load(c, scfg, def->name, def->default_listen, def->default_metrics);
+}
+
+static void usage_print(const app_def *def, FILE *out) {
+  fprintf(out, "usage: %s                serve gRPC (configured by the environment)\n", def->name);
+  fprintf(out, "       %s --version      print the version and git revision\n", def->name);
+  fprintf(out, "       %s --help         this text and every environment variable\n", def->name);
+  if (def->commands_usage) fputs(def->commands_usage, out);
+}
+
+static void help_print(const app_def *def) {
+  usage_print(def, stdout);
+  config listing = {.listing = true};
+  rpc_server_config scfg;
+  common_config_load(&listing, def, &scfg);
+  if (def->config_load) def->config_load(&listing);
+  printf("\nEnvironment (default; README.md, \"Configuration\"):\n");
+  config_vars_print(&listing, stdout);
+}
+
+/* --version, --help, a subcommand, or 2 for anything else; -1: no argument, serve. */
+static int args_handle(const app_def *def, int argc, char **argv) {
+  if (argc < 2) return -1;
+  if (argc == 2 && !strcmp(argv[1], "--version")) {
+    printf("%s %s (%s)\n", def->name, menu_version(), menu_git_revision());
+    return 0;
+  }
+  if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    help_print(def);
+    return 0;
+  }
+  if (def->command && argv[1][0] != '-') {
+    int rc = def->command(argc, argv);
+    if (rc != APP_NOT_A_COMMAND) return rc;
+  }
+  fprintf(stderr, "%s: unknown argument '%s'\n", def->name, argv[1]);
+  usage_print(def, stderr);
+  return 2;
+}
+
+int app_main(const app_def *def, int argc, char **argv) {
+  int args_rc = args_handle(def, argc, argv);
+  if (args_rc >= 0) return args_rc;
   rpc_server_block_signals(); /* before any thread: sigwait in main gets SIGTERM/SIGINT */
   /* Large request buffers are mapped and unmapped, never kept in a thread's heap: a fixed
    * threshold turns off glibc's growing one, which after a burst of 4 MB requests would keep
    * 100 MB resident for good. */
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-  config cfg = {0};
-  const char *level = config_str(&cfg, "LOG_LEVEL", "info");
-  if (!log_init(def->name, level))
-    config_error(&cfg, "LOG_LEVEL=%s: use debug, info, warn or error", level);
+  config cfg = {0}; /* outlives the server: scfg borrows its strings */
   rpc_server_config scfg;
-  rpc_server_config_load(&cfg, &scfg, def->name, def->default_listen, def->default_metrics);
+  common_config_load(&cfg, def, &scfg);
 
   gpr_set_log_function(grpc_log);
   grpc_init();

@@ -60,7 +60,7 @@ void cursor_key_load(config *c, cursor_key *out) {
   RAND_bytes(random, sizeof random);
   cursor_key_set(out, random, sizeof random);
   OPENSSL_cleanse(random, sizeof random);
-  if (!secret)
+  if (!secret && !c->listing)
     log_warn(
         "CURSOR_KEY and CURSOR_KEY_FILE unset: using a random key; cursors will not "
         "survive a restart nor work across replicas",

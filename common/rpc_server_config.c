@@ -9,8 +9,8 @@ void rpc_server_config_load(config *c, rpc_server_config *out, const char *servi
                             const char *default_listen, const char *default_metrics) {
   memset(out, 0, sizeof *out);
   out->service_name = service_name;
-  out->listen_addr = config_str(c, "GRPC_ADDR", default_listen);
-  out->metrics_addr = config_str(c, "METRICS_ADDR", default_metrics);
+  out->listen_addr = config_listen_addr(c, "GRPC_ADDR", default_listen, false);
+  out->metrics_addr = config_listen_addr(c, "METRICS_ADDR", default_metrics, true);
   out->cq_threads = (int)config_int(c, "GRPC_CQ_THREADS", 2, 1, 64);
   out->handler_threads = (int)config_int(c, "GRPC_HANDLER_THREADS", 16, 1, 1024);
   out->requests_per_method = (int)config_int(c, "GRPC_REQUESTS_PER_METHOD", 16, 1, 10000);
@@ -27,7 +27,7 @@ void rpc_server_config_load(config *c, rpc_server_config *out, const char *servi
   out->tls_cert_file = config_str(c, "TLS_CERT_FILE", NULL);
   out->tls_key_file = config_str(c, "TLS_KEY_FILE", NULL);
   out->tls_client_ca_file = config_str(c, "TLS_CLIENT_CA_FILE", NULL);
-  out->health_addr = config_str(c, "HEALTH_ADDR", NULL);
+  out->health_addr = config_listen_addr(c, "HEALTH_ADDR", NULL, false);
   out->authz_policy_file = config_str(c, "AUTHZ_POLICY_FILE", NULL);
   out->authz_refresh_ms = config_int(c, "AUTHZ_POLICY_REFRESH_MS", 1000, 50, 3600000);
   out->min_ping_interval_ms = config_int(c, "GRPC_MIN_PING_INTERVAL_MS", 10000, 0, INT32_MAX);

@@ -87,7 +87,18 @@ static void fini(void *state) {
   free(g);
 }
 
-int main(void) {
-  static const app_def def = {"gateway", "127.0.0.1:50051", "127.0.0.1:9451", init, fini};
-  return app_main(&def);
+/* The variables init reads, for --help. */
+static void config_load(config *c) {
+  gateway_backends_config bc;
+  gateway_backends_config_load(c, &bc);
+  gateway_revisions_config_poll_ms(c);
+  size_t cache_bytes;
+  int64_t staleness_ms;
+  menu_cache_config_load(c, &cache_bytes, &staleness_ms);
+}
+
+int main(int argc, char **argv) {
+  static const app_def def = {"gateway", "127.0.0.1:50051",         "127.0.0.1:9451", init,
+                              fini,      .config_load = config_load};
+  return app_main(&def, argc, argv);
 }

@@ -32,9 +32,8 @@ static void sleep_ms(int64_t ms) {
   nanosleep(&ts, NULL);
 }
 
-dyn_svc *dyn_svc_create(config *c, metrics_registry *metrics) {
-  dyn_svc *s = calloc(1, sizeof *s);
-  if (!s) return NULL;
+/* The service's own variables; returns DYNAMODB_STARTUP_TIMEOUT_MS. */
+static int64_t svc_config_load(config *c, dyn_svc *s) {
   table_name(c, "DYNAMODB_CATEGORY_TABLE", "menu-categories", s->category_table,
              sizeof s->category_table);
   table_name(c, "DYNAMODB_GHOST_SWAP_TABLE", "menu-ghost-swaps", s->ghost_swap_table,
@@ -44,6 +43,24 @@ dyn_svc *dyn_svc_create(config *c, metrics_registry *metrics) {
   s->create_tables = config_bool(c, "DYNAMODB_CREATE_TABLES", true);
   int64_t startup_ms = config_int(c, "DYNAMODB_STARTUP_TIMEOUT_MS", 20000, 0, 600000);
   cursor_key_load(c, &s->cursor_key);
+  return startup_ms;
+}
+
+void dyn_svc_config_load(config *c) {
+  dyn_svc s = {0};
+  svc_config_load(c, &s);
+  cursor_key_free(&s.cursor_key);
+  ddb_config dc;
+  ddb_config_load(c, &dc);
+  /* Without keys or a role this records a problem and builds nothing (no pool needed). */
+  creds_provider *p = creds_from_env(c, NULL, dc.region, false);
+  if (p) creds_destroy(p);
+}
+
+dyn_svc *dyn_svc_create(config *c, metrics_registry *metrics) {
+  dyn_svc *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  int64_t startup_ms = svc_config_load(c, s);
   s->ddb = ddb_client_from_env(c, metrics);
   if (!s->ddb || c->n_errors) goto fail;
   if (s->create_tables) {

@@ -43,6 +43,8 @@ typedef struct {
  * while DynamoDB is not reachable yet). NULL on failure. metrics may be NULL. */
 dyn_svc *dyn_svc_create(config *c, metrics_registry *metrics);
 void dyn_svc_destroy(dyn_svc *s);
+/* Reads every variable dyn_svc_create reads and builds nothing (for --help's listing). */
+void dyn_svc_config_load(config *c);
 
 /* The tables and their key schema (tables.c). Idempotent; waits for ACTIVE. */
 menu_status dyn_tables_ensure(dyn_svc *s, int64_t deadline_ms);

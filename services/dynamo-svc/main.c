@@ -57,12 +57,21 @@ fail:
   return NULL;
 }
 
+static int command(int argc, char **argv) {
+  if (!strcmp(argv[1], "seed-demo")) return dyn_seed_demo_main();
+  return APP_NOT_A_COMMAND;
+}
+
 int main(int argc, char **argv) {
-  if (argc > 1) {
-    if (!strcmp(argv[1], "seed-demo")) return dyn_seed_demo_main();
-    fprintf(stderr, "usage: %s [seed-demo]\n  (no argument: serve gRPC on GRPC_ADDR)\n", argv[0]);
-    return 2;
-  }
-  static const app_def def = {"dynamo-svc", "127.0.0.1:50052", "127.0.0.1:9452", init, fini};
-  return app_main(&def);
+  static const app_def def = {
+      .name = "dynamo-svc",
+      .default_listen = "127.0.0.1:50052",
+      .default_metrics = "127.0.0.1:9452",
+      .init = init,
+      .fini = fini,
+      .command = command,
+      .commands_usage = "       dynamo-svc seed-demo    write the demo data set and exit\n",
+      .config_load = dyn_svc_config_load,
+  };
+  return app_main(&def, argc, argv);
 }

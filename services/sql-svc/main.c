@@ -66,17 +66,23 @@ static void fini(void *state) {
   free(svc);
 }
 
-static int usage(void) {
-  fprintf(stderr,
-          "usage: sql-svc                 serve gRPC (GRPC_ADDR, METRICS_ADDR, MYSQL_*)\n"
-          "       sql-svc migrate         apply migrations (MIGRATIONS_DIR)\n"
-          "       sql-svc seed-demo       load the demo data set\n"
-          "       sql-svc generate [MARKETS REGIONS RESTAURANTS PRODUCTS RULES]\n"
-          "                               load a large generated data set\n"
-          "       sql-svc explain STORE CHANNEL [CODE,CODE,...]\n"
-          "                               the availability statement's plan (e.g. S00042 KIOSK);\n"
-          "                               with codes: BatchGetProductAvailabilities' statement\n");
-  return 2;
+static const char commands_usage[] =
+    "       sql-svc migrate         apply migrations (MIGRATIONS_DIR)\n"
+    "       sql-svc seed-demo       load the demo data set\n"
+    "       sql-svc generate [MARKETS REGIONS RESTAURANTS PRODUCTS RULES]\n"
+    "                               load a large generated data set\n"
+    "       sql-svc explain STORE CHANNEL [CODE,CODE,...]\n"
+    "                               the availability statement's plan (e.g. S00042 KIOSK);\n"
+    "                               with codes: BatchGetProductAvailabilities' statement\n";
+
+/* The variables init reads, for --help. */
+static void config_load(config *c) {
+  pool_config pc;
+  pool_config_load(c, &pc);
+  pool_config_free(&pc);
+  cursor_key k;
+  cursor_key_load(c, &k);
+  cursor_key_free(&k);
 }
 
 /* One-shot commands: own connection, JSON log lines, exit code 0 / 1 / 2. */
@@ -152,13 +158,23 @@ out:
   return rc;
 }
 
+static int command(int argc, char **argv) {
+  if (!strcmp(argv[1], "migrate") || !strcmp(argv[1], "seed-demo") ||
+      !strcmp(argv[1], "generate") || !strcmp(argv[1], "explain"))
+    return run_command(argc, argv);
+  return APP_NOT_A_COMMAND;
+}
+
 int main(int argc, char **argv) {
-  if (argc > 1) {
-    if (!strcmp(argv[1], "migrate") || !strcmp(argv[1], "seed-demo") ||
-        !strcmp(argv[1], "generate") || !strcmp(argv[1], "explain"))
-      return run_command(argc, argv);
-    return usage();
-  }
-  static const app_def def = {"sql-svc", "127.0.0.1:50053", "127.0.0.1:9453", init, fini};
-  return app_main(&def);
+  static const app_def def = {
+      .name = "sql-svc",
+      .default_listen = "127.0.0.1:50053",
+      .default_metrics = "127.0.0.1:9453",
+      .init = init,
+      .fini = fini,
+      .command = command,
+      .commands_usage = commands_usage,
+      .config_load = config_load,
+  };
+  return app_main(&def, argc, argv);
 }

@@ -1,14 +1,27 @@
-"""What an operator meets first, on the real binaries: the version and git revision the start-up
-log line reports."""
+"""What an operator meets first, on the real binaries: --version, --help and unknown arguments,
+the version in the start-up line, Go-style `:PORT` listen addresses and bad addresses refused
+at configuration time."""
 
 import re
+import socket
+import subprocess
 
-from conftest import BUILD, ROOT
+import pytest
+
+from conftest import BIN, BUILD, ROOT, free_port
+
+
+REVISION = r"[0-9a-f]{12}(-dirty)?|unknown"
 
 
 def built_revision():
-    """The revision make compiled in (not today's HEAD: main may have moved since the build)."""
-    return re.search(r'MENU_GIT_REVISION="([^"]*)"', (BUILD / "version.flags").read_text()).group(1)
+    """The revision compiled into the gateway (not today's HEAD: main may have moved since the
+    build). Every binary and the start-up line must agree with it."""
+    v = subprocess.run([str(BIN / "gateway"), "--version"], capture_output=True, text=True,
+                       timeout=30).stdout
+    m = re.fullmatch(rf"gateway \S+ \(({REVISION})\)\n", v)
+    assert m, v
+    return m.group(1)
 
 
 def test_start_up_line_names_version_and_git_revision(start_service):
@@ -16,5 +29,59 @@ def test_start_up_line_names_version_and_git_revision(start_service):
     serving = [ln for ln in svc.log_lines() if ln.get("msg") == "serving"]
     assert len(serving) == 1, svc.log_text()
     assert serving[0]["version"] == (ROOT / "VERSION").read_text().strip()
-    assert re.fullmatch(r"[0-9a-f]{12}(-dirty)?|unknown", serving[0]["git_revision"])
     assert serving[0]["git_revision"] == built_revision()
+
+
+BINARIES = ["gateway", "dynamo-svc", "sql-svc"]
+
+
+def run(name, *args, env=None):
+    return subprocess.run([str(BIN / name), *args], capture_output=True, text=True, timeout=30,
+                          env={"PATH": "/usr/bin:/bin", **(env or {})})
+
+
+@pytest.mark.parametrize("name", BINARIES)
+def test_version_help_and_unknown_arguments(name):
+    v = run(name, "--version")
+    assert v.returncode == 0, v.stderr
+    assert v.stdout == f"{name} {(ROOT / 'VERSION').read_text().strip()} ({built_revision()})\n"
+
+    h = run(name, "--help", env={"GRPC_ADDR": "10.9.9.9:1"})  # the defaults, not the environment
+    assert h.returncode == 0, h.stderr
+    assert h.stdout.startswith(f"usage: {name}")
+    listed = dict(re.findall(r"^  (\S+(?: or \S+)?)\s+(.*)$", h.stdout, re.M))
+    assert listed["GRPC_ADDR"].startswith("127.0.0.1:5005")
+    assert listed["LOG_LEVEL"] == "info"
+    own = {"gateway": "DYNAMO_SVC_TARGET", "dynamo-svc": "DYNAMODB_CATEGORY_TABLE",
+           "sql-svc": "MYSQL_HOST"}[name]
+    assert own in listed, h.stdout
+
+    for bad in (["--verbose"], ["serve"], ["--version", "extra"]):
+        u = run(name, *bad, env={"GRPC_ADDR": "127.0.0.1:1", "METRICS_ADDR": "off"})
+        assert u.returncode == 2 and u.stdout == "", (bad, u.stdout)
+        assert f"unknown argument '{bad[0]}'" in u.stderr
+        assert "usage:" in u.stderr and "serving" not in u.stderr
+
+
+def test_go_style_port_listens_on_every_interface(start_service):
+    port, mport = free_port(), free_port()
+    svc = start_service("gateway", env={"GRPC_ADDR": f":{port}", "METRICS_ADDR": f":{mport}"},
+                        port=port)
+    serving = [ln for ln in svc.log_lines() if ln.get("msg") == "serving"][0]
+    assert serving["grpc_addr"] == f"0.0.0.0:{port}" and serving["metrics_addr"] == f"0.0.0.0:{mport}"
+    # Bound on the wildcard address, not only on loopback.
+    for p in (port, mport):
+        with socket.socket() as s:
+            with pytest.raises(OSError):
+                s.bind(("0.0.0.0", p))
+
+
+@pytest.mark.parametrize("var,value", [("GRPC_ADDR", "localhost"), ("GRPC_ADDR", "db.example:50051"),
+                                       ("METRICS_ADDR", "127.0.0.1:99999"), ("HEALTH_ADDR", ":x")])
+def test_bad_listen_address_is_refused_at_configuration_naming_the_variable(var, value):
+    env = {"GRPC_ADDR": f"127.0.0.1:{free_port()}", "METRICS_ADDR": "off", var: value}
+    p = run("gateway", env=env)
+    assert p.returncode == 2, p.stdout
+    errors = [ln for ln in p.stdout.splitlines() if '"msg":"config"' in ln]
+    assert any(f"{var}={value}: not a listen address" in ln for ln in errors), p.stdout
+    assert "cannot listen" not in p.stdout and '"msg":"serving"' not in p.stdout

@@ -77,12 +77,60 @@ static void test_secret_file_wins_and_is_trimmed(void **state) {
   assert_null(config_secret(&c, "T_PW", NULL));
 }
 
+static void test_listen_addresses(void **state) {
+  config c = {0};
+  setenv("T_ADDR", ":50071", 1);
+  assert_string_equal(config_listen_addr(&c, "T_ADDR", "127.0.0.1:1", false), "0.0.0.0:50071");
+  setenv("T_ADDR", "[::1]:9", 1);
+  assert_string_equal(config_listen_addr(&c, "T_ADDR", "127.0.0.1:1", false), "[::1]:9");
+  setenv("T_ADDR", "off", 1);
+  assert_string_equal(config_listen_addr(&c, "T_ADDR", "127.0.0.1:1", true), "off");
+  assert_int_equal(c.n_errors, 0);
+  const char *bad[] = {"off", "host.example:80", "127.0.0.1", ":", ":70000", "1.2.3.4:x"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    setenv("T_ADDR", bad[i], 1);
+    assert_string_equal(config_listen_addr(&c, "T_ADDR", "127.0.0.1:1", false), "127.0.0.1:1");
+  }
+  assert_int_equal(c.n_errors, 6);
+  assert_non_null(strstr(c.errors, "T_ADDR=host.example:80: not a listen address"));
+  unsetenv("T_ADDR");
+}
+
+/* --help's list: every getter records its variable and default, the environment is not read,
+ * secrets never show their default. */
+static void test_listing_records_defaults_not_values(void **state) {
+  config c = {.listing = true};
+  setenv("T_STR", "from-env", 1);
+  setenv("T_SECRET", "hunter2-secret", 1);
+  assert_string_equal(config_str(&c, "T_STR", "dflt"), "dflt");
+  assert_int_equal(config_int(&c, "T_INT", 42, 0, 100), 42);
+  char *sec = config_secret(&c, "T_SECRET", "dev-default");
+  assert_string_equal(sec, "dev-default");
+  free(sec);
+  config_str(&c, "T_STR", "dflt"); /* read twice, listed once */
+  assert_int_equal(c.n_vars, 3);
+  char buf[1024] = {0};
+  FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+  config_vars_print(&c, f);
+  fclose(f);
+  assert_non_null(strstr(buf, "T_STR"));
+  assert_non_null(strstr(buf, "42 (0..100)"));
+  assert_non_null(strstr(buf, "T_SECRET or T_SECRET_FILE"));
+  assert_null(strstr(buf, "from-env"));
+  assert_null(strstr(buf, "dev-default"));
+  assert_null(strstr(buf, "hunter2"));
+  unsetenv("T_STR");
+  unsetenv("T_SECRET");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults_when_unset_or_empty),
       cmocka_unit_test(test_int_parsing_and_ranges),
       cmocka_unit_test(test_bool_words),
       cmocka_unit_test(test_secret_file_wins_and_is_trimmed),
+      cmocka_unit_test(test_listen_addresses),
+      cmocka_unit_test(test_listing_records_defaults_not_values),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
