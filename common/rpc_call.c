@@ -313,6 +313,13 @@ void rpc_ctx_reply(rpc_ctx *ctx, menu_status st) {
   call_send(ctx);
 }
 
+void rpc_ctx_reply_encoded(rpc_ctx *ctx, const void *bytes, size_t len) {
+  if (atomic_load(&ctx->replied)) return;
+  ctx->encoded = grpc_slice_from_copied_buffer(bytes, len);
+  ctx->has_encoded = true;
+  rpc_ctx_reply(ctx, MENU_OK);
+}
+
 /* Sends x-request-id, the response when OK, and the status. An error goes out as a
  * Trailers-Only response, x-request-id among the trailers: a client's retry policy may retry
  * only those (gRPC A6), and custom initial metadata would turn it into headers + trailers. */
@@ -328,8 +335,9 @@ static void call_send(rpc_ctx *ctx) {
   ops[n].data.send_initial_metadata.count = ok ? 1 : 0;
   ops[n].data.send_initial_metadata.metadata = ok ? ctx->initial_md : NULL;
   n++;
-  if (ctx->status.code == GRPC_STATUS_OK && ctx->resp) {
-    grpc_slice slice = rpc_slice_from_message(ctx->resp);
+  if (ctx->has_encoded && !ok) grpc_slice_unref(ctx->encoded); /* e.g. the deadline passed */
+  if (ctx->status.code == GRPC_STATUS_OK && (ctx->resp || ctx->has_encoded)) {
+    grpc_slice slice = ctx->has_encoded ? ctx->encoded : rpc_slice_from_message(ctx->resp);
     ctx->reply = grpc_raw_byte_buffer_create(&slice, 1);
     grpc_slice_unref(slice);
     ops[n].op = GRPC_OP_SEND_MESSAGE;

@@ -92,6 +92,9 @@ typedef struct {
 /* Ends an asynchronous call: sends `resp` (the one given to the handler) when st is OK,
  * else the error. The ctx and its arena are invalid afterwards. A second call is ignored. */
 void rpc_ctx_reply(rpc_ctx *ctx, menu_status st);
+/* rpc_ctx_reply(ctx, MENU_OK) with the response already encoded (e.g. kept by a cache):
+ * `bytes` (copied) are sent as the response message and `resp` is not encoded. */
+void rpc_ctx_reply_encoded(rpc_ctx *ctx, const void *bytes, size_t len);
 
 /* ---- server ------------------------------------------------------------------------------- */
 

@@ -64,6 +64,8 @@ struct rpc_ctx {
   menu_status status;
   grpc_status_code forced_code; /* OK, or what the server cancelled the call with */
   grpc_byte_buffer *reply;
+  grpc_slice encoded; /* rpc_ctx_reply_encoded's answer, sent instead of encoding resp */
+  bool has_encoded;
   grpc_metadata initial_md[1];
   grpc_slice status_details;
   grpc_metadata trailer[2]; /* a non-OK status: grpc-status-details-bin, x-request-id */

@@ -412,6 +412,8 @@ static void menu_finish_etag(menu_plan *p) {
   etag_of(p, p->catalog, p->avail, p->valid_until_ms, etag);
   r->etag = arena_strdup(p->a, etag);
   if (p->cache) {
+    /* Kept encoded, as it is sent, without at_time (each answer has its own instant) and
+     * after its etag: a hit is sent without decoding or encoding anything. */
     cache_key k = {MENU_CACHE_MENU, arena_sprintf(p->a, "%s|%s", p->scope, p->shape), 0};
     k.len = strlen(k.bytes);
     menu_cache_meta m = {.has_catalog = true,
@@ -421,7 +423,14 @@ static void menu_finish_etag(menu_plan *p) {
                          .from_ms = ts_ms(p->at_time),
                          .until_ms = p->valid_until_ms,
                          .created_ms = p->view.now_ms};
-    cache_store(p, &k, &m, &r->base);
+    Google__Protobuf__Timestamp *at = r->at_time;
+    r->at_time = NULL;
+    size_t n = protobuf_c_message_get_packed_size(&r->base);
+    unsigned char *buf = arena_alloc(p->a, MENU_ETAG_LEN + n + 1);
+    memcpy(buf, etag, MENU_ETAG_LEN);
+    protobuf_c_message_pack(&r->base, buf + MENU_ETAG_LEN);
+    r->at_time = at;
+    menu_cache_put(p->cache, k.part, k.bytes, k.len, &m, buf, MENU_ETAG_LEN + n);
   }
   if (p->req->if_none_match && strcmp(p->req->if_none_match, etag) == 0) {
     Menu__V1__GetStoreMenuResponse empty = MENU__V1__GET_STORE_MENU_RESPONSE__INIT;
@@ -486,37 +495,50 @@ static Google__Protobuf__Timestamp *instant_of(arena *a, const Menu__V1__GetStor
 }
 
 /* From the cache without any backend call: the whole answer, or for if_none_match the
- * store's validity window at the confirmed revisions. True when the call was answered. */
+ * store's validity window at the confirmed revisions. True when the call was answered (the
+ * reply is sent). */
 static bool answer_from_cache(menu_plan *p) {
   if (!p->lookups) return false;
   const char *inm =
       p->req->if_none_match && p->req->if_none_match[0] ? p->req->if_none_match : NULL;
   cache_key k = {MENU_CACHE_MENU, arena_sprintf(p->a, "%s|%s", p->scope, p->shape), 0};
   k.len = strlen(k.bytes);
-  Menu__V1__GetStoreMenuResponse *m = (Menu__V1__GetStoreMenuResponse *)cache_lookup(
-      p, &k, &menu__v1__get_store_menu_response__descriptor, NULL);
-  if (m) {
-    if (inm && m->etag && strcmp(inm, m->etag) == 0) {
+  const unsigned char *v;
+  size_t n;
+  menu_cache_meta meta;
+  if (menu_cache_get(p->cache, k.part, k.bytes, k.len, &p->view, p->a, &v, &n, &meta) &&
+      n >= MENU_ETAG_LEN) {
+    if (inm && strlen(inm) == MENU_ETAG_LEN && memcmp(inm, v, MENU_ETAG_LEN) == 0) {
       p->resp->not_modified = true;
-      p->resp->etag = m->etag;
-      p->resp->valid_until = m->valid_until;
-    } else {
-      *p->resp = *m;
+      p->resp->etag = arena_strndup(p->a, (const char *)v, MENU_ETAG_LEN);
+      if (meta.until_ms) p->resp->valid_until = ts_make(p->a, meta.until_ms);
+      p->resp->at_time = p->at_time;
+      rpc_ctx_log_str(p->ctx, "cache", "not_modified");
+      rpc_ctx_reply(p->ctx, MENU_OK);
+      return true;
     }
-    p->resp->at_time = p->at_time;
-    rpc_ctx_log_str(p->ctx, "cache", p->resp->not_modified ? "not_modified" : "hit");
+    /* The kept answer, then its at_time (field 5, length-delimited): fields may come in any
+     * order and the kept bytes have none. */
+    size_t body = n - MENU_ETAG_LEN, tn = google__protobuf__timestamp__get_packed_size(p->at_time);
+    unsigned char *out = arena_alloc(p->a, body + tn + 2);
+    memcpy(out, v + MENU_ETAG_LEN, body);
+    size_t o = body;
+    out[o++] = (5 << 3) | 2;
+    out[o++] = (unsigned char)tn; /* a Timestamp is at most 24 bytes: a one-byte length */
+    o += google__protobuf__timestamp__pack(p->at_time, out + o);
+    rpc_ctx_log_str(p->ctx, "cache", "hit");
+    rpc_ctx_reply_encoded(p->ctx, out, o);
     return true;
   }
   if (!inm || !p->view.revs.catalog_known) return false;
   /* The catalog as confirmed by the poller (an unsettled one is not trusted for this). */
   if (p->view.revs.unsettled_until_ms > p->view.now_real_ms) return false;
-  cache_key v = {MENU_CACHE_VALIDITY,
-                 arena_sprintf(p->a, "%zu:%s|%d|%s", strlen(p->req->store_code), p->req->store_code,
-                               (int)p->req->channel, p->scope),
-                 0};
-  v.len = strlen(v.bytes);
-  menu_cache_meta meta;
-  if (!cache_lookup(p, &v, &menu__v1__get_availability_revision_response__descriptor, &meta))
+  cache_key vk = {MENU_CACHE_VALIDITY,
+                  arena_sprintf(p->a, "%zu:%s|%d|%s", strlen(p->req->store_code),
+                                p->req->store_code, (int)p->req->channel, p->scope),
+                  0};
+  vk.len = strlen(vk.bytes);
+  if (!cache_lookup(p, &vk, &menu__v1__get_availability_revision_response__descriptor, &meta))
     return false;
   char etag[MENU_ETAG_LEN + 1];
   etag_of(p, p->view.revs.catalog, meta.availability, meta.until_ms, etag);
@@ -526,6 +548,7 @@ static bool answer_from_cache(menu_plan *p) {
   if (meta.until_ms) p->resp->valid_until = ts_make(p->a, meta.until_ms);
   p->resp->at_time = p->at_time;
   rpc_ctx_log_str(p->ctx, "cache", "not_modified");
+  rpc_ctx_reply(p->ctx, MENU_OK);
   return true;
 }
 
@@ -558,10 +581,7 @@ void store_menu_get(rpc_ctx *ctx, const ProtobufCMessage *req_msg, ProtobufCMess
   p->view.staleness_ms = env->staleness_ms;
   p->catalog_known = p->view.revs.catalog_known;
   p->catalog = p->view.revs.catalog;
-  if (answer_from_cache(p)) {
-    rpc_ctx_reply(ctx, MENU_OK);
-    return;
-  }
+  if (answer_from_cache(p)) return;
   /* The part names are the prefixes of the per-backend timings on the call's log line. */
   fanout_part *parts = RPC_NEW_ARRAY(ctx, fanout_part, PART_COUNT);
   parts[PART_CATEGORIES] = (fanout_part){"categories", &be->list_categories, false};
