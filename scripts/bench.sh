@@ -55,7 +55,7 @@ export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
 export CURSOR_KEY_FILE=$state/cursor.key LOG_LEVEL=${BENCH_LOG_LEVEL:-info}
 
 # start_svc KEY BINARY [VAR=value...]: one binary on free ports; sets ADDR[KEY].
-declare -A ADDR=()
+declare -A ADDR=() MADDR=()
 start_svc() {
   local key=$1 binary=$2
   shift 2
@@ -65,6 +65,7 @@ start_svc() {
     >>"$state/logs/$key.log" 2>&1 </dev/null &
   PID[$key]=$!
   ADDR[$key]=127.0.0.1:$port
+  MADDR[$key]=127.0.0.1:$mport
   if ! $PY scripts/wait_serving.py "${ADDR[$key]}" 30; then
     echo "bench: $key is not SERVING; see $state/logs/$key.log" >&2
     tail -5 "$state/logs/$key.log" >&2
@@ -76,8 +77,9 @@ start_stack() {
   local p=$1 b=$2
   start_svc "${p}dynamo-svc" "$b/dynamo-svc"
   start_svc "${p}sql-svc" "$b/sql-svc"
+  # MENU_CACHE_BYTES=0: these rows measure the composition itself (cache rows: cache_bench)
   start_svc "${p}gateway" "$b/gateway" DYNAMO_SVC_TARGET="dns:///${ADDR[${p}dynamo-svc]}" \
-    SQL_SVC_TARGET="dns:///${ADDR[${p}sql-svc]}"
+    SQL_SVC_TARGET="dns:///${ADDR[${p}sql-svc]}" MENU_CACHE_BYTES=0
 }
 # demo_stack PREFIX BINDIR: a sql-svc on the small demo database and a gateway over it and
 # PREFIX's dynamo-svc (GetStoreMenu where MariaDB is not the bottleneck).
@@ -85,7 +87,7 @@ demo_stack() {
   local p=$1 b=$2
   start_svc "${p}demo-sql-svc" "$b/sql-svc" MYSQL_DATABASE=menu_demo
   start_svc "${p}demo-gateway" "$b/gateway" DYNAMO_SVC_TARGET="dns:///${ADDR[${p}dynamo-svc]}" \
-    SQL_SVC_TARGET="dns:///${ADDR[${p}demo-sql-svc]}"
+    SQL_SVC_TARGET="dns:///${ADDR[${p}demo-sql-svc]}" MENU_CACHE_BYTES=0
 }
 # stop_prefix PREFIX: stops every binary whose key starts with PREFIX.
 stop_prefix() {
@@ -250,6 +252,67 @@ if [ "$baseline" != none ]; then
   measure store-menu-demo-c32-again $lg --target "${ADDR[demo-gateway]}" $demo --concurrency 32 \
     --duration "$secs"
 fi
+
+# --- GetStoreMenu with the gateway's cache (issue 12) ---------------------------------------------
+# cache_bench: the large set, 2,000 stores by Zipf-like popularity on every channel, whole
+# menus. A cached gateway and an uncached one (MENU_CACHE_BYTES=0) over the same backends, in
+# the same run; if_none_match with unchanged menus (datastore round trips counted from the
+# owners' metrics, minus the gateways' own revision polls); the staleness bound under load
+# with a category write every second, read through two cached gateway replicas.
+owner_round_trips() {
+  $PY tools/bench_metrics.py menu_mysql_query_duration_seconds_count,menu_dynamodb_requests_total \
+    "${MADDR[dynamo-svc]}" "${MADDR[sql-svc]}"
+}
+gateway_polls() {
+  local a=()
+  for k in "${!MADDR[@]}"; do [[ $k == *gateway ]] && a+=("${MADDR[$k]}"); done
+  $PY tools/bench_metrics.py menu_revision_polls_total "${a[@]}"
+}
+cache_bench() {
+  local zipf="--method store-menu --stores 2000 --zipf 1.1 --page 0 --follow 0 --channel 1"
+  local warm_s=60
+  [ "$quick" = 1 ] && warm_s=15
+  local stale_s=${BENCH_STALENESS_SECONDS:-300}
+  [ "$quick" = 1 ] && stale_s=${BENCH_STALENESS_SECONDS:-15}
+  start_svc cache-gateway "$bin/gateway" DYNAMO_SVC_TARGET="dns:///$dyn" SQL_SVC_TARGET="dns:///$sql"
+  start_svc cache2-gateway "$bin/gateway" DYNAMO_SVC_TARGET="dns:///$dyn" SQL_SVC_TARGET="dns:///$sql"
+  start_svc nocache-gateway "$bin/gateway" DYNAMO_SVC_TARGET="dns:///$dyn" \
+    SQL_SVC_TARGET="dns:///$sql" MENU_CACHE_BYTES=0
+  local cgw=${ADDR[cache-gateway]}
+  # warm-up: the steady state of a fleet, where every store has been asked for once
+  $lg --target "$cgw" $zipf --concurrency 32 --duration "$warm_s" --count 20000 >/dev/null
+  measure store-menu-zipf-cached-c64 $lg --target "$cgw" $zipf --concurrency 64 --duration "$secs"
+  # latency without queueing in the closed loop: one in flight, and an open loop at 2,000/s
+  # with at most 64 in flight
+  measure store-menu-zipf-cached-c1 $lg --target "$cgw" $zipf --concurrency 1 --duration "$secs"
+  measure store-menu-zipf-cached-rate2000 $lg --target "$cgw" $zipf --rate 2000 --max-inflight 64 \
+    --duration "$secs"
+  measure store-menu-zipf-uncached-c16 $lg --target "${ADDR[nocache-gateway]}" $zipf \
+    --concurrency 16 --duration "$secs"
+  measure store-menu-zipf-uncached-c64 $lg --target "${ADDR[nocache-gateway]}" $zipf \
+    --concurrency 64 --duration "$secs"
+  # if_none_match: every call sends back the etag the store's last answer carried
+  $lg --target "$cgw" $zipf --if-none-match --concurrency 16 --duration 2 --count 100000 >/dev/null
+  local rt0 p0
+  rt0=$(owner_round_trips) p0=$(gateway_polls)
+  measure store-menu-zipf-inm-c64 $lg --target "$cgw" $zipf --if-none-match --concurrency 64 \
+    --duration "$secs"
+  jq --argjson rt "$(($(owner_round_trips) - rt0))" --argjson polls "$(($(gateway_polls) - p0))" \
+    '. + {owner_round_trips: $rt, gateway_polls: $polls}' "$out/store-menu-zipf-inm-c64.json" \
+    >"$out/inm.tmp" && mv "$out/inm.tmp" "$out/store-menu-zipf-inm-c64.json"
+  # the staleness bound under load: zipf load on one replica while the probe reads both
+  $lg --target "$cgw" $zipf --concurrency 16 --duration "$((stale_s + 3))" --count 5000000 \
+    >"$out/staleness-load.raw" &
+  local lg_pid=$!
+  measure staleness-under-load $PY tools/bench_staleness.py \
+    --gateways "$cgw,${ADDR[cache2-gateway]}" --dynamo "$dyn" --seconds "$stale_s" --bound-ms 1000
+  wait "$lg_pid" || true
+  $PY tools/bench_metrics.py menu_cache_hits_total "${MADDR[cache-gateway]}" >"$out/cache-hits.txt"
+  $PY tools/bench_metrics.py menu_cache_misses_total "${MADDR[cache-gateway]}" >"$out/cache-misses.txt"
+  stop_prefix cache
+  stop_prefix nocache
+}
+cache_bench
 
 # --- the report ----------------------------------------------------------------------------------
 snapshot >"$out/final-procs.json"

@@ -42,6 +42,8 @@ static void usage(FILE *f) {
       "  --channel N       1..5 (default: every call picks one)\n"
       "  --health-service NAME  Health/Check's service (default \"\")\n"
       "  --seed N          mix random seed (default 1)\n"
+      "  --zipf S          store popularity Zipf-like with exponent S (default 0: uniform)\n"
+      "  --if-none-match   store-menu: send back the etag last answered for the store\n"
       "  --label TEXT      copied into the JSON\n",
       MAX_DURATION_S);
 }
@@ -97,6 +99,8 @@ static int options_parse(int argc, char **argv, options *out) {
                                        {"seed", 1, 0, 'e'},
                                        {"store-digits", 1, 0, 'W'},
                                        {"label", 1, 0, 'l'},
+                                       {"zipf", 1, 0, 'z'},
+                                       {"if-none-match", 0, 0, 'I'},
                                        {"help", 0, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *target = NULL, *method = NULL, *label = "";
@@ -178,6 +182,12 @@ static int options_parse(int argc, char **argv, options *out) {
         break;
       case 'l':
         label = optarg;
+        break;
+      case 'z':
+        bad = parse_double(optarg, "--zipf", 0, 10, &mc.zipf);
+        break;
+      case 'I':
+        mc.if_none_match = true;
         break;
       case 'h':
         usage(stdout);

@@ -1,6 +1,7 @@
 /* Request mixes over the generated data set (see mix.h). */
 #include "tools/loadgen/mix.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,9 @@ struct lg_mix {
   category_id *ids;
   size_t n_ids, cap_ids;
   uint64_t first_pages, followed_pages;
+  double *zipf_cdf; /* cfg.zipf > 0: cumulative weights of the stores, last = 1 */
+  char **etags;     /* cfg.if_none_match: the last etag per (store, channel); owned */
+  uint64_t not_modified;
 };
 
 static const struct {
@@ -66,7 +70,22 @@ lg_mix *lg_mix_create(const lg_mix_config *cfg) {
   if (!m) return NULL;
   m->cfg = *cfg;
   m->rng = cfg->seed ? cfg->seed : 0x9e3779b97f4a7c15ull;
+  int n = cfg->stores > 0 ? cfg->stores : 1;
+  if (cfg->zipf > 0) {
+    m->zipf_cdf = malloc((size_t)n * sizeof *m->zipf_cdf);
+    if (!m->zipf_cdf) goto Error;
+    double sum = 0;
+    for (int k = 0; k < n; k++) m->zipf_cdf[k] = sum += pow(k + 1, -cfg->zipf);
+    for (int k = 0; k < n; k++) m->zipf_cdf[k] /= sum;
+  }
+  if (cfg->if_none_match) {
+    m->etags = calloc((size_t)n * (CHANNELS + 1), sizeof *m->etags);
+    if (!m->etags) goto Error;
+  }
   return m;
+Error:
+  lg_mix_destroy(m);
+  return NULL;
 }
 
 void lg_mix_destroy(lg_mix *m) {
@@ -74,6 +93,11 @@ void lg_mix_destroy(lg_mix *m) {
   for (size_t i = 0; i < RING; i++) free(m->ring[i].cursor);
   for (size_t i = 0; i < m->n_ids; i++) free(m->ids[i].id);
   free(m->ids);
+  if (m->etags)
+    for (int i = 0; i < (m->cfg.stores > 0 ? m->cfg.stores : 1) * (CHANNELS + 1); i++)
+      free(m->etags[i]);
+  free(m->etags);
+  free(m->zipf_cdf);
   free(m);
 }
 
@@ -86,6 +110,26 @@ static uint64_t rnd(lg_mix *m) {
 }
 static int rnd_below(lg_mix *m, int n) { return n > 0 ? (int)(rnd(m) % (uint64_t)n) : 0; }
 static double rnd_unit(lg_mix *m) { return (double)(rnd(m) >> 11) / 9007199254740992.0; }
+
+/* A store number, 0-based: uniform, or by Zipf-like popularity (store 0 the most asked). */
+static int pick_store(lg_mix *m) {
+  if (!m->zipf_cdf) return rnd_below(m, m->cfg.stores);
+  double u = rnd_unit(m);
+  int lo = 0, hi = m->cfg.stores - 1;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (m->zipf_cdf[mid] < u)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+static char **etag_slot(lg_mix *m, const lg_req_key *key) {
+  if (!m->etags || key->store_index < 0 || key->channel < 0 || key->channel > CHANNELS) return NULL;
+  return &m->etags[key->store_index * (CHANNELS + 1) + key->channel];
+}
 
 static int pick_channel(lg_mix *m) {
   return m->cfg.channel ? m->cfg.channel : 1 + rnd_below(m, CHANNELS);
@@ -119,9 +163,12 @@ static void pick_page(lg_mix *m, lg_req_key *key, bool with_store, char **cursor
   m->first_pages++;
   key->channel = pick_channel(m);
   key->store[0] = '\0';
-  if (with_store)
+  key->store_index = -1;
+  if (with_store) {
+    key->store_index = pick_store(m);
     snprintf(key->store, sizeof key->store, "%.8s%0*d", m->cfg.store_prefix, m->cfg.store_digits,
-             1 + rnd_below(m, m->cfg.stores));
+             1 + key->store_index);
+  }
 }
 
 grpc_slice lg_mix_next(lg_mix *m, lg_req_key *key) {
@@ -190,6 +237,8 @@ grpc_slice lg_mix_next(lg_mix *m, lg_req_key *key) {
       r.channel = (Menu__V1__Channel)key->channel;
       page.after = cursor ? cursor : "";
       r.page = &page;
+      char **etag = etag_slot(m, key);
+      if (etag && *etag && !cursor) r.if_none_match = *etag;
       out = pack(&r.base);
       break;
     }
@@ -238,8 +287,16 @@ bool lg_mix_on_response(lg_mix *m, const lg_req_key *key, const uint8_t *data, s
     pi = ((Menu__V1__ListCategoriesResponse *)msg)->page_info;
   else if (m->cfg.method == LG_M_LIST_AVAILABILITIES)
     pi = ((Menu__V1__ListProductAvailabilitiesResponse *)msg)->page_info;
-  else /* the menu pages over categories */
-    pi = ((Menu__V1__GetStoreMenuResponse *)msg)->page_info;
+  else { /* the menu pages over categories */
+    const Menu__V1__GetStoreMenuResponse *r = (const Menu__V1__GetStoreMenuResponse *)msg;
+    pi = r->page_info;
+    if (r->not_modified) m->not_modified++;
+    char **etag = etag_slot(m, key);
+    if (etag && r->etag && r->etag[0] && (!*etag || strcmp(*etag, r->etag) != 0)) {
+      free(*etag);
+      *etag = strdup(r->etag);
+    }
+  }
   keep_cursor(m, key, pi);
   protobuf_c_message_free_unpacked(msg, NULL);
   return true;
@@ -292,7 +349,8 @@ size_t lg_mix_discover_categories(lg_mix *m, lg_call_fn call, void *ctx, size_t 
 }
 
 json_t *lg_mix_to_json(const lg_mix *m) {
-  return json_pack("{s:I,s:I,s:I,s:I}", "first_pages", (json_int_t)m->first_pages, "followed_pages",
-                   (json_int_t)m->followed_pages, "cursors_kept", (json_int_t)m->ring_used,
-                   "category_ids", (json_int_t)m->n_ids);
+  return json_pack("{s:I,s:I,s:I,s:I,s:I}", "first_pages", (json_int_t)m->first_pages,
+                   "followed_pages", (json_int_t)m->followed_pages, "cursors_kept",
+                   (json_int_t)m->ring_used, "category_ids", (json_int_t)m->n_ids, "not_modified",
+                   (json_int_t)m->not_modified);
 }

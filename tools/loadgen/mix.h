@@ -34,12 +34,17 @@ typedef struct {
   int channel;                /* 0: every call picks one of the five channels */
   const char *health_service; /* Health/Check's service field; borrowed */
   uint64_t seed;
+  /* Store popularity: 0 uniform; s > 0 Zipf-like, store k (1-based) drawn with weight 1/k^s. */
+  double zipf;
+  /* store-menu: send the etag last answered for the same store and channel as if_none_match. */
+  bool if_none_match;
 } lg_mix_config;
 
 /* What a request was about, so that its answer's cursor continues the same list. */
 typedef struct {
   int channel;
   char store[24];
+  int store_index; /* 0-based; -1 when the request names no store */
 } lg_req_key;
 
 typedef struct lg_mix lg_mix;
@@ -70,7 +75,8 @@ typedef int (*lg_call_fn)(void *ctx, const char *path, grpc_slice body, grpc_sli
  * `max_ids`) through `call`. Returns the number of ids found. */
 size_t lg_mix_discover_categories(lg_mix *m, lg_call_fn call, void *ctx, size_t max_ids);
 
-/* {"first_pages", "followed_pages", "cursors_kept", "category_ids"}. New reference. */
+/* {"first_pages", "followed_pages", "cursors_kept", "category_ids", "not_modified"}. New
+ * reference. */
 json_t *lg_mix_to_json(const lg_mix *m);
 
 #endif
