@@ -3,6 +3,7 @@
  * (synchronous methods): dropping the call if its caller left or its deadline passed while it
  * was queued, decoding, the handler. rpc_call_send is the one place a status is sent. */
 #include <grpc/support/alloc.h>
+#include <grpc/support/string_util.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,7 @@ static uint64_t request_id_random(void) {
 }
 
 /* A version-4 UUID in arena memory. */
-static const char *request_id_make(arena *a) {
+const char *rpc_request_id_make(arena *a) {
   static const char hex[] = "0123456789abcdef";
   unsigned char b[16];
   uint64_t r0 = request_id_random(), r1 = request_id_random();
@@ -171,7 +172,7 @@ void rpc_call_arrived(rpc_server *s, rpc_method *m, grpc_call *call, grpc_comple
   ctx->request_id = rid && request_id_ok(rid)
                         ? arena_strndup(&ctx->arena, (const char *)GRPC_SLICE_START_PTR(*rid),
                                         GRPC_SLICE_LENGTH(*rid))
-                        : request_id_make(&ctx->arena);
+                        : rpc_request_id_make(&ctx->arena);
   ctx->pending_tags = 2;
   ctx->close_tag.fn = on_close;
   ctx->done_tag.fn = on_done;
@@ -310,6 +311,10 @@ void rpc_ctx_reply(rpc_ctx *ctx, menu_status st) {
   ctx->status = st;
   if (ctx->status.code == GRPC_STATUS_OK && rpc_ctx_expired(ctx))
     ctx->status = menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
+  if (!ctx->call) {
+    rpc_local_reply(ctx);
+    return;
+  }
   call_send(ctx);
 }
 
@@ -494,7 +499,7 @@ const char *rpc_ctx_metadata(rpc_ctx *ctx, const char *key) {
            : NULL;
 }
 const char *rpc_ctx_peer(rpc_ctx *ctx) {
-  if (!ctx->peer) ctx->peer = grpc_call_get_peer(ctx->call);
+  if (!ctx->peer) ctx->peer = ctx->call ? grpc_call_get_peer(ctx->call) : gpr_strdup("local");
   return ctx->peer;
 }
 const char *rpc_ctx_method(const rpc_ctx *ctx) { return ctx->method->path; }

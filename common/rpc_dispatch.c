@@ -81,7 +81,7 @@ static bool stream_allowed(rpc_server *s, rpc_method *m, rpc_request *r) {
 }
 
 static bool reads_payload_first(const rpc_method *m) {
-  return m->kind == RPC_STREAM && !m->def.client_streaming;
+  return (m->kind == RPC_STREAM && !m->def.client_streaming) || m->kind == RPC_FEED;
 }
 
 static void request_post(rpc_server *s, rpc_method *m, int cq) {
@@ -113,8 +113,10 @@ static void on_request(rpc_tag *tag, bool ok) {
   }
   if (!atomic_load(&s->stopping)) request_post(s, m, r->cq);
   metrics_add(s->m_started, METRICS_LABELS(m->type, m->service, m->name), 1);
-  if (m->kind == RPC_STREAM && !stream_allowed(s, m, r)) {
+  if ((m->kind == RPC_STREAM || m->kind == RPC_FEED) && !stream_allowed(s, m, r)) {
     grpc_metadata_array_destroy(&r->md);
+  } else if (m->kind == RPC_FEED) {
+    rpc_feed_arrived(s, m, r->call, &r->md, r->payload);
   } else if (m->kind == RPC_STREAM) {
     grpc_metadata_array_destroy(&r->md);
     rpc_stream *st = malloc(sizeof *st);

@@ -73,7 +73,7 @@ int rpc_server_start(rpc_server *s) {
           "principals can match",
           NULL);
   }
-  grpc_arg args[16];
+  grpc_arg args[20];
   size_t nargs = 0;
   args[nargs++] = (grpc_arg){
       GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = s->cfg.max_recv_bytes}};
@@ -99,6 +99,19 @@ int rpc_server_start(rpc_server *s) {
       (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, {.integer = 65536}};
   /* A second process on the same port must fail to start, not silently share the traffic. */
   args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, {.integer = 0}};
+  /* Server keepalive: a connection whose peer died without a FIN (a kiosk losing power, a NAT
+   * forgetting the flow) is found within time + timeout and its calls end, which is what frees
+   * a watcher's slot. Pings go out even on connections that carry no data for hours (an idle
+   * watch): unlimited pings without data. Zero-valued settings mean gRPC's defaults. */
+  if (s->cfg.keepalive_time_ms > 0) {
+    args[nargs++] = (grpc_arg){
+        GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = (int)s->cfg.keepalive_time_ms}};
+    args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER,
+                               GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                               {.integer = (int)s->cfg.keepalive_timeout_ms}};
+    args[nargs++] =
+        (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, {.integer = 0}};
+  }
   if (s->cfg.max_connection_idle_ms > 0)
     args[nargs++] = (grpc_arg){GRPC_ARG_INTEGER,
                                GRPC_ARG_MAX_CONNECTION_IDLE_MS,
@@ -131,7 +144,7 @@ int rpc_server_start(rpc_server *s) {
   for (size_t i = 0; i < s->n_methods; i++) {
     rpc_method *m = &s->methods[i];
     if (!m->srv) m->srv = s->server;
-    bool payload = m->kind == RPC_STREAM && !m->def.client_streaming;
+    bool payload = (m->kind == RPC_STREAM && !m->def.client_streaming) || m->kind == RPC_FEED;
     m->handle = grpc_server_register_method(
         m->srv, m->path, NULL,
         payload ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER : GRPC_SRM_PAYLOAD_NONE, 0);
@@ -221,6 +234,10 @@ int rpc_server_shutdown(rpc_server *s) {
   /* Stopping: listeners closed, GOAWAY sent; calls already admitted finish. */
   atomic_store(&s->stopping, true);
   rpc_server_notify(s, RPC_SERVER_STOPPING);
+  /* Long-lived streams would hold the shutdown until the grace is over: end them now with
+   * UNAVAILABLE, which their callers take as "reconnect" (to another replica: the listeners
+   * close below). */
+  rpc_feed_end_all(s);
   grpc_completion_queue *scq = grpc_completion_queue_create_for_pluck(NULL);
   static int shutdown_tags[2];
   grpc_server *servers[2] = {s->server, s->health_server};
@@ -239,6 +256,10 @@ int rpc_server_shutdown(rpc_server *s) {
     ev = grpc_completion_queue_pluck(scq, &shutdown_tags[i], after_ms(STOP_MARGIN_MS), NULL);
     if (ev.type == GRPC_QUEUE_TIMEOUT) clean = false;
   }
+  /* Local calls (rpc_server_call_local) have no server call to wait for: their backend calls
+   * complete on our queues, which must outlive them. */
+  if (!rpc_local_wait_idle(s, after_ms(clean ? s->cfg.shutdown_grace_ms + STOP_MARGIN_MS : 0)))
+    clean = false;
   /* Handlers still running reply into cancelled calls; wait for them before tearing down. */
   if (!rpc_workqueue_stop(s->queue, after_ms(clean ? STOP_MARGIN_MS : 0))) clean = false;
   if (!clean) {

@@ -24,6 +24,7 @@ static void collect(void *arg) {
   double bytes = (double)s->bytes_charged;
   pthread_mutex_unlock(&s->calls_mu);
   metrics_set(s->m_bytes, METRICS_NO_LABELS, bytes);
+  metrics_set(s->m_feeds, METRICS_NO_LABELS, atomic_load(&s->n_feeds));
 }
 
 static const double queued_buckets[] = {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
@@ -64,8 +65,13 @@ rpc_server *rpc_server_create(const rpc_server_config *cfg, metrics_registry *me
   s->m_bytes =
       metrics_gauge(metrics, "menu_rpc_server_request_bytes",
                     "Request bytes held (being read, queued or handled).", METRICS_NO_LABELS);
+  s->m_feeds =
+      metrics_gauge(metrics, "menu_rpc_server_streams",
+                    "Long-lived server streams open (watches); not in menu_rpc_server_in_flight.",
+                    METRICS_NO_LABELS);
   metrics_on_collect(metrics, collect, s);
   pthread_mutex_init(&s->calls_mu, NULL);
+  pthread_mutex_init(&s->feeds_mu, NULL);
   return s;
 }
 
@@ -104,10 +110,12 @@ int rpc_server_add_method(rpc_server *s, const rpc_method_def *def) {
   m->def.service = m->service;
   m->def.method = m->name;
   m->kind = def->stream     ? RPC_STREAM
+            : def->feed_fn  ? RPC_FEED
             : def->async_fn ? RPC_ASYNC
             : def->fn       ? RPC_SYNC
                             : RPC_UNIMPLEMENTED;
-  m->type = m->kind != RPC_STREAM   ? "unary"
+  m->type = m->kind == RPC_FEED     ? "server_stream"
+            : m->kind != RPC_STREAM ? "unary"
             : def->client_streaming ? "bidi_stream"
                                     : "server_stream";
   add_service_name(s, def->service);
@@ -131,6 +139,8 @@ int rpc_server_add_service(rpc_server *s, const ProtobufCServiceDescriptor *desc
       if (!strcmp(i->name, md->name)) {
         def.fn = i->fn;
         def.async_fn = i->async_fn;
+        def.feed_fn = i->feed_fn;
+        if (i->svc) def.arg = i->svc;
       }
     if (rpc_server_add_method(s, &def)) return -1;
   }
@@ -172,5 +182,6 @@ void rpc_server_destroy(rpc_server *s) {
   free(s->cqs);
   free(s->cq_threads);
   pthread_mutex_destroy(&s->calls_mu);
+  pthread_mutex_destroy(&s->feeds_mu);
   free(s);
 }

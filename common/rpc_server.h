@@ -82,11 +82,79 @@ typedef menu_status (*rpc_unary_fn)(rpc_ctx *ctx, const ProtobufCMessage *req,
 typedef void (*rpc_async_fn)(rpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp,
                              void *svc);
 
-/* One entry of a handler table; `{ "Name", fn }` and `{ "Name", NULL, async_fn }` both work. */
+/* ---- long-lived server streams (feeds) ----------------------------------------------------- */
+
+/* A server stream that lives as long as its caller wants (a watch): messages are offered to
+ * it from any thread and sent one at a time, never blocking anyone; it ends with a status
+ * from its owner, when its caller leaves (cancel, connection lost, keepalive timeout), or when
+ * the server stops (UNAVAILABLE, so that the caller reconnects to another replica). Feeds do
+ * not count against GRPC_MAX_IN_FLIGHT (they are not unary work); they are counted in
+ * grpc_server_started_total/handled_total/handling_seconds (grpc_type server_stream).
+ * Thread-safety: every rpc_feed function may be called from any thread. */
+typedef struct rpc_feed rpc_feed;
+
+/* What a feed sends as one unit: a sequence of serialized messages sent back to back (e.g.
+ * the pages of one version of a menu). Immutable and reference-counted, so one item built
+ * once is sent to any number of feeds without a copy. */
+typedef struct rpc_feed_item rpc_feed_item;
+/* Takes a reference to each slice; caller unrefs the item. n >= 1. */
+rpc_feed_item *rpc_feed_item_create(const grpc_slice *msgs, size_t n);
+rpc_feed_item *rpc_feed_item_ref(rpc_feed_item *it);
+void rpc_feed_item_unref(rpc_feed_item *it);
+/* Bytes held by the item's messages (for memory accounting). */
+size_t rpc_feed_item_bytes(const rpc_feed_item *it);
+
+/* The stream of a feed method has been admitted and its request decoded (borrowed: valid
+ * during the call only). Runs on a completion-queue thread: must not block. The handler either
+ * ends the feed at once (rpc_feed_end, e.g. INVALID_ARGUMENT) or keeps it, and in both cases
+ * owns one reference it gives back with rpc_feed_release. */
+typedef void (*rpc_feed_fn)(rpc_feed *f, const ProtobufCMessage *req, void *svc);
+
+/* Called once when the stream is over for any reason (the owner's rpc_feed_end included),
+ * from any thread and with no lock of the feed held: the owner stops offering and calls
+ * rpc_feed_release. `code` is what the caller saw (CANCELLED when it left). */
+typedef void (*rpc_feed_ended_fn)(rpc_feed *f, grpc_status_code code, void *arg);
+void rpc_feed_on_end(rpc_feed *f, rpc_feed_ended_fn fn, void *arg);
+
+/* Queues `it` (takes a reference): it is sent after the item being sent now; an item queued
+ * earlier and not started yet is dropped for it (a newer version replaces an older one: the
+ * outbox holds one item). False when the stream has ended (nothing queued). */
+bool rpc_feed_offer(rpc_feed *f, rpc_feed_item *it);
+/* Ends the stream with st once the message being written (if any) is out; queued items are
+ * dropped. A second call, or a call after the stream ended, does nothing. */
+void rpc_feed_end(rpc_feed *f, menu_status st);
+/* The owner's reference is given back; the feed is freed once its stream is over too. */
+void rpc_feed_release(rpc_feed *f);
+/* The caller's address ("ipv4:10.0.0.7:51234": one per connection). Borrowed, valid until
+ * rpc_feed_release. */
+const char *rpc_feed_peer(const rpc_feed *f);
+/* First value of an inbound metadata key, NULL if absent; copied into buf (size n). */
+const char *rpc_feed_metadata(const rpc_feed *f, const char *key, char *buf, size_t n);
+
+/* ---- local calls -------------------------------------------------------------------------- */
+
+/* The answer to a local call: `resp` (of the method's output type) is borrowed for the
+ * duration of the callback and NULL unless st is OK. Runs on whichever thread the handler
+ * replied from (a completion-queue thread, or the caller's own thread): must not block. */
+typedef void (*rpc_local_done_fn)(void *arg, menu_status st, const ProtobufCMessage *resp);
+
+/* Runs the asynchronous handler of `path` ("/menu.v1.MenuService/GetStoreMenu") in-process,
+ * as if a caller had sent `req` (copied before this returns) with `timeout_ms` left: the same
+ * code path as a network call, without the network, the admission limit or the call metrics.
+ * Outbound calls it makes complete on the server's completion queues. For work the server
+ * does on its own (e.g. recomposing a watched menu). Returns -1 when the method is unknown or
+ * not asynchronous, or the server is not running (done is then never called). Any thread. */
+int rpc_server_call_local(rpc_server *s, const char *path, const ProtobufCMessage *req,
+                          int64_t timeout_ms, rpc_local_done_fn done, void *arg);
+
+/* One entry of a handler table; `{ "Name", fn }` and `{ "Name", NULL, async_fn }` both work;
+ * a server-streaming method takes `.feed_fn`. */
 typedef struct {
   const char *name; /* method name as in the .proto, e.g. "ListCategories" */
   rpc_unary_fn fn;
   rpc_async_fn async_fn;
+  rpc_feed_fn feed_fn;
+  void *svc; /* handed to this method's handler instead of rpc_server_add_service's svc */
 } rpc_method_impl;
 
 /* Ends an asynchronous call: sends `resp` (the one given to the handler) when st is OK,
@@ -120,7 +188,9 @@ typedef struct {
   int64_t min_ping_interval_ms;  /* GRPC_MIN_PING_INTERVAL_MS: pings closer than this are strikes */
   int max_ping_strikes;          /* GRPC_MAX_PING_STRIKES: strikes before GOAWAY too_many_pings */
   int64_t
-      max_connection_idle_ms; /* GRPC_MAX_CONNECTION_IDLE_MS: close idle connections, 0 = never */
+      max_connection_idle_ms;   /* GRPC_MAX_CONNECTION_IDLE_MS: close idle connections, 0 = never */
+  int64_t keepalive_time_ms;    /* GRPC_KEEPALIVE_TIME_MS: ping each connection this often */
+  int64_t keepalive_timeout_ms; /* GRPC_KEEPALIVE_TIMEOUT_MS: no ack in time: connection dead */
 } rpc_server_config;
 
 /* Reads the variables named above with per-binary defaults for the two addresses. The
@@ -178,9 +248,10 @@ typedef struct {
   const char *service; /* full name, "grpc.health.v1.Health"; copied */
   const char *method;  /* "Check"; copied */
   const ProtobufCMessageDescriptor *in, *out;
-  rpc_unary_fn fn;            /* one of these three; none: UNIMPLEMENTED */
+  rpc_unary_fn fn;            /* one of these four; none: UNIMPLEMENTED */
   rpc_async_fn async_fn;      /*   unary on the CQ thread */
-  rpc_stream_start_fn stream; /*   a stream; */
+  rpc_stream_start_fn stream; /*   a stream (raw); */
+  rpc_feed_fn feed_fn;        /*   a server stream fed by its owner (rpc_feed above) */
   bool client_streaming;      /*   false: the first message is read before `stream` */
   unsigned flags;             /* RPC_METHOD_* */
   void *arg;                  /* handed to the handler, borrowed */

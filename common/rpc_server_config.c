@@ -33,6 +33,8 @@ void rpc_server_config_load(config *c, rpc_server_config *out, const char *servi
   out->min_ping_interval_ms = config_int(c, "GRPC_MIN_PING_INTERVAL_MS", 10000, 0, INT32_MAX);
   out->max_ping_strikes = (int)config_int(c, "GRPC_MAX_PING_STRIKES", 2, 0, 1000);
   out->max_connection_idle_ms = config_int(c, "GRPC_MAX_CONNECTION_IDLE_MS", 600000, 0, INT32_MAX);
+  out->keepalive_time_ms = config_int(c, "GRPC_KEEPALIVE_TIME_MS", 60000, 1000, INT32_MAX);
+  out->keepalive_timeout_ms = config_int(c, "GRPC_KEEPALIVE_TIMEOUT_MS", 20000, 100, INT32_MAX);
   if (out->authz_policy_file) {
     /* A policy that does not parse stops the start (exit 2), like any bad setting: serving
      * without the authorization the operator asked for is not an option. */

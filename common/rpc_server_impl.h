@@ -4,6 +4,8 @@
  *   rpc_dispatch.c       requested calls, admission control, unknown methods, streams
  *   rpc_call.c           one unary call: read, decode, handler, the reply, accounting
  *   rpc_workqueue.c      the handler pool
+ *   rpc_feed.c           long-lived server streams fed by their owner (rpc_feed)
+ *   rpc_local.c          in-process calls of asynchronous handlers
  *   rpc_lifecycle.c      start (listeners, TLS), signals, drain and shutdown */
 #ifndef MENU_RPC_SERVER_IMPL_H
 #define MENU_RPC_SERVER_IMPL_H
@@ -16,7 +18,7 @@
 #include "common/rpc_server.h"
 #include "common/rpc_workqueue.h"
 
-typedef enum { RPC_SYNC, RPC_ASYNC, RPC_STREAM, RPC_UNIMPLEMENTED } rpc_kind;
+typedef enum { RPC_SYNC, RPC_ASYNC, RPC_STREAM, RPC_FEED, RPC_UNIMPLEMENTED } rpc_kind;
 
 typedef struct rpc_method {
   char *path;       /* "/menu.v1.CategoryService/ListCategories" */
@@ -72,6 +74,9 @@ struct rpc_ctx {
   struct log_field *fields; /* added by the handler, logged when the call ends */
   rpc_ctx *prev, *next;     /* the server's list of admitted calls, under calls_mu */
   rpc_ctx *next_wait;       /* waiting for read budget, under calls_mu */
+  /* A local call (rpc_server_call_local): no grpc_call; the reply goes to local_done. */
+  rpc_local_done_fn local_done;
+  void *local_arg;
 };
 
 struct rpc_stream {
@@ -115,6 +120,14 @@ struct rpc_server {
   int64_t bytes_charged;          /* guarded by calls_mu */
   rpc_ctx *calls;                 /* guarded by calls_mu */
   rpc_ctx *wait_head, *wait_tail; /* guarded by calls_mu */
+  atomic_int local_calls;         /* rpc_server_call_local calls not replied yet */
+  atomic_uint local_next_cq;      /* round robin of local calls over the queues */
+  /* feeds (rpc_feed.c) */
+  pthread_mutex_t feeds_mu;
+  struct rpc_feed *feeds; /* live streams, guarded by feeds_mu */
+  bool feeds_ended;       /* STOPPING: every feed ended, new ones refused; under feeds_mu */
+  atomic_int n_feeds;     /* feeds not over yet */
+  metrics_family *m_feeds;
 };
 
 /* rpc_server.c */
@@ -129,7 +142,21 @@ void rpc_dispatch_post_all(rpc_server *s);
 bool rpc_authorize(rpc_server *s, const char *path, grpc_call *call, grpc_metadata_array *md,
                    arena *a, const char **principal, char *why, size_t n);
 
+/* rpc_feed.c: a feed stream that just arrived with its request (CQ thread); takes the call
+ * and the payload. */
+void rpc_feed_arrived(rpc_server *s, rpc_method *m, grpc_call *call, grpc_metadata_array *md,
+                      grpc_byte_buffer *payload);
+/* Ends every feed with UNAVAILABLE and refuses new ones (the server is stopping). */
+void rpc_feed_end_all(rpc_server *s);
+
+/* rpc_local.c: the reply of a local call (from rpc_ctx_reply); frees the ctx. */
+void rpc_local_reply(rpc_ctx *ctx);
+/* Waits until no local call is in flight or `deadline` passes; false on timeout. */
+bool rpc_local_wait_idle(rpc_server *s, gpr_timespec deadline);
+
 /* rpc_call.c */
+/* A new request id (a version-4 UUID) in arena memory. */
+const char *rpc_request_id_make(arena *a);
 /* A unary call that just arrived on `cq` (CQ thread); takes the call and the metadata array. */
 void rpc_call_arrived(rpc_server *s, rpc_method *m, grpc_call *call, grpc_completion_queue *cq,
                       grpc_metadata_array *md, gpr_timespec deadline);

@@ -11,6 +11,7 @@
 #include "gateway/menu_cache.h"
 #include "gateway/revisions.h"
 #include "gateway/store_menu.h"
+#include "gateway/watch.h"
 #include "menu/v1/menu.pb-c.h"
 
 /* A backend as a dependency: its health for the one service the gateway needs most there (in
@@ -28,6 +29,7 @@ typedef struct {
   store_menu_env env;
   dependency_monitor *deps;
   backend_probe dynamo_probe, sql_probe;
+  watch_service *watch;
 } gateway_state;
 
 static void fini(void *state);
@@ -46,6 +48,8 @@ static void *init(config *c, rpc_server *s) {
   menu_cache_config_load(c, &cache_bytes, &staleness_ms);
   dependency_config dc;
   dependency_config_load(c, &dc);
+  watch_config wc;
+  watch_config_load(c, &wc);
   if (c->n_errors) return NULL; /* app_main reports them */
   gateway_state *g = calloc(1, sizeof *g);
   /* Client metrics (grpc_client_*) go to the same registry as the server's own. */
@@ -57,8 +61,13 @@ static void *init(config *c, rpc_server *s) {
   if (cache_bytes) g->cache = menu_cache_create(cache_bytes, staleness_ms, rpc_server_metrics(s));
   g->env = (store_menu_env){
       .be = g->be, .revisions = g->revisions, .cache = g->cache, .staleness_ms = staleness_ms};
-  static const rpc_method_impl impls[] = {
-      {.name = "GetStoreMenu", .fn = NULL, .async_fn = store_menu_get}, {.name = NULL}};
+  /* Watchers recompose through GetStoreMenu's own handler, told by the poller when to. */
+  g->watch = watch_create(&wc, s, rpc_server_metrics(s), g->revisions);
+  if (!g->watch) goto Error;
+  const rpc_method_impl impls[] = {
+      {.name = "GetStoreMenu", .async_fn = store_menu_get},
+      {.name = "WatchStoreMenu", .feed_fn = watch_store_menu, .svc = g->watch},
+      {.name = NULL}};
   if (rpc_server_add_service(s, &menu__v1__menu_service__descriptor, impls, &g->env)) goto Error;
   /* A menu needs both backends: without dynamo-svc there are no categories, without sql-svc
    * no store and no product (allow_partial can still answer, but a default call fails). */
@@ -81,6 +90,7 @@ static void fini(void *state) {
   gateway_state *g = state;
   if (!g) return;
   dependency_monitor_destroy(g->deps);
+  watch_destroy(g->watch); /* unsubscribes from the poller */
   gateway_revisions_destroy(g->revisions);
   menu_cache_destroy(g->cache);
   gateway_backends_destroy(g->be);
