@@ -2,7 +2,8 @@
 real binaries): the first message is the store's current menu with an etag, and nothing when
 the caller's if_none_match is that etag; bad fields are INVALID_ARGUMENT before any message;
 the per-connection watcher limit answers RESOURCE_EXHAUSTED; a gateway shutdown ends the
-streams with UNAVAILABLE; a cancelled watcher frees its slot (menu_watchers goes back down)."""
+streams with UNAVAILABLE; a cancelled watcher frees its slot (menu_watchers goes back down).
+Changes reaching watchers: test_gateway_watch_fleet.py."""
 
 import queue
 import signal
