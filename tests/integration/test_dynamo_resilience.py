@@ -278,6 +278,43 @@ def test_backoff_stays_inside_the_deadline(dynalite):
         proxy.close()
 
 
+def test_a_cancelled_call_stops_backing_off(dynalite):
+    """The caller gives up while dynamo-svc backs off between DynamoDB attempts (up to 10 s
+    here): the handler stops waiting at once, so the only handler thread is free for the next
+    caller instead of sleeping for a caller that is gone."""
+    proxy = FaultProxy(dynalite["DYNAMODB_ENDPOINT"])
+    env = env_of(dynalite)
+    env.update(tables_env())
+    env.update({"DYNAMODB_ENDPOINT": f"http://127.0.0.1:{proxy.port}", "GRPC_HANDLER_THREADS": "1",
+                "DYNAMODB_MAX_ATTEMPTS": "5", "DYNAMODB_RETRY_BASE_MS": "10000",
+                "DYNAMODB_RETRY_MAX_BACKOFF_MS": "10000"})
+    svc = Service("dynamo-svc", env=env).wait_ready()
+    try:
+        with svc.channel() as channel:
+            create(channel, "cancel-1")
+            before = proxy.count("GetItem")
+            proxy.faults["GetItem"] = [SERVER_ERROR] * 5
+            fn = channel.unary_unary(CAT + "GetCategory",
+                                     request_serializer=lambda m: m.SerializeToString(),
+                                     response_deserializer=cat.GetCategoryResponse.FromString)
+            fut = fn.future(cat.GetCategoryRequest(channel=KIOSK, id="cancel-1"), timeout=30)
+            deadline = time.monotonic() + 5
+            while proxy.count("GetItem") == before and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert proxy.count("GetItem") == before + 1  # the first attempt failed: backing off
+            time.sleep(0.1)
+            fut.cancel()
+            proxy.faults["GetItem"] = []
+            t0 = time.monotonic()
+            assert get(channel, "cancel-1", timeout=5).name == "cancel-1"
+            assert time.monotonic() - t0 < 1.5
+            # and the abandoned call made no further attempt
+            assert proxy.count("GetItem") == before + 2
+    finally:
+        svc.stop()
+        proxy.close()
+
+
 def test_batch_get_retries_unprocessed_keys(proxied):
     proxy, channel, svc = proxied
     codes = [f"U{n:03d}" for n in range(20)]

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/netaddr.h"
+#include "common/rpc_server.h"
 #include "services/dynamo-svc/ddb/json_parse.h"
 #include "services/dynamo-svc/ddb/retry.h"
 #include "services/dynamo-svc/ddb/sigv4.h"
@@ -250,10 +251,18 @@ static uint32_t random_u32(void) {
   return r;
 }
 
-static void sleep_ms(int64_t ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+/* Backs off for ms, in slices of at most 20 ms so that a call cancelled meanwhile (caller
+ * gone, deadline, server stopping) stops waiting at once. False when it was cancelled. */
+static bool backoff_unless_cancelled(int64_t ms) {
+  int64_t end = ddb_now_ms() + ms;
+  for (int64_t left = ms; left > 0; left = end - ddb_now_ms()) {
+    if (rpc_current_cancelled()) return false;
+    int64_t slice = left < 20 ? left : 20;
+    struct timespec ts = {0, slice * 1000000};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
   }
+  return !rpc_current_cancelled();
 }
 
 /* One signed POST. Fills resp; returns the transport result. */
@@ -418,7 +427,7 @@ static menu_status call(ddb_client *c, const char *op, json_t *body, int64_t dea
     log_int(l, "attempt", err->attempts);
     log_int(l, "backoff_ms", delay);
     log_end(l);
-    sleep_ms(delay);
+    if (!backoff_unless_cancelled(delay)) break; /* nobody waits for the answer any more */
   }
   st = ddb_error_status(op, err);
 
@@ -617,7 +626,15 @@ menu_status ddb_batch_get_item(ddb_client *c, const char *table, json_t *keys, b
       }
       if (c->m_retries)
         metrics_add(c->m_retries, METRICS_LABELS("BatchGetItem", "unprocessed_keys"), 1);
-      sleep_ms(delay);
+      if (!backoff_unless_cancelled(delay)) {
+        err->kind = DDB_ERR_DEADLINE;
+        snprintf(err->type, sizeof err->type, "Cancelled");
+        snprintf(err->message, sizeof err->message, "the call ended while %zu keys waited",
+                 json_array_size(chunk));
+        err->attempts = attempts_total;
+        st = ddb_error_status("BatchGetItem", err);
+        break;
+      }
     }
     json_decref(chunk);
   }
