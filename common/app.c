@@ -11,6 +11,7 @@
 
 #include "common/health.h"
 #include "common/log.h"
+#include "common/process_metrics.h"
 #include "common/reflection.h"
 #include "common/version.h"
 
@@ -108,6 +109,12 @@ int app_main(const app_def *def, int argc, char **argv) {
                     0};
   metrics_add(lm.dropped, METRICS_NO_LABELS, 0); /* the series exists from the start */
   metrics_on_collect(metrics, collect_log, &lm);
+  process_metrics pm;
+  process_metrics_register(&pm, metrics);
+  metrics_set(metrics_gauge(metrics, "menu_build_info",
+                            "Always 1: the version, git revision and name of the binary.",
+                            METRICS_LABELS("version", "revision", "service")),
+              METRICS_LABELS(menu_version(), menu_git_revision(), def->name), 1);
   rpc_server *server = rpc_server_create(&scfg, metrics);
   health *health = health_attach(server);
   reflection *reflection = reflection_attach(server);

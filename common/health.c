@@ -138,6 +138,7 @@ static void watcher_pump(watcher *w) {
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n++].data.send_message.send_message = w->msg;
     w->last_sent = status;
+    rpc_stream_msg_sent(w->stream);
   }
   if (h->ended && !w->finishing) {
     w->finishing = true;

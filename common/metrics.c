@@ -170,6 +170,13 @@ void metrics_observe(metrics_family *f, const char *const *label_values, double 
   pthread_mutex_unlock(&f->mu);
 }
 
+void metrics_touch(metrics_family *f, const char *const *label_values) {
+  if (!f) return;
+  pthread_mutex_lock(&f->mu);
+  find_series(f, label_values);
+  pthread_mutex_unlock(&f->mu);
+}
+
 void metrics_on_collect(metrics_registry *r, metrics_collect_fn fn, void *arg) {
   collector *c = calloc(1, sizeof *c);
   c->fn = fn;

@@ -33,6 +33,9 @@ metrics_family *metrics_histogram(metrics_registry *r, const char *name, const c
 void metrics_add(metrics_family *f, const char *const *label_values, double v);     /* counter */
 void metrics_set(metrics_family *f, const char *const *label_values, double v);     /* gauge */
 void metrics_observe(metrics_family *f, const char *const *label_values, double v); /* histogram */
+/* Creates the series at 0 if it does not exist yet (zero-valued series for known labels, so
+ * that rate() and absent() work before the first event). Any kind. */
+void metrics_touch(metrics_family *f, const char *const *label_values);
 
 /* Called before every render, e.g. to set gauges read from a pool. */
 typedef void (*metrics_collect_fn)(void *arg);

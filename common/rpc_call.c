@@ -243,6 +243,7 @@ static menu_status call_decode(rpc_ctx *ctx, ProtobufCMessage **req) {
   size_t n = rpc_read_byte_buffer(ctx->payload, &ctx->arena, &data);
   grpc_byte_buffer_destroy(ctx->payload);
   ctx->payload = NULL;
+  ctx->msg_received = true;
   *req = protobuf_c_message_unpack(m->def.in, &ctx->arena.pb, n, data);
   if (!*req) return MENU_INVALID("request does not decode as %s", m->def.in->name);
   /* NUL, control characters, bad UTF-8, version at its maximum: before any handler sees them. */
@@ -448,6 +449,10 @@ static void call_finish(rpc_ctx *ctx) {
   metrics_add(s->m_handled,
               METRICS_LABELS(m->type, m->service, m->name, menu_status_code_name(code)), 1);
   metrics_observe(s->m_seconds, METRICS_LABELS(m->type, m->service, m->name), secs);
+  if (ctx->msg_received)
+    metrics_add(s->m_msg_received, METRICS_LABELS(m->type, m->service, m->name), 1);
+  if (ctx->reply && ctx->reply_ok)
+    metrics_add(s->m_msg_sent, METRICS_LABELS(m->type, m->service, m->name), 1);
   call_log(ctx, code, secs);
 
   if (ctx->reply) grpc_byte_buffer_destroy(ctx->reply);

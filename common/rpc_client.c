@@ -27,7 +27,7 @@ struct rpc_channel {
   char *target;
   rpc_client_method *methods;
   size_t n_methods;
-  metrics_family *m_handled, *m_seconds;
+  metrics_family *m_started, *m_handled, *m_seconds, *m_msg_sent, *m_msg_received;
 };
 
 /* One call. The tag comes first: the completion queue hands back &call->tag. */
@@ -105,6 +105,15 @@ rpc_channel *rpc_channel_create(const rpc_channel_config *cfg) {
     static const char *const labels[] = {"grpc_type", "grpc_service", "grpc_method", NULL};
     static const char *const labels_code[] = {"grpc_type", "grpc_service", "grpc_method",
                                               "grpc_code", NULL};
+    ch->m_started = metrics_counter(cfg->metrics, "grpc_client_started_total",
+                                    "Total number of RPCs started on the client.", labels);
+    ch->m_msg_sent =
+        metrics_counter(cfg->metrics, "grpc_client_msg_sent_total",
+                        "Total number of gRPC stream messages sent by the client.", labels);
+    ch->m_msg_received = metrics_counter(cfg->metrics, "grpc_client_msg_received_total",
+                                         "Total number of RPC stream messages received by the "
+                                         "client.",
+                                         labels);
     ch->m_handled = metrics_counter(cfg->metrics, "grpc_client_handled_total",
                                     "Total number of RPCs completed by the client, regardless "
                                     "of success or failure.",
@@ -141,6 +150,14 @@ void rpc_channel_add_service(rpc_channel *ch, const ProtobufCServiceDescriptor *
     m->name = strdup(desc->methods[i].name);
     m->out = desc->methods[i].output;
     m->handle = grpc_channel_register_call(ch->channel, m->path, NULL, NULL);
+    if (ch->m_handled) { /* zero-valued series from the start */
+      const char *const *labels = METRICS_LABELS("unary", m->service, m->name);
+      metrics_touch(ch->m_started, labels);
+      metrics_touch(ch->m_handled, METRICS_LABELS("unary", m->service, m->name, "OK"));
+      metrics_touch(ch->m_seconds, labels);
+      metrics_touch(ch->m_msg_sent, labels);
+      metrics_touch(ch->m_msg_received, labels);
+    }
   }
 }
 
@@ -219,6 +236,8 @@ static void on_done(rpc_tag *tag, bool ok) {
     gpr_timespec d = gpr_time_sub(c->end, c->start);
     metrics_observe(c->ch->m_seconds, METRICS_LABELS("unary", c->m->service, c->m->name),
                     (double)d.tv_sec + d.tv_nsec / 1e9);
+    if (c->recv)
+      metrics_add(c->ch->m_msg_received, METRICS_LABELS("unary", c->m->service, c->m->name), 1);
   }
   c->done(c, c->user);
 }
@@ -273,6 +292,10 @@ rpc_client_call *rpc_client_call_start(rpc_channel *ch, const rpc_client_method 
     log_error("client start_batch refused", "method", m->path, NULL);
     rpc_client_call_destroy(c);
     return NULL;
+  }
+  if (ch->m_started) { /* as go-grpc-prometheus: the request counts as sent once started */
+    metrics_add(ch->m_started, METRICS_LABELS("unary", m->service, m->name), 1);
+    metrics_add(ch->m_msg_sent, METRICS_LABELS("unary", m->service, m->name), 1);
   }
   return c;
 }

@@ -6,7 +6,9 @@
  * completes on the server call's completion queue.
  * Channels are thread-safe and meant to live as long as the process. A call may be cancelled
  * from any thread; its other functions belong to whoever holds it. Records
- * grpc_client_handled_total and grpc_client_handling_seconds. */
+ * go-grpc-prometheus' client metrics: grpc_client_started_total, grpc_client_handled_total,
+ * grpc_client_handling_seconds, grpc_client_msg_sent_total and grpc_client_msg_received_total
+ * (zero-valued series for every registered method). */
 #ifndef MENU_RPC_CLIENT_H
 #define MENU_RPC_CLIENT_H
 

@@ -124,11 +124,22 @@ static void on_request(rpc_tag *tag, bool ok) {
     st->server = s;
     st->method = m;
     st->started = gpr_now(GPR_CLOCK_MONOTONIC);
+    if (r->payload) metrics_add(s->m_msg_received, METRICS_LABELS(m->type, m->service, m->name), 1);
     m->def.stream(st, r->call, r->payload, m->def.arg);
   } else {
     rpc_call_arrived(s, m, r->call, s->cqs[r->cq], &r->md, r->deadline);
   }
   free(r);
+}
+
+void rpc_stream_msg_sent(rpc_stream *st) {
+  rpc_method *m = st->method;
+  metrics_add(st->server->m_msg_sent, METRICS_LABELS(m->type, m->service, m->name), 1);
+}
+
+void rpc_stream_msg_received(rpc_stream *st) {
+  rpc_method *m = st->method;
+  metrics_add(st->server->m_msg_received, METRICS_LABELS(m->type, m->service, m->name), 1);
 }
 
 void rpc_stream_end(rpc_stream *st, grpc_status_code code) {

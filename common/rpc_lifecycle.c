@@ -175,6 +175,7 @@ int rpc_server_start(rpc_server *s) {
   for (int i = 0; i < n_cq; i++) pthread_create(&s->cq_threads[i], NULL, cq_main, s->cqs[i]);
   rpc_dispatch_post_all(s);
 
+  rpc_server_metrics_init_series(s);
   if (s->cfg.metrics_addr && strcmp(s->cfg.metrics_addr, "off")) {
     s->http = metrics_http_start(s->metrics, s->cfg.metrics_addr);
     if (!s->http) return -1;

@@ -50,6 +50,12 @@ rpc_server *rpc_server_create(const rpc_server_config *cfg, metrics_registry *me
                                    "Histogram of response latency (seconds) of gRPC that had "
                                    "been application-level handled by the server.",
                                    labels, metrics_default_buckets, metrics_default_buckets_len);
+  s->m_msg_received =
+      metrics_counter(metrics, "grpc_server_msg_received_total",
+                      "Total number of RPC stream messages received on the server.", labels);
+  s->m_msg_sent =
+      metrics_counter(metrics, "grpc_server_msg_sent_total",
+                      "Total number of gRPC stream messages sent by the server.", labels);
   s->m_rejected = metrics_counter(metrics, "menu_rpc_server_rejected_total",
                                   "Calls answered without running their handler, by reason "
                                   "(overload, draining, cancelled, deadline).",
@@ -161,6 +167,22 @@ void rpc_server_on_readiness(rpc_server *s, rpc_server_readiness_fn fn, void *ar
 
 void rpc_server_set_service_ready(rpc_server *s, const char *service, bool ready) {
   if (s->readiness_fn) s->readiness_fn(s->readiness_arg, service, ready);
+}
+
+void rpc_server_metrics_init_series(rpc_server *s) {
+  for (size_t i = 0; i < s->n_methods; i++) {
+    const rpc_method *m = &s->methods[i];
+    const char *const *labels = METRICS_LABELS(m->type, m->service, m->name);
+    metrics_touch(s->m_started, labels);
+    metrics_touch(s->m_handled, METRICS_LABELS(m->type, m->service, m->name, "OK"));
+    metrics_touch(s->m_seconds, labels);
+    metrics_touch(s->m_msg_received, labels);
+    metrics_touch(s->m_msg_sent, labels);
+  }
+  static const char *const reasons[] = {"unauthorized", "draining", "overload",
+                                        "stopping",     "deadline", "cancelled"};
+  for (size_t i = 0; i < sizeof reasons / sizeof *reasons; i++)
+    metrics_touch(s->m_rejected, METRICS_LABELS(reasons[i]));
 }
 
 void rpc_server_notify(rpc_server *s, rpc_server_state state) {

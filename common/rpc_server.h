@@ -4,7 +4,8 @@
  * descriptors. The runtime admits or rejects each call before reading its message, decodes
  * the request (undecodable: INVALID_ARGUMENT), calls the typed handler, encodes the response,
  * sets the status, enforces the deadline, carries the request id, and records per-method
- * metrics (grpc_server_started_total, grpc_server_handled_total, grpc_server_handling_seconds)
+ * metrics (grpc_server_started_total, grpc_server_handled_total, grpc_server_handling_seconds,
+ * grpc_server_msg_received_total, grpc_server_msg_sent_total; zero-valued series at start)
  * and one JSON log line per call. Built-in services (health, reflection) plug in through the
  * method and state-listener API at the end of this header.
  * Thread-safety: configuration and registration happen on one thread before
@@ -238,6 +239,11 @@ typedef struct rpc_stream rpc_stream;
 typedef void (*rpc_stream_start_fn)(rpc_stream *st, grpc_call *call, grpc_byte_buffer *payload,
                                     void *arg);
 void rpc_stream_end(rpc_stream *st, grpc_status_code code); /* frees st */
+/* Message counters of a stream (grpc_server_msg_sent_total / _received_total): the machine
+ * calls them per message it sends, and per message it reads after the first (the first
+ * message of a server stream, read by the runtime, is counted already). Any thread. */
+void rpc_stream_msg_sent(rpc_stream *st);
+void rpc_stream_msg_received(rpc_stream *st);
 
 enum {
   RPC_METHOD_PROBE = 1, /* never rejected by admission control; also served on HEALTH_ADDR */

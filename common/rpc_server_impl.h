@@ -48,6 +48,7 @@ struct rpc_ctx {
   atomic_bool cancelled;   /* the caller cancelled (or the deadline fired in the core) */
   int close_cancelled;
   bool reply_ok;
+  bool msg_received;  /* the request message was read (grpc_server_msg_received_total) */
   bool admitted;      /* counted in in_flight and on the calls list */
   bool quiet_dropped; /* dropped off the queue without running the handler */
   rpc_server *server;
@@ -90,7 +91,7 @@ struct rpc_stream {
 struct rpc_server {
   rpc_server_config cfg;
   metrics_registry *metrics;
-  metrics_family *m_started, *m_handled, *m_seconds;
+  metrics_family *m_started, *m_handled, *m_seconds, *m_msg_received, *m_msg_sent;
   metrics_family *m_rejected, *m_queued_seconds, *m_queue_depth, *m_in_flight, *m_bytes;
   grpc_server *server;
   grpc_server *health_server; /* HEALTH_ADDR: plaintext, only probe methods */
@@ -132,6 +133,9 @@ struct rpc_server {
 
 /* rpc_server.c */
 void rpc_server_notify(rpc_server *s, rpc_server_state state);
+/* Zero-valued series for every registered method (started, handled OK, latency, messages)
+ * and every rejection reason, so that rate() and absent() work before the first call. */
+void rpc_server_metrics_init_series(rpc_server *s);
 
 /* rpc_dispatch.c: posts the outstanding requests of every method on every queue. */
 void rpc_dispatch_post_all(rpc_server *s);

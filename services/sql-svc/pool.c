@@ -291,6 +291,16 @@ pool *pool_create(const pool_config *cfg, metrics_registry *metrics) {
     p->m_in_use = metrics_gauge(metrics, "menu_mysql_pool_in_use", "Connections checked out",
                                 METRICS_NO_LABELS);
     metrics_on_collect(metrics, collect, p);
+    /* Zero-valued series for every known label from the start. */
+    for (int i = 0; i < STMT_COUNT; i++)
+      metrics_touch(p->m_query, METRICS_LABELS(sql_statements[i].name));
+    metrics_touch(p->m_wait, METRICS_NO_LABELS);
+    metrics_touch(p->m_timeouts, METRICS_NO_LABELS);
+    metrics_touch(p->m_reconnects, METRICS_LABELS("ok"));
+    metrics_touch(p->m_reconnects, METRICS_LABELS("error"));
+    metrics_touch(p->m_kills, METRICS_LABELS("ok"));
+    metrics_touch(p->m_kills, METRICS_LABELS("error"));
+    metrics_touch(p->m_kills, METRICS_LABELS("skipped"));
   }
   for (int i = 0; i < p->size; i++) {
     p->conns[i].p = p;

@@ -67,6 +67,25 @@ static void collect(void *arg) {
   metrics_set(arg, METRICS_NO_LABELS, 7);
 }
 
+static void test_touch_makes_zero_series_and_keeps_values(void **state) {
+  (void)state;
+  metrics_registry *r = metrics_registry_create();
+  metrics_family *c = metrics_counter(r, "c_total", "help", METRICS_LABELS("op"));
+  metrics_family *h = metrics_histogram(r, "h_seconds", "help", METRICS_LABELS("op"),
+                                        (const double[]){0.0001, 1}, 2);
+  metrics_touch(c, METRICS_LABELS("GetItem"));
+  metrics_touch(h, METRICS_LABELS("GetItem"));
+  metrics_add(c, METRICS_LABELS("Query"), 2);
+  metrics_touch(c, METRICS_LABELS("Query")); /* an existing series keeps its value */
+  char *text = metrics_render(r);
+  assert_non_null(strstr(text, "c_total{op=\"GetItem\"} 0\n"));
+  assert_non_null(strstr(text, "c_total{op=\"Query\"} 2\n"));
+  assert_non_null(strstr(text, "h_seconds_bucket{op=\"GetItem\",le=\"0.0001\"} 0\n"));
+  assert_non_null(strstr(text, "h_seconds_count{op=\"GetItem\"} 0\n"));
+  free(text);
+  metrics_registry_destroy(r);
+}
+
 static void test_collect_hook_runs_before_render(void **state) {
   metrics_registry *r = metrics_registry_create();
   metrics_family *g = metrics_gauge(r, "pool_size", "Size.", METRICS_NO_LABELS);
@@ -83,6 +102,7 @@ int main(void) {
       cmocka_unit_test(test_counter_and_gauge),
       cmocka_unit_test(test_histogram_buckets_are_cumulative),
       cmocka_unit_test(test_label_values_are_escaped),
+      cmocka_unit_test(test_touch_makes_zero_series_and_keeps_values),
       cmocka_unit_test(test_collect_hook_runs_before_render),
   };
   return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);

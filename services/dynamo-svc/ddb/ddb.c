@@ -64,6 +64,16 @@ void ddb_config_load(config *c, ddb_config *out) {
   out->max_idle_connections = (int)config_int(c, "DYNAMODB_MAX_IDLE_CONNECTIONS", 64, 1, 4096);
 }
 
+/* Latency buckets from 100 us: DynamoDB in the same region answers a GetItem in a few ms, and
+ * dynalite on loopback in well under one. */
+static const double duration_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                          0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                          1,      2.5,     5,      10};
+
+/* Every operation the client sends, for zero-valued series from the start. */
+static const char *const operations[] = {"GetItem", "PutItem",      "UpdateItem",    "DeleteItem",
+                                         "Query",   "BatchGetItem", "DescribeTable", "CreateTable"};
+
 static void collect_quota(void *arg) {
   ddb_client *c = arg;
   metrics_set(c->m_quota, METRICS_NO_LABELS, ddb_retry_quota_available(&c->quota));
@@ -84,8 +94,8 @@ ddb_client *ddb_client_create(const ddb_config *cfg, http_pool *pool, creds_prov
   if (metrics) {
     c->m_duration = metrics_histogram(metrics, "menu_dynamodb_request_duration_seconds",
                                       "DynamoDB operation latency, retries and backoff included.",
-                                      METRICS_LABELS("operation"), metrics_default_buckets,
-                                      metrics_default_buckets_len);
+                                      METRICS_LABELS("operation"), duration_buckets,
+                                      sizeof duration_buckets / sizeof *duration_buckets);
     c->m_requests = metrics_counter(metrics, "menu_dynamodb_requests_total",
                                     "DynamoDB operations by outcome (OK or the final error code).",
                                     METRICS_LABELS("operation", "outcome"));
@@ -104,6 +114,10 @@ ddb_client *ddb_client_create(const ddb_config *cfg, http_pool *pool, creds_prov
         metrics_gauge(metrics, "menu_dynamodb_retry_quota_tokens",
                       "Tokens left in the retry quota (retries stop at 0).", METRICS_NO_LABELS);
     metrics_on_collect(metrics, collect_quota, c);
+    for (size_t i = 0; i < sizeof operations / sizeof *operations; i++) {
+      metrics_touch(c->m_duration, METRICS_LABELS(operations[i]));
+      metrics_touch(c->m_requests, METRICS_LABELS(operations[i], "OK"));
+    }
   }
   return c;
 fail:
