@@ -12,6 +12,8 @@
 #include "menu/v1/category.pb-c.h"
 #include "menu/v1/ghost_swap.pb-c.h"
 #include "menu/v1/product_availability.pb-c.h"
+#include "menu/v1/product_collection.pb-c.h"
+#include "menu/v1/reference_data.pb-c.h"
 
 void gateway_backends_config_load(config *c, gateway_backends_config *out) {
   memset(out, 0, sizeof *out);
@@ -43,6 +45,8 @@ void gateway_backends_config_load(config *c, gateway_backends_config *out) {
     config_error(c, "BACKEND_TLS_CERT_FILE and BACKEND_TLS_KEY_FILE go together");
   if (out->tls_cert_file && !out->tls_ca_file)
     config_error(c, "BACKEND_TLS_CERT_FILE needs BACKEND_TLS_CA_FILE (mutual TLS is TLS first)");
+  /* A consistency check pages through whole lists: bounded even when the caller is patient. */
+  out->consistency_timeout_ms = config_int(c, "CONSISTENCY_CHECK_TIMEOUT_MS", 30000, 100, 3600000);
 }
 
 /* Builds with jansson rather than by hand so that a method name can never break the JSON. */
@@ -116,12 +120,16 @@ static int method_bind(gateway_method *gm, rpc_channel *ch, const char *backend,
 gateway_backends *gateway_backends_create(const gateway_backends_config *cfg,
                                           metrics_registry *metrics) {
   /* Only the reads the gateway makes are retried: they are idempotent. */
-  static const char *const dynamo_retry[] = {"menu.v1.CategoryService/ListCategories",
-                                             "menu.v1.GhostSwapService/BatchGetGhostSwaps", NULL};
+  static const char *const dynamo_retry[] = {
+      "menu.v1.CategoryService/ListCategories", "menu.v1.GhostSwapService/BatchGetGhostSwaps",
+      "menu.v1.GhostSwapService/ListGhostSwaps",
+      "menu.v1.ProductCollectionService/ListProductCollections", NULL};
   static const char *const sql_retry[] = {
-      "menu.v1.ProductAvailabilityService/BatchGetProductAvailabilities", NULL};
+      "menu.v1.ProductAvailabilityService/BatchGetProductAvailabilities",
+      "menu.v1.ReferenceDataService/ListProducts", NULL};
   gateway_backends *b = calloc(1, sizeof *b);
   b->deadline_margin_ms = cfg->deadline_margin_ms;
+  b->consistency_timeout_ms = cfg->consistency_timeout_ms;
   b->dynamo = channel_make(cfg, cfg->dynamo_target, dynamo_retry, metrics);
   if (!b->dynamo) goto Error;
   b->sql = channel_make(cfg, cfg->sql_target, sql_retry, metrics);
@@ -129,7 +137,9 @@ gateway_backends *gateway_backends_create(const gateway_backends_config *cfg,
   rpc_channel_add_service(b->dynamo, &menu__v1__category_service__descriptor);
   rpc_channel_add_service(b->dynamo, &menu__v1__ghost_swap_service__descriptor);
   rpc_channel_add_service(b->dynamo, &menu__v1__catalog_revision_service__descriptor);
+  rpc_channel_add_service(b->dynamo, &menu__v1__product_collection_service__descriptor);
   rpc_channel_add_service(b->sql, &menu__v1__product_availability_service__descriptor);
+  rpc_channel_add_service(b->sql, &menu__v1__reference_data_service__descriptor);
   health_client_add(b->dynamo); /* readiness probes (gateway/main.c) */
   health_client_add(b->sql);
   if (method_bind(&b->list_categories, b->dynamo, "dynamo-svc",
@@ -147,7 +157,16 @@ gateway_backends *gateway_backends_create(const gateway_backends_config *cfg,
                   "CatalogRevisionService.GetCatalogRevision") ||
       method_bind(&b->get_availability_revision, b->sql, "sql-svc",
                   &menu__v1__product_availability_service__descriptor, "GetAvailabilityRevision",
-                  "ProductAvailabilityService.GetAvailabilityRevision"))
+                  "ProductAvailabilityService.GetAvailabilityRevision") ||
+      method_bind(&b->list_product_collections, b->dynamo, "dynamo-svc",
+                  &menu__v1__product_collection_service__descriptor, "ListProductCollections",
+                  "ProductCollectionService.ListProductCollections") ||
+      method_bind(&b->list_ghost_swaps, b->dynamo, "dynamo-svc",
+                  &menu__v1__ghost_swap_service__descriptor, "ListGhostSwaps",
+                  "GhostSwapService.ListGhostSwaps") ||
+      method_bind(&b->list_products, b->sql, "sql-svc",
+                  &menu__v1__reference_data_service__descriptor, "ListProducts",
+                  "ReferenceDataService.ListProducts"))
     goto Error;
   log_line *l = log_begin(LOG_INFO, "backends");
   log_str(l, "dynamo_svc_target", cfg->dynamo_target);

@@ -27,6 +27,7 @@ typedef struct {
   const char *tls_ca_file;    /* BACKEND_TLS_CA_FILE: TLS to both backends when set */
   const char *tls_cert_file;  /* BACKEND_TLS_CERT_FILE + _KEY_FILE: client cert (mTLS) */
   const char *tls_key_file;
+  int64_t consistency_timeout_ms; /* CONSISTENCY_CHECK_TIMEOUT_MS */
 } gateway_backends_config;
 
 /* Reads the variables above; problems (e.g. a client cert without a CA) go into c. The
@@ -48,7 +49,10 @@ typedef struct {
   gateway_method list_categories, batch_get_ghost_swaps, batch_get_product_availabilities;
   /* The owners' cheap revision reads, polled by gateway/revisions.c. */
   gateway_method get_catalog_revision, get_availability_revision;
+  /* CheckMenuConsistency pages these (and list_categories). */
+  gateway_method list_product_collections, list_ghost_swaps, list_products;
   int64_t deadline_margin_ms;
+  int64_t consistency_timeout_ms; /* the longest a consistency check may take */
 } gateway_backends;
 
 /* Creates both channels. NULL (logged) when one cannot be made, e.g. unreadable TLS files.

@@ -1,13 +1,17 @@
 /* gateway: MenuService, composed reads over dynamo-svc and sql-svc. main wires the backend
  * channels (from the environment), the revision poller and the handlers, and readiness to the
- * backends' health; it owns no datastore. */
+ * backends' health; it owns no datastore.
+ * `gateway check-consistency CHANNEL` runs the cross-database check once and exits. */
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/app.h"
 #include "common/dependency.h"
 #include "common/health_client.h"
 #include "gateway/backends.h"
+#include "gateway/consistency.h"
+#include "gateway/consistency_command.h"
 #include "gateway/menu_cache.h"
 #include "gateway/revisions.h"
 #include "gateway/store_menu.h"
@@ -67,6 +71,7 @@ static void *init(config *c, rpc_server *s) {
   const rpc_method_impl impls[] = {
       {.name = "GetStoreMenu", .async_fn = store_menu_get},
       {.name = "WatchStoreMenu", .feed_fn = watch_store_menu, .svc = g->watch},
+      {.name = "CheckMenuConsistency", .async_fn = consistency_rpc},
       {.name = NULL}};
   if (rpc_server_add_service(s, &menu__v1__menu_service__descriptor, impls, &g->env)) goto Error;
   /* A menu needs both backends: without dynamo-svc there are no categories, without sql-svc
@@ -107,8 +112,23 @@ static void config_load(config *c) {
   menu_cache_config_load(c, &cache_bytes, &staleness_ms);
 }
 
+static int command(int argc, char **argv) {
+  if (!strcmp(argv[1], "check-consistency")) return consistency_command_main(argc, argv);
+  return APP_NOT_A_COMMAND;
+}
+
 int main(int argc, char **argv) {
-  static const app_def def = {"gateway", "127.0.0.1:50051",         "127.0.0.1:9451", init,
-                              fini,      .config_load = config_load};
+  static const app_def def = {
+      .name = "gateway",
+      .default_listen = "127.0.0.1:50051",
+      .default_metrics = "127.0.0.1:9451",
+      .init = init,
+      .fini = fini,
+      .command = command,
+      .commands_usage =
+          "       gateway check-consistency CHANNEL   report the channel's dangling "
+          "product references (JSON; exit 0 none, 1 some, 2 error)\n",
+      .config_load = config_load,
+  };
   return app_main(&def, argc, argv);
 }
