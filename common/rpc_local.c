@@ -48,7 +48,21 @@ int rpc_server_call_local(rpc_server *s, const char *path, const ProtobufCMessag
 void rpc_local_reply(rpc_ctx *ctx) {
   rpc_server *s = ctx->server;
   bool ok = ctx->status.code == GRPC_STATUS_OK;
-  ctx->local_done(ctx->local_arg, ctx->status, ok ? ctx->resp : NULL);
+  const ProtobufCMessage *resp = ctx->resp;
+  if (ctx->has_encoded) {
+    /* The handler answered with bytes it kept (rpc_ctx_reply_encoded): decode them. */
+    if (ok) {
+      resp = protobuf_c_message_unpack(ctx->method->def.out, &ctx->arena.pb,
+                                       GRPC_SLICE_LENGTH(ctx->encoded),
+                                       GRPC_SLICE_START_PTR(ctx->encoded));
+      if (!resp) {
+        ok = false;
+        ctx->status = MENU_INTERNAL("%s: kept answer does not decode", ctx->method->path);
+      }
+    }
+    grpc_slice_unref(ctx->encoded);
+  }
+  ctx->local_done(ctx->local_arg, ctx->status, ok ? resp : NULL);
   grpc_metadata_array_destroy(&ctx->md);
   if (ctx->peer) gpr_free(ctx->peer);
   arena_free(&ctx->arena);

@@ -91,6 +91,12 @@ def test_first_message_is_the_menu_and_if_none_match_skips_it(gw):
         assert w3.version()[0].etag == pages[0].etag
         for x in (w, w2, w3):
             x.call.cancel()
+        # the group is gone; a new one composes again (from the cache when it is live: a kept
+        # answer decodes to the same menu)
+        assert groups_eventually(gw, 0)
+        again = Watcher(ch)
+        assert names_of(again.version()) == names
+        again.call.cancel()
 
 
 def test_bad_fields_are_invalid_argument_naming_the_field(gw):
@@ -137,6 +143,19 @@ def watchers_eventually(gw, n, timeout=5):
             return True
         time.sleep(0.05)
     return False
+
+
+def groups_eventually(gw, n, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _gauge(gw, "menu_watch_groups") == n:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def names_of(pages):
+    return [c.name for p in pages for c in p.categories]
 
 
 def _gauge(gw, name):
