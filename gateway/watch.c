@@ -19,7 +19,8 @@
 #define ETAG_MAX 128
 #define BUCKETS 4096
 #define RETRY_FIRST_MS 250
-#define SCHEDULER_MAX_SLEEP_MS 1000
+/* Also how late a change the poller did not report (its first value) may be noticed. */
+#define SCHEDULER_MAX_SLEEP_MS 250
 
 typedef struct watch_group watch_group;
 
@@ -66,6 +67,10 @@ struct watch_group {
   int64_t last_start_ms, retry_at_ms, backoff_ms; /* monotonic */
   int64_t valid_until_ms;                         /* realtime, 0: none */
   int64_t change_seen_ms;                         /* earliest revision change not composed */
+  /* The owners' revisions as the poller knew them when the last composition started: the
+   * poller does not report the first value it learns, so a write that lands before its first
+   * poll of a channel would otherwise go unnoticed. The scheduler compares. */
+  gateway_revision_state rev;
   composition c;
 };
 
@@ -416,8 +421,14 @@ static void compose_page(watch_group *g) {
 
 /* ---- the scheduler ----------------------------------------------------------------------- */
 
-/* Under w->mu: frees empty groups, marks the ones whose valid_until passed, and picks the
- * groups to compose now (at most `room`). Returns when to look again (monotonic ms). */
+static bool revisions_differ(const gateway_revision_state *a, const gateway_revision_state *b) {
+  return a->catalog_known != b->catalog_known || a->catalog != b->catalog ||
+         a->availability_known != b->availability_known || a->availability != b->availability;
+}
+
+/* Under w->mu: frees empty groups, marks the ones whose valid_until passed or whose channel's
+ * revisions moved since they last composed, and picks the groups to compose now (at most
+ * `room`). Returns when to look again (monotonic ms). */
 static int64_t schedule(watch_service *w, watch_group **start, size_t *n_start, size_t room) {
   int64_t now = mono_ms(), rnow = real_ms();
   int64_t next = now + SCHEDULER_MAX_SLEEP_MS;
@@ -430,6 +441,12 @@ static int64_t schedule(watch_service *w, watch_group **start, size_t *n_start, 
         continue;
       }
       link = &g->hnext;
+      gateway_revision_state rs;
+      gateway_revisions_get(w->revisions, g->channel, &rs);
+      if (!g->composing && revisions_differ(&rs, &g->rev) && !g->dirty) {
+        g->dirty = true;
+        if (!g->change_seen_ms) g->change_seen_ms = now;
+      }
       if (g->valid_until_ms && rnow >= g->valid_until_ms) {
         g->valid_until_ms = 0;
         g->dirty = true;
@@ -449,6 +466,7 @@ static int64_t schedule(watch_service *w, watch_group **start, size_t *n_start, 
       }
       g->dirty = false;
       g->composing = true;
+      g->rev = rs;
       g->last_start_ms = now;
       g->c.change_seen_ms = g->change_seen_ms;
       g->change_seen_ms = 0;
