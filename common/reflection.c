@@ -167,6 +167,7 @@ static void on_event(rpc_tag *tag, bool ok) {
   size_t len = rpc_read_byte_buffer(st->recv, &a, &data);
   grpc_byte_buffer_destroy(st->recv);
   st->recv = NULL;
+  rpc_stream_msg_received(st->stream);
   refl_resp out = GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__INIT;
   refl_req *req = grpc__reflection__v1__server_reflection_request__unpack(&a.pb, len, data);
   if (req) {
@@ -181,6 +182,7 @@ static void on_event(rpc_tag *tag, bool ok) {
   grpc_slice_unref(slice);
   ops[0].op = GRPC_OP_SEND_MESSAGE;
   ops[0].data.send_message.send_message = st->send;
+  rpc_stream_msg_sent(st->stream);
   ops[1].op = GRPC_OP_RECV_MESSAGE;
   ops[1].data.recv_message.recv_message = &st->recv;
   start(st, ops, 2);

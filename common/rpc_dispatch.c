@@ -116,6 +116,7 @@ static void on_request(rpc_tag *tag, bool ok) {
   if ((m->kind == RPC_STREAM || m->kind == RPC_FEED) && !stream_allowed(s, m, r)) {
     grpc_metadata_array_destroy(&r->md);
   } else if (m->kind == RPC_FEED) {
+    if (r->payload) metrics_add(s->m_msg_received, METRICS_LABELS(m->type, m->service, m->name), 1);
     rpc_feed_arrived(s, m, r->call, &r->md, r->payload);
   } else if (m->kind == RPC_STREAM) {
     grpc_metadata_array_destroy(&r->md);

@@ -131,6 +131,8 @@ static void feed_pump(rpc_feed *f) {
       ops[n].op = GRPC_OP_SEND_MESSAGE;
       ops[n++].data.send_message.send_message = f->bb;
       f->sent++;
+      metrics_add(f->server->m_msg_sent,
+                  METRICS_LABELS(f->method->type, f->method->service, f->method->name), 1);
     }
   }
   if (!n) return;

@@ -194,3 +194,24 @@ def test_a_stream_counts_its_messages(dynalite):
         ch.close()
     finally:
         svc.stop()
+
+
+def test_a_bidi_stream_counts_each_message(stack):
+    """Server reflection: three requests on one stream, three answers."""
+    import pb
+
+    req = pb.message("grpc.reflection.v1.ServerReflectionRequest")
+    resp = pb.message("grpc.reflection.v1.ServerReflectionResponse")
+    _, sql, _ = stack
+    labels = dict(grpc_type="bidi_stream", grpc_service="grpc.reflection.v1.ServerReflection",
+                  grpc_method="ServerReflectionInfo")
+    before = samples(scrape(sql))
+    with sql.channel() as ch:
+        stream = ch.stream_stream(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            request_serializer=req.SerializeToString, response_deserializer=resp.FromString)
+        answers = list(stream(iter([req(list_services="")] * 3), timeout=10))
+    assert len(answers) == 3
+    after = samples(scrape(sql))
+    for name in ("grpc_server_msg_received_total", "grpc_server_msg_sent_total"):
+        assert after[series(name, **labels)] - before[series(name, **labels)] == 3, name
