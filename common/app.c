@@ -15,12 +15,25 @@
 #include "common/reflection.h"
 #include "common/version.h"
 
+/* A failed TLS handshake is the client's problem (plaintext to a TLS port, an unknown CA, a
+ * scanner), not the server's: the core reports it at ERROR from the TSI layer, which never
+ * sees the socket, so the line cannot carry the peer address (gRPC core 29 / 1.51: the
+ * gpr_log hook gets file, line, severity and text only, and the handshake-failure path of
+ * the server transport logs nothing with the address). */
+static bool is_handshake_failure(const gpr_log_func_args *a) {
+  return a->file && strstr(a->file, "ssl_transport_security") && a->message &&
+         !strncmp(a->message, "Handshake failed", strlen("Handshake failed"));
+}
+
 /* gRPC core's own messages, as JSON lines like ours instead of its text format on stderr. */
 static void grpc_log(gpr_log_func_args *a) {
   log_level lvl = a->severity == GPR_LOG_SEVERITY_ERROR  ? LOG_ERROR
                   : a->severity == GPR_LOG_SEVERITY_INFO ? LOG_INFO
                                                          : LOG_DEBUG;
+  bool handshake = is_handshake_failure(a);
+  if (handshake) lvl = LOG_WARN;
   log_line *l = log_begin(lvl, a->message);
+  if (handshake) log_str(l, "event", "tls_handshake_failed");
   log_str(l, "source", "grpc-core");
   log_str(l, "file", a->file);
   log_int(l, "line", a->line);

@@ -160,6 +160,8 @@ void rpc_call_arrived(rpc_server *s, rpc_method *m, grpc_call *call, grpc_comple
   ctx->server = s;
   ctx->method = m;
   ctx->call = call;
+  /* Now, while the connection is up: once the caller has gone the core answers "unknown". */
+  ctx->peer = grpc_call_get_peer(call);
   ctx->cq = cq;
   ctx->md = *md; /* moved */
   ctx->started = now_mono();

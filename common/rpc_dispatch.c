@@ -71,6 +71,9 @@ static bool stream_allowed(rpc_server *s, rpc_method *m, rpc_request *r) {
     log_str(l, "status", "PERMISSION_DENIED");
     log_str(l, "error", why);
     log_str(l, "principal", principal);
+    char *peer = grpc_call_get_peer(r->call);
+    log_str(l, "peer", peer);
+    gpr_free(peer);
     log_end(l);
     metrics_add(s->m_handled, METRICS_LABELS(m->type, m->service, m->name, "PERMISSION_DENIED"), 1);
     if (r->payload) grpc_byte_buffer_destroy(r->payload);
@@ -200,6 +203,9 @@ static void on_unknown(rpc_tag *tag, bool ok) {
     log_line *l = log_begin(LOG_WARN, "rpc");
     log_str(l, "method", method);
     log_str(l, "status", "UNIMPLEMENTED");
+    char *peer = grpc_call_get_peer(u->call);
+    log_str(l, "peer", peer);
+    gpr_free(peer);
     log_end(l);
     metrics_add(s->m_handled, METRICS_LABELS("unary", "unknown", "unknown", "UNIMPLEMENTED"), 1);
     char msg[300];

@@ -5,10 +5,13 @@ at configuration time."""
 import re
 import socket
 import subprocess
+import time
 
+import grpc
 import pytest
 
-from conftest import BIN, BUILD, ROOT, free_port
+import pb
+from conftest import BIN, ROOT, free_port, wait_serving
 
 
 REVISION = r"[0-9a-f]{12}(-dirty)?|unknown"
@@ -85,3 +88,58 @@ def test_bad_listen_address_is_refused_at_configuration_naming_the_variable(var,
     errors = [ln for ln in p.stdout.splitlines() if '"msg":"config"' in ln]
     assert any(f"{var}={value}: not a listen address" in ln for ln in errors), p.stdout
     assert "cannot listen" not in p.stdout and '"msg":"serving"' not in p.stdout
+
+
+def test_cancelled_call_and_unknown_method_log_the_real_peer(start_service):
+    from test_runtime import SlowBackend
+    backend = SlowBackend(delay=1.5)
+    try:
+        target = f"ipv4:127.0.0.1:{backend.port}"
+        svc = start_service("gateway", env={"DYNAMO_SVC_TARGET": target, "SQL_SVC_TARGET": target})
+        req = pb.message("menu.v1.GetStoreMenuRequest")(store_code="S1", channel=1)
+        with svc.channel() as ch:
+            fut = ch.unary_unary("/menu.v1.MenuService/GetStoreMenu").future(
+                req.SerializeToString(), timeout=10)
+            time.sleep(0.4)  # the call waits on the slow backend
+            assert fut.cancel()
+            with pytest.raises(grpc.RpcError):
+                ch.unary_unary("/menu.v1.NoSuchService/Nope")(b"", timeout=5)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            rpcs = [ln for ln in svc.log_lines() if ln.get("msg") == "rpc"]
+            cancelled = [ln for ln in rpcs if ln.get("status") == "CANCELLED"]
+            unknown = [ln for ln in rpcs if ln.get("status") == "UNIMPLEMENTED"]
+            if cancelled and unknown:
+                break
+            time.sleep(0.1)
+        assert cancelled and unknown, svc.log_text()
+        for ln in (cancelled[0], unknown[0]):
+            assert re.fullmatch(r"ipv4:127\.0\.0\.1:\d+", ln["peer"]), ln
+    finally:
+        backend.stop()
+
+
+def test_failed_tls_handshake_logs_a_warning_not_an_error(start_service, tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    health_addr = f"127.0.0.1:{free_port()}"
+    svc = start_service("gateway", wait=False, env={
+        "TLS_CERT_FILE": str(cert), "TLS_KEY_FILE": str(key), "HEALTH_ADDR": health_addr})
+    assert wait_serving(health_addr, 15), svc.log_text()
+    with socket.create_connection(("127.0.0.1", svc.port), timeout=5) as s:  # plaintext to TLS
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\0" * 64)
+        s.settimeout(5)
+        try:
+            s.recv(100)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        failed = [ln for ln in svc.log_lines() if ln.get("event") == "tls_handshake_failed"]
+        if failed:
+            break
+        time.sleep(0.1)
+    assert failed and failed[0]["level"] == "warn", svc.log_text()
+    assert not [ln for ln in svc.log_lines() if ln["level"] == "error"], svc.log_text()
