@@ -12,6 +12,7 @@
 #include "common/health.h"
 #include "common/log.h"
 #include "common/process_metrics.h"
+#include "common/log_level_file.h"
 #include "common/reflection.h"
 #include "common/version.h"
 
@@ -55,12 +56,35 @@ static void collect_log(void *arg) {
 
 /* The variables every binary reads, in start-up order: the same calls serve the start and the
  * --help listing. */
-static void common_config_load(config *c, const app_def *def, rpc_server_config *scfg) {
+static void common_config_load(config *c, const app_def *def, rpc_server_config *scfg,
+                               log_level_file **level_file) {
   const char *level = config_str(c, "LOG_LEVEL", "info");
   /* The logger first: the loaders below may log. */
   if (!c->listing && !log_init(def->name, level))
     config_error(c, "LOG_LEVEL=%s: use debug, info, warn or error", level);
+  /* Wins over LOG_LEVEL and is followed at run time (a signal cannot change LOG_LEVEL in a
+   * running process's environment; a mounted ConfigMap can change a file). */
+  const char *level_path = config_str(c, "LOG_LEVEL_FILE", NULL);
+  int64_t level_refresh_ms = config_int(c, "LOG_LEVEL_REFRESH_MS", 1000, 50, 3600000);
+  if (level_path && !c->listing) {
+    char *err = NULL;
+    *level_file = log_level_file_start(level_path, level_refresh_ms, &err);
+    if (!*level_file) config_error(c, "LOG_LEVEL_FILE=%s: %s", level_path, err ? err : "?");
+    free(err);
+  }
   rpc_server_config_load(c, scfg, def->name, def->default_listen, def->default_metrics);
+}
+
+typedef struct {
+  metrics_family *level;
+} level_metrics;
+
+/* menu_log_level{level}: 1 for the level in force, 0 for the others. */
+static void collect_level(void *arg) {
+  level_metrics *m = arg;
+  log_level now = log_level_get();
+  for (int i = LOG_DEBUG; i <= LOG_ERROR; i++)
+    metrics_set(m->level, METRICS_LABELS(log_level_name((log_level)i)), i == (int)now);
 }
 
 static void usage_print(const app_def *def, FILE *out) {
@@ -74,7 +98,8 @@ static void help_print(const app_def *def) {
   usage_print(def, stdout);
   config listing = {.listing = true};
   rpc_server_config scfg;
-  common_config_load(&listing, def, &scfg);
+  log_level_file *level_file = NULL;
+  common_config_load(&listing, def, &scfg, &level_file);
   if (def->config_load) def->config_load(&listing);
   printf("\nEnvironment (default; README.md, \"Configuration\"):\n");
   config_vars_print(&listing, stdout);
@@ -110,7 +135,8 @@ int app_main(const app_def *def, int argc, char **argv) {
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   config cfg = {0}; /* outlives the server: scfg borrows its strings */
   rpc_server_config scfg;
-  common_config_load(&cfg, def, &scfg);
+  log_level_file *level_file = NULL;
+  common_config_load(&cfg, def, &scfg, &level_file);
 
   gpr_set_log_function(grpc_log);
   grpc_init();
@@ -128,6 +154,11 @@ int app_main(const app_def *def, int argc, char **argv) {
                             "Always 1: the version, git revision and name of the binary.",
                             METRICS_LABELS("version", "revision", "service")),
               METRICS_LABELS(menu_version(), menu_git_revision(), def->name), 1);
+  level_metrics levm = {metrics_gauge(metrics, "menu_log_level",
+                                      "1 for the log level in force (LOG_LEVEL, or LOG_LEVEL_FILE "
+                                      "at run time), 0 for the others.",
+                                      METRICS_LABELS("level"))};
+  metrics_on_collect(metrics, collect_level, &levm);
   rpc_server *server = rpc_server_create(&scfg, metrics);
   health *health = health_attach(server);
   reflection *reflection = reflection_attach(server);
@@ -155,6 +186,7 @@ int app_main(const app_def *def, int argc, char **argv) {
   health_destroy(health);
   reflection_destroy(reflection);
   metrics_registry_destroy(metrics);
+  log_level_file_stop(level_file);
   grpc_shutdown();
   return rc;
 }

@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static log_level g_level = LOG_INFO;
+/* Set by log_init, changed at run time by log_level_set (LOG_LEVEL_FILE): read by every
+ * thread. */
+static atomic_int g_level = LOG_INFO;
 static char g_service[64] = "menu";
 
 /* The ring: process-wide like stdout itself, built by log_init. */
@@ -133,7 +135,27 @@ bool log_init(const char *service, const char *level_name) {
   return level_name == NULL;
 }
 
-bool log_enabled(log_level level) { return level >= g_level; }
+bool log_enabled(log_level level) {
+  return (int)level >= atomic_load_explicit(&g_level, memory_order_relaxed);
+}
+
+bool log_level_parse(const char *name, log_level *out) {
+  for (int i = 0; i < 4; i++) {
+    if (name && !strcmp(name, level_names[i])) {
+      *out = (log_level)i;
+      return true;
+    }
+  }
+  return false;
+}
+
+const char *log_level_name(log_level level) {
+  return level >= LOG_DEBUG && level <= LOG_ERROR ? level_names[level] : "unknown";
+}
+
+log_level log_level_get(void) { return (log_level)atomic_load(&g_level); }
+
+void log_level_set(log_level level) { atomic_store(&g_level, (int)level); }
 
 log_line *log_begin(log_level level, const char *msg) {
   if (!log_enabled(level)) return NULL;

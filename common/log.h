@@ -1,5 +1,6 @@
 /* One-line JSON logs on stdout: {"time","level","service","msg",...fields}. Thread-safe; the
- * level and service name are set once by main before threads start. Never log secrets.
+ * service name is set once by main before threads start; the level too, and may change at
+ * run time (log_level_set). Never log secrets.
  * Lines are formatted by the caller and written by a writer thread (started by log_init)
  * through a bounded ring: logging never blocks on stdout; when the ring is full a line is
  * dropped and counted. */
@@ -20,6 +21,11 @@ void log_flush(void);
 /* Lines dropped because the ring was full, since start. */
 unsigned long long log_dropped_lines(void);
 bool log_enabled(log_level level);
+/* Run-time level (LOG_LEVEL_FILE): thread-safe, takes effect for the next line. */
+bool log_level_parse(const char *name, log_level *out); /* false when not a level name */
+const char *log_level_name(log_level level);            /* static storage */
+log_level log_level_get(void);
+void log_level_set(log_level level);
 
 /* Builder for a line with typed fields. log_begin returns NULL when the level is off; every
  * other call accepts NULL and does nothing, so callers need no checks. log_end writes and frees. */

@@ -200,6 +200,7 @@ void rpc_server_block_signals(void) {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP); /* taken by the LOG_LEVEL_FILE watcher, else ignored */
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
 }

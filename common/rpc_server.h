@@ -216,7 +216,8 @@ int rpc_server_start(rpc_server *s);
 int rpc_server_port(const rpc_server *s);
 
 /* Call rpc_server_block_signals() first thing in main, before any thread exists; then
- * rpc_server_wait_for_signal blocks until SIGTERM or SIGINT. */
+ * rpc_server_wait_for_signal blocks until SIGTERM or SIGINT. SIGHUP stays blocked too (the
+ * LOG_LEVEL_FILE watcher takes it; without one it is ignored instead of killing the process). */
 void rpc_server_block_signals(void);
 void rpc_server_wait_for_signal(rpc_server *s);
 /* Graceful stop: listeners told DRAINING (health NOT_SERVING) while calls are still accepted

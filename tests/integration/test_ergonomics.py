@@ -3,15 +3,17 @@ the version in the start-up line, Go-style `:PORT` listen addresses and bad addr
 at configuration time."""
 
 import re
+import signal
 import socket
 import subprocess
 import time
+import urllib.request
 
 import grpc
 import pytest
 
 import pb
-from conftest import BIN, ROOT, free_port, wait_serving
+from conftest import BIN, ROOT, HealthCheckRequest, HealthCheckResponse, free_port, wait_serving
 
 
 REVISION = r"[0-9a-f]{12}(-dirty)?|unknown"
@@ -54,7 +56,7 @@ def test_version_help_and_unknown_arguments(name):
     assert h.stdout.startswith(f"usage: {name}")
     listed = dict(re.findall(r"^  (\S+(?: or \S+)?)\s+(.*)$", h.stdout, re.M))
     assert listed["GRPC_ADDR"].startswith("127.0.0.1:5005")
-    assert listed["LOG_LEVEL"] == "info"
+    assert listed["LOG_LEVEL"] == "info" and listed["LOG_LEVEL_FILE"] == "(unset)"
     own = {"gateway": "DYNAMO_SVC_TARGET", "dynamo-svc": "DYNAMODB_CATEGORY_TABLE",
            "sql-svc": "MYSQL_HOST"}[name]
     assert own in listed, h.stdout
@@ -143,3 +145,78 @@ def test_failed_tls_handshake_logs_a_warning_not_an_error(start_service, tmp_pat
         time.sleep(0.1)
     assert failed and failed[0]["level"] == "warn", svc.log_text()
     assert not [ln for ln in svc.log_lines() if ln["level"] == "error"], svc.log_text()
+
+
+def health_check(svc):
+    with svc.channel() as ch:
+        ch.unary_unary("/grpc.health.v1.Health/Check",
+                       request_serializer=HealthCheckRequest.SerializeToString,
+                       response_deserializer=HealthCheckResponse.FromString)(
+            HealthCheckRequest(), timeout=5)
+
+
+def wait_for_line(svc, pred, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        hits = [ln for ln in svc.log_lines() if pred(ln)]
+        if hits:
+            return hits
+        time.sleep(0.05)
+    raise AssertionError(f"no such line in:\n{svc.log_text()}")
+
+
+def log_level_metric(svc):
+    with urllib.request.urlopen(f"http://{svc.metrics_addr}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return set(re.findall(r'^menu_log_level\{level="(\w+)"\} 1$', text, re.M))
+
+
+def test_log_level_follows_the_file_when_it_changes_and_on_sighup(start_service, tmp_path):
+    level = tmp_path / "level"
+    level.write_text("info\n")
+    svc = start_service("gateway", env={"LOG_LEVEL": "error", "LOG_LEVEL_FILE": str(level),
+                                        "LOG_LEVEL_REFRESH_MS": "100"})
+    assert log_level_metric(svc) == {"info"}  # the file wins over LOG_LEVEL
+    health_check(svc)
+    time.sleep(0.3)
+    assert not [ln for ln in svc.log_lines() if ln["level"] == "debug"]  # health checks: debug
+
+    # A ConfigMap update: the file is replaced (new inode), the watcher notices.
+    tmp = tmp_path / "level.new"
+    tmp.write_text("debug\n")
+    tmp.rename(level)
+    changed = wait_for_line(svc, lambda ln: ln.get("msg") == "log level changed")
+    assert changed[0]["from"] == "info" and changed[0]["to"] == "debug"
+    assert changed[0]["trigger"] == "file changed"
+    health_check(svc)
+    wait_for_line(svc, lambda ln: ln["level"] == "debug" and ln.get("method", "").endswith("/Check"))
+    assert log_level_metric(svc) == {"debug"}
+
+    # Garbage keeps the level, with one warning.
+    level.write_text("loud\n")
+    wait_for_line(svc, lambda ln: ln.get("msg") == "LOG_LEVEL_FILE unusable; keeping the level")
+    assert log_level_metric(svc) == {"debug"}
+
+
+def test_sighup_rereads_the_level_file(start_service, tmp_path):
+    level = tmp_path / "level"
+    level.write_text("debug")
+    svc = start_service("gateway", env={"LOG_LEVEL_FILE": str(level),
+                                        "LOG_LEVEL_REFRESH_MS": "3600000"})  # no polling
+    level.write_text("warn")
+    svc.send_signal(signal.SIGHUP)
+    changed = wait_for_line(svc, lambda ln: ln.get("msg") == "log level changed")
+    assert (changed[0]["from"], changed[0]["to"], changed[0]["trigger"]) == ("debug", "warn", "SIGHUP")
+    assert changed[0]["level"] == "warn"
+    assert svc.proc.poll() is None  # SIGHUP did not kill it
+    assert log_level_metric(svc) == {"warn"}
+
+
+def test_unusable_level_file_is_refused_at_start(tmp_path):
+    level = tmp_path / "level"
+    level.write_text("verbose")
+    for path in (level, tmp_path / "missing"):
+        p = run("gateway", env={"GRPC_ADDR": f"127.0.0.1:{free_port()}", "METRICS_ADDR": "off",
+                                "LOG_LEVEL_FILE": str(path)})
+        assert p.returncode == 2
+        assert f"LOG_LEVEL_FILE={path}:" in p.stdout and '"msg":"serving"' not in p.stdout
