@@ -7,7 +7,8 @@ grpcio client: the figure is the service's own work per call, not what concurren
 usage: svc_cpu.py [--bin DIR] [--calls N] [--rpc NAME] [--callgrind PREFIX] [--down]
   --bin DIR    binaries to measure (default build/bin)
   --calls N    calls per RPC (default 2000; at most 100000), after 200 warm-up calls
-  --rpc NAME   only this RPC: health, get, list or avail (one service process per profile)
+  --rpc NAME   only this RPC: health, get, list, create or avail (one service process per
+               profile); create: CreateCategory on DELIVERY, a new id per call
   --callgrind PREFIX  run the service under valgrind --tool=callgrind, counters zeroed after
                the warm-up and dumped after the N calls into PREFIX.<pid>.1 (the part of the
                profile that is exactly N calls; CPU figures are then valgrind's)
@@ -21,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import grpc
@@ -106,14 +108,17 @@ def stop(p):
 
 
 def measure(p, fn, req, n):
+    """req: a message, or a function returning the next one (writes that must differ)."""
+    if not callable(req):
+        msg, req = req, lambda: msg  # noqa: E731
     for _ in range(200):
-        fn(req, timeout=30)
+        fn(req(), timeout=30)
     profiled = "valgrind" in p.args[0]
     if profiled:
         subprocess.run(["callgrind_control", "-z", str(p.pid)], check=True, capture_output=True)
     (u0, s0), t0 = cpu_seconds(p.pid), time.monotonic()
     for _ in range(n):
-        fn(req, timeout=30)
+        fn(req(), timeout=30)
     (u1, s1), wall = cpu_seconds(p.pid), time.monotonic() - t0
     if profiled:
         subprocess.run(["callgrind_control", "-d", str(p.pid)], check=True, capture_output=True)
@@ -136,7 +141,7 @@ def main():
     ap.add_argument("--bin", default=str(ROOT / "build" / "bin"))
     ap.add_argument("--calls", type=int, default=2000)
     ap.add_argument("--callgrind", default="")
-    ap.add_argument("--rpc", choices=["health", "get", "list", "avail"])
+    ap.add_argument("--rpc", choices=["health", "get", "list", "create", "avail"])
     ap.add_argument("--down", action="store_true")
     a = ap.parse_args()
     if a.down:
@@ -157,7 +162,7 @@ def main():
         wrap = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={a.callgrind}.%p"]
     rows = []
     want = lambda name: a.rpc in (None, name)  # noqa: E731
-    if want("health") or want("get") or want("list"):
+    if want("health") or want("get") or want("list") or want("create"):
         dyn, daddr = start(binp / "dynamo-svc", env, wrap)
         try:
             lst = stub(daddr, "/menu.v1.CategoryService/ListCategories",
@@ -175,6 +180,13 @@ def main():
                 rows.append(("GetCategory", "dynamo-svc", *measure(dyn, get, greq, n)))
             if want("list"):
                 rows.append(("ListCategories (first 16)", "dynamo-svc", *measure(dyn, lst, lreq, n)))
+            if want("create"):
+                create = stub(daddr, "/menu.v1.CategoryService/CreateCategory",
+                              category_pb2.CreateCategoryResponse)
+                creq = lambda: category_pb2.CreateCategoryRequest(  # noqa: E731
+                    category=category_pb2.Category(channel=common_pb2.CHANNEL_DELIVERY,
+                                                   id=uuid.uuid4().hex, name="Measured"))
+                rows.append(("CreateCategory", "dynamo-svc", *measure(dyn, create, creq, n)))
         finally:
             stop(dyn)
     if want("avail"):

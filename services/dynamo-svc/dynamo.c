@@ -41,6 +41,7 @@ static int64_t svc_config_load(config *c, dyn_svc *s) {
   table_name(c, "DYNAMODB_PRODUCT_COLLECTION_TABLE", "menu-product-collections",
              s->collection_table, sizeof s->collection_table);
   s->create_tables = config_bool(c, "DYNAMODB_CREATE_TABLES", true);
+  s->write_lease_ms = config_int(c, "DYNAMODB_WRITE_LEASE_MS", 3000, 100, 60000);
   int64_t startup_ms = config_int(c, "DYNAMODB_STARTUP_TIMEOUT_MS", 20000, 0, 600000);
   cursor_key_load(c, &s->cursor_key);
   return startup_ms;
@@ -252,7 +253,11 @@ menu_status dyn_delete(dyn_svc *s, dyn_call *call, const char *table, const char
   else if (version == INT64_MAX)
     menu_status_add_violation(&st, "version", "out of range (no such version exists)");
   if (!menu_status_is_ok(&st)) return st;
-  json_t *k = dyn_key(dyn_channel_pk(call->a, ch), key);
+  const char *pk = dyn_channel_pk(call->a, ch);
+  int64_t write_deadline;
+  st = dyn_revision_begin(s, call, pk, &write_deadline);
+  if (!menu_status_is_ok(&st)) return st;
+  json_t *k = dyn_key(pk, key);
   json_t *names = json_pack("{s:s,s:s}", "#pk", "pk", "#v", "version");
   json_t *values = json_pack("{s:o}", ":v", ddb_n(version));
   ddb_item_op op = {.table = table,
@@ -261,7 +266,8 @@ menu_status dyn_delete(dyn_svc *s, dyn_call *call, const char *table, const char
                     .names = names,
                     .values = values};
   ddb_error err;
-  st = ddb_delete_item(s->ddb, &op, call->deadline_ms, NULL, &err);
+  st = dyn_revision_cut_status(call, ddb_delete_item(s->ddb, &op, write_deadline, NULL, &err));
+  bool deleted_maybe = err.kind != DDB_ERR_CONDITION;
   if (err.kind == DDB_ERR_CONDITION) {
     const char *what = arena_sprintf(call->a, "%s %s/%s", noun, dyn_channel_name(ch), key);
     st = dyn_conflict_status(s, call, table, k, version, what, "version");
@@ -269,8 +275,9 @@ menu_status dyn_delete(dyn_svc *s, dyn_call *call, const char *table, const char
      * attempt deleted it (its answer was lost), or another delete of the same version did;
      * either way the caller's version was deleted, which is what it asked for. No tombstone is
      * kept to tell the two apart: both end in the state the caller wanted. */
-    if (st.code == GRPC_STATUS_NOT_FOUND && err.maybe_applied) st = MENU_OK;
+    if (st.code == GRPC_STATUS_NOT_FOUND && err.maybe_applied) st = MENU_OK, deleted_maybe = true;
   }
+  if (deleted_maybe) dyn_revision_end(s, call, pk);
   json_decref(values);
   json_decref(names);
   json_decref(k);

@@ -16,6 +16,7 @@
 #include "common/field_check.h"
 #include "common/status.h"
 #include "google/protobuf/timestamp.pb-c.h"
+#include "menu/v1/catalog_revision.pb-c.h"
 #include "menu/v1/category.pb-c.h"
 #include "menu/v1/common.pb-c.h"
 #include "menu/v1/ghost_swap.pb-c.h"
@@ -36,6 +37,7 @@ typedef struct {
   char ghost_swap_table[256]; /* DYNAMODB_GHOST_SWAP_TABLE, "menu-ghost-swaps" */
   char collection_table[256]; /* DYNAMODB_PRODUCT_COLLECTION_TABLE, "menu-product-collections" */
   bool create_tables;         /* DYNAMODB_CREATE_TABLES, true */
+  int64_t write_lease_ms;     /* DYNAMODB_WRITE_LEASE_MS, 3000: longest entity write */
 } dyn_svc;
 
 /* Reads the configuration (problems recorded in c) and creates the client. When
@@ -171,6 +173,28 @@ menu_status dyn_idem_begin(dyn_svc *s, dyn_call *call, const char *table, const 
  * request whose record stayed pending creates the same id again, recognised by its token). */
 void dyn_idem_finish(dyn_svc *s, dyn_call *call, const char *table, const char *request_id,
                      const ProtobufCMessage *resp);
+
+/* ---- catalog revisions (revision.c) ------------------------------------------------------ */
+
+/* unsettled_until = the write's start + write_lease_ms + this margin (DynamoDB may still apply
+ * a request the client gave up on, and eventually consistent list reads catch up). */
+#define DYN_REVISION_MARGIN_MS 1000
+/* GetCatalogRevision waits at most this long for DynamoDB (then UNAVAILABLE). */
+#define DYN_REVISION_READ_TIMEOUT_MS 1000
+
+/* Before an entity write in partition entity_pk ("CHANNEL#KIOSK"): advances the channel's
+ * revision and sets its lease (unsettled_until). *write_deadline_ms: when the entity write
+ * must be over (the lease, or the call's deadline if sooner). Not OK: nothing may be written. */
+menu_status dyn_revision_begin(dyn_svc *s, dyn_call *call, const char *entity_pk,
+                               int64_t *write_deadline_ms);
+/* After the entity write (also after one that may have been applied): advances the revision
+ * again. A failure is logged, not answered (the lease covers it). */
+void dyn_revision_end(dyn_svc *s, dyn_call *call, const char *entity_pk);
+/* st of a DynamoDB call cut at a bound shorter than the call's deadline (the write lease, the
+ * revision read's timeout): DEADLINE_EXCEEDED becomes UNAVAILABLE; anything else as is. */
+menu_status dyn_revision_cut_status(dyn_call *call, menu_status st);
+
+extern const rpc_method_impl dyn_revision_methods[]; /* CatalogRevisionService */
 
 /* ---- lists ------------------------------------------------------------------------------ */
 

@@ -44,7 +44,9 @@ static void *init(config *c, rpc_server *s) {
       rpc_server_add_service(s, &menu__v1__ghost_swap_service__descriptor, dyn_ghost_swap_methods,
                              m->svc) ||
       rpc_server_add_service(s, &menu__v1__product_collection_service__descriptor,
-                             dyn_collection_methods, m->svc))
+                             dyn_collection_methods, m->svc) ||
+      rpc_server_add_service(s, &menu__v1__catalog_revision_service__descriptor,
+                             dyn_revision_methods, m->svc))
     goto fail;
   /* Every menu.v1 service of this process needs DynamoDB. */
   m->deps = dependency_monitor_create(&dc, s);

@@ -57,11 +57,17 @@ menu_status dyn_put_new(dyn_svc *s, dyn_call *call, const char *table, json_t *i
   json_t *key = dyn_key(ddb_item_s(item, "pk"), ddb_item_s(item, "sk"));
   const char *token = dyn_write_token(call, seed, table, key_text(call, key), 0);
   json_object_set_new(item, DYN_WRITE_TOKEN_ATTR, json_pack("{s:s}", "S", token));
+  int64_t write_deadline;
+  menu_status st = dyn_revision_begin(s, call, ddb_item_s(item, "pk"), &write_deadline);
+  if (!menu_status_is_ok(&st)) {
+    json_decref(key);
+    return st;
+  }
   json_t *names = json_pack("{s:s}", "#pk", "pk");
   ddb_item_op op = {
       .table = table, .item = item, .condition = "attribute_not_exists(#pk)", .names = names};
   ddb_error err;
-  menu_status st = ddb_put_item(s->ddb, &op, call->deadline_ms, NULL, &err);
+  st = dyn_revision_cut_status(call, ddb_put_item(s->ddb, &op, write_deadline, NULL, &err));
   if (err.kind == DDB_ERR_CONDITION) {
     json_t *mine;
     if (dyn_write_was_ours(s, call, table, key, token, &mine)) {
@@ -73,6 +79,7 @@ menu_status dyn_put_new(dyn_svc *s, dyn_call *call, const char *table, json_t *i
   } else if (menu_status_is_ok(&st)) {
     *stored = json_incref(item);
   }
+  if (!*exists) dyn_revision_end(s, call, ddb_item_s(item, "pk")); /* written, or maybe */
   json_decref(names);
   json_decref(key);
   return st;
@@ -87,8 +94,12 @@ menu_status dyn_update_versioned(dyn_svc *s, dyn_call *call, ddb_item_op *op, in
   json_object_set_new(op->values, ":wt", json_pack("{s:s}", "S", token));
   op->update = arena_sprintf(call->a, "%s, #wt = :wt", op->update);
   op->return_values = "ALL_NEW";
+  const char *pk = ddb_item_s(op->key, "pk");
+  int64_t write_deadline;
+  menu_status st = dyn_revision_begin(s, call, pk, &write_deadline);
+  if (!menu_status_is_ok(&st)) return st;
   ddb_error err;
-  menu_status st = ddb_update_item(s->ddb, op, call->deadline_ms, attrs, &err);
+  st = dyn_revision_cut_status(call, ddb_update_item(s->ddb, op, write_deadline, attrs, &err));
   if (err.kind == DDB_ERR_CONDITION) {
     json_t *mine;
     if (dyn_write_was_ours(s, call, op->table, op->key, token, &mine))
@@ -97,5 +108,6 @@ menu_status dyn_update_versioned(dyn_svc *s, dyn_call *call, ddb_item_op *op, in
       *conflict = true;
     st = MENU_OK;
   }
+  if (!*conflict) dyn_revision_end(s, call, pk); /* written, or maybe */
   return st;
 }
