@@ -14,6 +14,7 @@
 #include "common/strbuf.h"
 #include "menu/v1/product_availability.pb-c.h"
 #include "common/validate.h"
+#include "services/sql-svc/revision.h"
 #include "services/sql-svc/sqlsvc.h"
 
 /* Greater than any product code under utf8mb4_bin: U+10FFFF (backward paging from the end). */
@@ -389,7 +390,14 @@ menu_status availability_batch_get(rpc_ctx *ctx, const ProtobufCMessage *reqm,
 
   pool_conn *conn = NULL;
   MYSQL_STMT *s = NULL;
+  revision_info rev;
   st = pool_acquire(svc->pool, sql_call_deadline(ctx), &conn);
+  if (!menu_status_is_ok(&st)) goto out;
+  /* The revision (and valid_until) first and in the same transaction: one snapshot under
+   * REPEATABLE READ, and never older than the results under READ COMMITTED, so an answer
+   * cached under this revision is never staler than its key says. */
+  st = pool_begin(conn);
+  if (menu_status_is_ok(&st)) st = revision_read(conn, channel, req->store_code, at, &rev);
   if (!menu_status_is_ok(&st)) goto out;
   st = pool_exec(
       conn,
@@ -433,9 +441,14 @@ menu_status availability_batch_get(rpc_ctx *ctx, const ProtobufCMessage *reqm,
   resp->results = results;
   resp->n_results = n;
   resp->at_time = sql_usec_to_ts(ctx, at);
+  resp->revision = rev.revision;
+  if (rev.has_valid_until) resp->valid_until = sql_usec_to_ts(ctx, rev.valid_until);
 out:
   pool_stmt_done(s);
-  if (conn) pool_release(svc->pool, conn);
+  if (conn) {
+    pool_rollback(conn); /* read-only: ends the snapshot */
+    pool_release(svc->pool, conn);
+  }
   free(json);
   return st;
 }

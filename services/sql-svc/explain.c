@@ -1,4 +1,5 @@
-/* Runs EXPLAIN over the availability statement with real parameters (see explain.h). */
+/* Runs EXPLAIN over the availability (or revision) statement with real parameters (see
+ * explain.h). */
 #include "services/sql-svc/explain.h"
 
 #include <stdlib.h>
@@ -31,9 +32,12 @@ menu_status explain_availability(MYSQL *m, const char *store, const char *channe
                                  const char *codes, FILE *out) {
   size_t n_codes = 0;
   for (const char *c = codes; c && *c; c++) n_codes += *c == ',';
-  stmt_id id = !codes                                 ? STMT_AVAIL_LIST_FORWARD
+  bool revision = codes && !strcmp(codes, EXPLAIN_REVISION);
+  stmt_id id = revision                               ? STMT_REVISION_STORE
+               : !codes                               ? STMT_AVAIL_LIST_FORWARD
                : n_codes + 1 > AVAIL_BATCH_NARROW_MAX ? STMT_AVAIL_BATCH_WIDE
                                                       : STMT_AVAIL_BATCH;
+  if (revision) codes = NULL;
   const char *body = sql_statements[id].sql;
   char *json = codes ? codes_json(codes) : NULL;
   size_t n = strlen(body) + 16;
@@ -50,7 +54,7 @@ menu_status explain_availability(MYSQL *m, const char *store, const char *channe
   sql_bind_str(&p[1], channel, &l1);
   sql_bind_str(&p[2], store, &l2);
   sql_bind_str(&p[3], json ? json : "", &l3); /* batch: the codes; list: the after key */
-  sql_bind_i64(&p[4], &limit);                /* list only */
+  sql_bind_i64(&p[4], &limit);                /* list only (a statement binds its first n) */
   MYSQL_RES *meta = NULL;
   if (mysql_stmt_prepare(s, sql, strlen(sql)) || mysql_stmt_bind_param(s, p) ||
       mysql_stmt_execute(s) || mysql_stmt_store_result(s)) {
@@ -80,6 +84,7 @@ menu_status explain_availability(MYSQL *m, const char *store, const char *channe
     fprintf(out, "\n");
   }
 out:
+  fflush(out); /* before the log thread's "done" line, which shares stdout */
   if (meta) mysql_free_result(meta);
   mysql_stmt_close(s);
   free(sql);

@@ -16,6 +16,7 @@
 #include "services/sql-svc/migrate.h"
 #include "services/sql-svc/pool.h"
 #include "services/sql-svc/reference.h"
+#include "services/sql-svc/revision.h"
 #include "services/sql-svc/rules.h"
 #include "services/sql-svc/seed.h"
 #include "services/sql-svc/sqlsvc.h"
@@ -27,6 +28,7 @@ static const rpc_method_impl methods[] = {
     {.name = "CreateAvailabilityRule", .fn = rules_create},
     {.name = "GetAvailabilityRule", .fn = rules_get},
     {.name = "TerminateAvailabilityRule", .fn = rules_terminate},
+    {.name = "GetAvailabilityRevision", .fn = revision_get},
     {.name = NULL},
 };
 
@@ -71,9 +73,10 @@ static const char commands_usage[] =
     "       sql-svc seed-demo       load the demo data set\n"
     "       sql-svc generate [MARKETS REGIONS RESTAURANTS PRODUCTS RULES]\n"
     "                               load a large generated data set\n"
-    "       sql-svc explain STORE CHANNEL [CODE,CODE,...]\n"
+    "       sql-svc explain STORE CHANNEL [CODE,CODE,...|@revision]\n"
     "                               the availability statement's plan (e.g. S00042 KIOSK);\n"
-    "                               with codes: BatchGetProductAvailabilities' statement\n";
+    "                               with codes: BatchGetProductAvailabilities' statement;\n"
+    "                               @revision: GetAvailabilityRevision's\n";
 
 /* The variables init reads, for --help. */
 static void config_load(config *c) {

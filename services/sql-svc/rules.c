@@ -17,6 +17,7 @@
 #include "services/sql-svc/availability.h"
 #include "common/audit.h"
 #include "common/validate.h"
+#include "services/sql-svc/revision.h"
 #include "services/sql-svc/sqlsvc.h"
 
 #define USER_MAX_BYTES 100 /* createdBy / updatedBy VARCHAR(100) */
@@ -357,6 +358,8 @@ static menu_status create_once(rpc_ctx *ctx, pool_conn *conn, const create_input
   int64_t id = 0;
   st = create_insert(conn, in, &rs, &id);
   if (!menu_status_is_ok(&st)) goto fail;
+  st = revision_bump_group(conn, r->rule_group_id); /* same transaction: both or neither */
+  if (!menu_status_is_ok(&st)) goto fail;
   st = rule_load(ctx, conn, id, out); /* the reply, read inside the transaction */
   if (!menu_status_is_ok(&st)) goto fail;
   if (in->request_id) {
@@ -492,7 +495,9 @@ menu_status rules_terminate(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protobuf
     st = terminate_conflict(conn, id, version);
     goto out;
   }
-  st = rule_load(ctx, conn, id, &resp->rule); /* the reply, read inside the transaction */
+  st = revision_bump_rule(conn, id); /* same transaction: both or neither */
+  if (menu_status_is_ok(&st))
+    st = rule_load(ctx, conn, id, &resp->rule); /* the reply, read inside the transaction */
   if (menu_status_is_ok(&st)) st = pool_commit(conn);
 out:
   pool_stmt_done(s);

@@ -111,6 +111,12 @@ static const char *const demo_sql[] = {
   "P1013,P1014,P1016,P1018,P1019,P1020,P1021,P1022,P1023,P1024,P1025,P1026,P1027,P1028,P1029"
 #define BREAKFAST_ITEMS "P1030,P1031,P1032,P1033,P1034"
 
+/* Every channel's rule revision +1 (migration 005), in the transaction that writes rules. */
+#define BUMP_ALL_CHANNELS                                            \
+  "INSERT INTO channelRuleRevision (channelId, revision, updatedAt)" \
+  " SELECT channelId, 1, UTC_TIMESTAMP(6) FROM channel"              \
+  " ON DUPLICATE KEY UPDATE revision = revision + 1, updatedAt = UTC_TIMESTAMP(6)"
+
 /* Rules, only on the first run (guarded in seed_demo); the notes in demo/products.h say the
  * same in words. */
 static const char *const demo_rules_sql[] = {
@@ -147,7 +153,7 @@ static const char *const demo_rules_sql[] = {
               "'2021-01-01 00:00:00'"),
     DEMO_RULE("P1007", ALL_CHANNELS, "restaurant", "deny", "0", AT_STORE("R001"), ANY_MENU,
               "'2099-01-01 00:00:00'", FOREVER),
-    NULL};
+    BUMP_ALL_CHANNELS, NULL};
 
 /* The products of demo/products.h, inserted or renamed (a re-run fixes names). */
 static const struct {
@@ -369,7 +375,17 @@ menu_status seed_generate(MYSQL *m, const seed_sizes *z) {
                 a5, 1);
   if (!menu_status_is_ok(&st)) goto out;
   const long long a6[] = {z->rules, z->markets, z->regions, z->restaurants, z->products};
+  /* The rules and the revisions they advance in one transaction. */
+  if (mysql_autocommit(m, 0)) {
+    st = MENU_UNAVAILABLE("generate: %s", mysql_error(m));
+    goto out;
+  }
   st = run_ints(m, GEN_RULES, a6, 5);
+  if (menu_status_is_ok(&st)) st = run_text(m, BUMP_ALL_CHANNELS);
+  if (menu_status_is_ok(&st) && mysql_commit(m))
+    st = MENU_UNAVAILABLE("generate: %s", mysql_error(m));
+  if (!menu_status_is_ok(&st)) mysql_rollback(m);
+  mysql_autocommit(m, 1);
   if (!menu_status_is_ok(&st)) goto out;
   st = run_text(m,
                 "ANALYZE TABLE productAvailabilityRule, restaurant, product,"

@@ -138,6 +138,43 @@
   "f JOIN" REF_RULE_GROUP_FROM " WHERE (f.channel = '' OR c.channelCode = f.channel)"
 #define REF_PRODUCT "SELECT " H " p.productCode, p.displayName FROM product p WHERE 1 = 1"
 
+/* The earliest instant after s.t at which `col` (effectiveDatetime or terminationDatetime) of
+ * an active rule of one scope, in one of the channel's groups, falls: one ORDER BY col LIMIT 1
+ * index dive per group, on an index (scope id(s), group, col) of migrations 002 and 005.
+ * Rules of any product and menu type count (a superset of those that could apply: an answer
+ * may expire early, never late). Only for a store on the channel. */
+#define REV_BOUNDARY(col, scope_cond, index)                                         \
+  " SELECT (SELECT par." col " FROM productAvailabilityRule par FORCE INDEX (" index \
+  ")"                                                                                \
+  "  WHERE " scope_cond                                                              \
+  " AND par.productAvailabilityRuleGroupId ="                                        \
+  "   g.productAvailabilityRuleGroupId AND par." col                                 \
+  " > s.t AND par.isActive = 1"                                                      \
+  "  ORDER BY par." col                                                              \
+  " LIMIT 1) AS b"                                                                   \
+  " FROM s JOIN productAvailabilityRuleGroup g ON g.channelId = s.channelId"         \
+  " WHERE s.onChannel = 1"
+#define REV_SCOPE(scope_cond, index)                   \
+  REV_BOUNDARY("effectiveDatetime", scope_cond, index) \
+  " UNION ALL" REV_BOUNDARY("terminationDatetime", scope_cond, index "_end")
+/* A rule's own window ends after it starts (CHECK), so the earliest of every effective and
+ * every termination instant after t is the next instant at which any rule changes. */
+#define REV_NEXT \
+  "nx AS (" REV_SCOPE("par.ruleType = 'global-experience'", "ix_rule_group_scope")          \
+  " UNION ALL" REV_SCOPE("par.marketId = s.marketId AND par.ruleType = 'market'",           \
+                         "ix_rule_market")                                                  \
+  " UNION ALL" REV_SCOPE("par.regionalId = s.regionalId AND par.ruleType = 'regional'",     \
+                         "ix_rule_regional")                                                \
+  " UNION ALL" REV_SCOPE("par.restaurantId = s.restaurantId AND par.ruleType = 'restaurant'", \
+                         "ix_rule_restaurant")                                              \
+  ") "
+/* INSERT ... ON DUPLICATE KEY: a channel created after migration 005 gets its row here. */
+#define REV_BUMP(from)                                         \
+  "INSERT " H                                                  \
+  " INTO channelRuleRevision (channelId, revision, updatedAt)" \
+  " SELECT g.channelId, 1, UTC_TIMESTAMP(6) FROM " from        \
+  " ON DUPLICATE KEY UPDATE revision = revision + 1, updatedAt = UTC_TIMESTAMP(6)"
+
 #define AVAIL_BATCH(scoped_cond)                                                             \
   AVAIL_STORE("")                                                                            \
   AVAIL_REQUESTED AVAIL_CANDIDATES(" AND par.productId IN (SELECT productId FROM rq)",       \
@@ -236,6 +273,25 @@ const stmt_def sql_statements[STMT_COUNT] = {
     [STMT_RULE_REQUEST_PURGE] = {"rule_request_purge",
                                  "DELETE " H " FROM availabilityRuleCreateRequest"
                                  " WHERE " REQUEST_EXPIRED " ORDER BY createdAt LIMIT 100"},
+
+    [STMT_REVISION_CHANNEL] = {"revision_channel",
+                               "SELECT " H " c.channelId, v.revision FROM channel c"
+                               " LEFT JOIN channelRuleRevision v ON v.channelId = c.channelId"
+                               " WHERE c.channelCode = ?"},
+    [STMT_REVISION_STORE] = {"revision_store", AVAIL_STORE("") REV_NEXT
+                             "SELECT " H " s.restaurantId, s.channelId, s.onChannel,"
+                             " (SELECT v.revision FROM channelRuleRevision v"
+                             "  WHERE v.channelId = s.channelId),"
+                             " (SELECT MIN(b) FROM nx) FROM s"},
+    [STMT_REVISION_BUMP_GROUP] = {"revision_bump_group",
+                                  REV_BUMP("productAvailabilityRuleGroup g"
+                                           " WHERE g.productAvailabilityRuleGroupId = ?")},
+    [STMT_REVISION_BUMP_RULE] = {"revision_bump_rule",
+                                 REV_BUMP("productAvailabilityRule r"
+                                          " JOIN productAvailabilityRuleGroup g"
+                                          "  ON g.productAvailabilityRuleGroupId ="
+                                          "   r.productAvailabilityRuleGroupId"
+                                          " WHERE r.productAvailabilityRuleId = ?")},
 
     REF_LIST(MARKETS, REF_MARKET, "m.marketCode"),
     [STMT_REF_MARKET_GET] = {"ref_market_get", REF_MARKET " AND m.marketCode = ?"},

@@ -29,6 +29,13 @@ typedef enum {
   STMT_RULE_REQUEST_INSERT, /* (requestId, requestHash, ruleId) */
   STMT_RULE_REQUEST_DELETE, /* (requestId): that key, when it expired */
   STMT_RULE_REQUEST_PURGE,  /* () a batch of expired keys */
+  /* Rule revisions (revision.c). (channelCode) -> channelId, revision. */
+  STMT_REVISION_CHANNEL,
+  /* (at, channelCode, restaurantCode) -> restaurantId, channelId (NULL: unknown channel),
+   * onChannel, revision, validUntil (NULL: no boundary after at); no row: unknown store. */
+  STMT_REVISION_STORE,
+  STMT_REVISION_BUMP_GROUP, /* (groupId): +1 on the group's channel */
+  STMT_REVISION_BUMP_RULE,  /* (ruleId): +1 on the channel of the rule's group */
   /* Reference data (reference.c). Lists: params (filters..., key, limit), forward: key >
    * ORDER BY key; backward: key < ORDER BY key DESC. Gets: (key). Columns: the node's. */
   STMT_REF_MARKETS_FWD,
