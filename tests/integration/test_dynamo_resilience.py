@@ -43,13 +43,16 @@ class FaultProxy:
     per request of that operation before requests pass through; split_batch makes the next
     BatchGetItem answer report half of its keys as UnprocessedKeys; drop_after_apply[op] is a
     number of requests of that operation that are applied (forwarded to dynalite) and whose
-    answer is then lost (the connection closes in the middle of the reply)."""
+    answer is then lost (the connection closes in the middle of the reply); drop_match[op], when
+    set, limits that to requests whose body contains it (an entity write, not the revision
+    bumps around it)."""
 
     def __init__(self, upstream):
         self.upstream = upstream
         self.faults = {}
         self.split_batch = 0
         self.drop_after_apply = {}
+        self.drop_match = {}
         self.seen = []  # (operation, request body) of every request
         self.lock = threading.Lock()
         proxy = self
@@ -70,7 +73,8 @@ class FaultProxy:
                     split = op == "BatchGetItem" and proxy.split_batch > 0
                     if split:
                         proxy.split_batch -= 1
-                    drop = proxy.drop_after_apply.get(op, 0) > 0
+                    drop = (proxy.drop_after_apply.get(op, 0) > 0
+                            and proxy.drop_match.get(op, b"") in body)
                     if drop:
                         proxy.drop_after_apply[op] -= 1
                 if drop:
@@ -128,9 +132,9 @@ class FaultProxy:
         resp["UnprocessedKeys"] = {table: {"Keys": later}}
         return json.dumps(resp).encode()
 
-    def count(self, op):
+    def count(self, op, match=b""):
         with self.lock:
-            return sum(1 for o, _ in self.seen if o == op)
+            return sum(1 for o, body in self.seen if o == op and match in body)
 
     def close(self):
         self.server.shutdown()
@@ -188,13 +192,16 @@ def test_applied_then_lost_writes_answer_success_exactly_once(proxied):
         channel=KIOSK, page=common_pb2.PageRequest(first=128)), cat.ListCategoriesResponse)[0]
     assert [e.node.id for e in listed.edges if e.node.name == "lost answer"] == [made.id]
 
-    before = proxy.count("UpdateItem")
+    # The entity's UpdateItem (it carries the write token), not the revision bumps around it.
+    entity = b"write_token"
+    before = proxy.count("UpdateItem", entity)
     proxy.drop_after_apply["UpdateItem"] = 1
+    proxy.drop_match["UpdateItem"] = entity
     upd = unary(channel, CAT + "UpdateCategory", cat.UpdateCategoryRequest(category=cat.Category(
         id=made.id, channel=KIOSK, name="renamed", display_order=7, version=1)),
         cat.UpdateCategoryResponse)[0].category
     assert upd.version == 2 and upd.name == "renamed"
-    assert proxy.count("UpdateItem") - before == 2
+    assert proxy.count("UpdateItem", entity) - before == 2
     stored = get(channel, made.id)
     assert stored.version == 2 and stored.name == "renamed"
 

@@ -416,7 +416,7 @@ def test_availability_and_swaps_are_asked_at_once(stack):
     overlaps = 0
     for i in range(5):
         rid = f"gw-overlap-{i}-{time.time_ns()}"
-        menu_call(stack.gw, rid=rid, at_time=at_time())
+        menu_call(stack.gw, rid=rid, at_time=at_time(), fresh_read=True)  # past the cache
         [gw_line] = rpc_lines(stack.gw, MENU, rid)
         assert gw_line["status"] == "OK"
         # Both asked once the categories were known, each before the other finished.
@@ -589,7 +589,8 @@ def test_round_robin_over_two_sql_replicas(start_service, sql_env, dyn_env):
     a = up(start_service, "sql-svc", sql_env)
     b = up(start_service, "sql-svc", sql_env)
     gw = up(start_service, "gateway", gateway_env(
-        f"dns:///{dyn.addr}", f"ipv4:127.0.0.1:{a.port},127.0.0.1:{b.port}"))
+        f"dns:///{dyn.addr}", f"ipv4:127.0.0.1:{a.port},127.0.0.1:{b.port}",
+        MENU_CACHE_BYTES="0"))  # every menu reaches a replica
     n = 20
     for i in range(n):
         got = menu_call(gw, allow_partial=True, rid=f"gw-rr-{i}-{time.time_ns()}")

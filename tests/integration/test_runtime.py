@@ -27,7 +27,7 @@ ReflectionResponse = pb.message("grpc.reflection.v1.ServerReflectionResponse")
 SERVICES = {
     "gateway": ["menu.v1.MenuService"],
     "dynamo-svc": ["menu.v1.CategoryService", "menu.v1.GhostSwapService",
-                   "menu.v1.ProductCollectionService"],
+                   "menu.v1.ProductCollectionService", "menu.v1.CatalogRevisionService"],
     "sql-svc": ["menu.v1.ProductAvailabilityService", "menu.v1.ReferenceDataService"],
 }
 STANDARD = ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",

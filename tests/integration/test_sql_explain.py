@@ -99,7 +99,10 @@ def test_revision_plan_finds_the_next_boundary_by_index_dives(big, start_service
     svc = start_service("sql-svc", env=e)
     from menu.v1 import product_availability_pb2 as pa
     from test_sql_support import call
-    req = pa.GetAvailabilityRevisionRequest(channel=cm.CHANNEL_KIOSK, store_code="S00042")
+    store = sql(e, "SELECT r.restaurantCode FROM restaurant r JOIN"
+                   " restaurantChannelMenuTypeAssociation a USING (restaurantId) JOIN channel c"
+                   " USING (channelId) WHERE c.channelCode = 'KIOSK' ORDER BY 1 LIMIT 1")[0][0]
+    req = pa.GetAvailabilityRevisionRequest(channel=cm.CHANNEL_KIOSK, store_code=store)
     call(svc, "GetAvailabilityRevision", req, pa.GetAvailabilityRevisionResponse)
     t = time.monotonic()
     for _ in range(20):

@@ -103,6 +103,10 @@ static void test_statement_parameter_counts(void **state) {
       [STMT_RULE_REQUEST_INSERT] = 3,
       [STMT_RULE_REQUEST_DELETE] = 1,
       [STMT_RULE_REQUEST_PURGE] = 0,
+      [STMT_REVISION_CHANNEL] = 1,
+      [STMT_REVISION_STORE] = 3,
+      [STMT_REVISION_BUMP_GROUP] = 1,
+      [STMT_REVISION_BUMP_RULE] = 1,
       /* Reference lists: filters, key, limit; gets: the key. */
       [STMT_REF_MARKETS_FWD] = 2,
       [STMT_REF_MARKETS_BWD] = 2,
