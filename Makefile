@@ -36,8 +36,14 @@ WKT_PROTOS := google/protobuf/timestamp.proto google/protobuf/descriptor.proto \
 # ships them.
 RPC_PROTO_DIR := proto/third_party/googleapis
 RPC_PROTOS := google/rpc/status.proto google/rpc/error_details.proto
+# OTLP trace export (common/trace_export.c), vendored from opentelemetry-proto with its license.
+OTEL_PROTO_DIR := proto/third_party/opentelemetry-proto
+OTEL_PROTOS := opentelemetry/proto/common/v1/common.proto \
+               opentelemetry/proto/resource/v1/resource.proto \
+               opentelemetry/proto/trace/v1/trace.proto \
+               opentelemetry/proto/collector/trace/v1/trace_service.proto
 GEN_C := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(MENU_PROTOS)) \
-         $(patsubst %.proto,$(GEN)/%.pb-c.c,$(EXT_PROTOS) $(WKT_PROTOS) $(RPC_PROTOS))
+         $(patsubst %.proto,$(GEN)/%.pb-c.c,$(EXT_PROTOS) $(WKT_PROTOS) $(RPC_PROTOS) $(OTEL_PROTOS))
 GEN_STAMP := $(GEN)/.stamp
 DESCRIPTOR_SET := $(GEN)/descriptor_set.pb
 PY_GEN_STAMP := $(B)/py/.stamp
@@ -79,11 +85,13 @@ deps:
 
 build: $(BINS) $(TOOL_BINS) $(UNIT_BINS)
 
-$(GEN_STAMP): $(MENU_PROTOS) $(addprefix $(RPC_PROTO_DIR)/,$(RPC_PROTOS)) Makefile
+$(GEN_STAMP): $(MENU_PROTOS) $(addprefix $(RPC_PROTO_DIR)/,$(RPC_PROTOS)) \
+              $(addprefix $(OTEL_PROTO_DIR)/,$(OTEL_PROTOS)) Makefile
 	@mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) -I$(RPC_PROTO_DIR) -Iproto -I$(GRPC_PROTO_DIR) -I/usr/include \
 	  $(MENU_PROTOS) $(addprefix $(GRPC_PROTO_DIR)/,$(EXT_PROTOS)) \
 	  $(addprefix /usr/include/,$(WKT_PROTOS)) $(addprefix $(RPC_PROTO_DIR)/,$(RPC_PROTOS))
+	protoc-c --c_out=$(GEN) -I$(OTEL_PROTO_DIR) $(addprefix $(OTEL_PROTO_DIR)/,$(OTEL_PROTOS))
 	protoc --include_imports --descriptor_set_out=$(DESCRIPTOR_SET) -Iproto -I$(GRPC_PROTO_DIR) \
 	  -I/usr/include $(MENU_PROTOS) $(addprefix $(GRPC_PROTO_DIR)/,$(EXT_PROTOS))
 	@touch $@
@@ -92,10 +100,12 @@ $(GEN_C) $(DESCRIPTOR_SET): $(GEN_STAMP)
 # Python message classes of menu.v1 for the integration tests (an independent client: grpcio).
 # Health and reflection messages come from the descriptor set instead: a generated grpc/
 # package would shadow grpcio's own.
-$(PY_GEN_STAMP): $(MENU_PROTOS) $(addprefix $(RPC_PROTO_DIR)/,$(RPC_PROTOS))
+$(PY_GEN_STAMP): $(MENU_PROTOS) $(addprefix $(RPC_PROTO_DIR)/,$(RPC_PROTOS)) \
+                 $(addprefix $(OTEL_PROTO_DIR)/,$(OTEL_PROTOS))
 	@mkdir -p $(B)/py
 	protoc --python_out=$(B)/py -Iproto $(MENU_PROTOS)
 	protoc --python_out=$(B)/py -I$(RPC_PROTO_DIR) $(addprefix $(RPC_PROTO_DIR)/,$(RPC_PROTOS))
+	protoc --python_out=$(B)/py -I$(OTEL_PROTO_DIR) $(addprefix $(OTEL_PROTO_DIR)/,$(OTEL_PROTOS))
 	@touch $@
 
 # Every object waits for the generated headers.
