@@ -18,8 +18,11 @@ struct arena_chunk {
 static void *pb_alloc(void *data, size_t n) { return arena_alloc(data, n); }
 static void pb_free(void *data, void *p) { (void)data, (void)p; }
 
-void arena_init(arena *a) {
+void arena_init(arena *a) { arena_init_sized(a, CHUNK_SIZE); }
+
+void arena_init_sized(arena *a, size_t chunk) {
   a->head = NULL;
+  a->chunk = chunk;
   a->pb.alloc = pb_alloc;
   a->pb.free = pb_free;
   a->pb.allocator_data = a;
@@ -37,12 +40,12 @@ void *arena_alloc(arena *a, size_t n) {
   n = (n + 15) & ~(size_t)15;
   arena_chunk *c = a->head;
   if (!c || c->cap - c->used < n) {
-    size_t cap = n > CHUNK_SIZE ? n : CHUNK_SIZE;
+    size_t cap = n > a->chunk ? n : a->chunk;
     c = malloc(sizeof *c + cap);
     if (!c) abort();
     c->used = 0;
     c->cap = cap;
-    if (a->head && n > CHUNK_SIZE) {
+    if (a->head && n > a->chunk) {
       /* keep the partly used chunk at the head for the small allocations that follow */
       c->next = a->head->next;
       a->head->next = c;

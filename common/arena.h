@@ -10,10 +10,13 @@
 typedef struct arena_chunk arena_chunk;
 typedef struct {
   arena_chunk *head;
+  size_t chunk;          /* bytes per block */
   ProtobufCAllocator pb; /* protobuf-c allocator drawing from this arena (free is a no-op) */
 } arena;
 
 void arena_init(arena *a);
+/* With smaller blocks than arena_init's 8 KiB, for many small long-lived arenas (spans). */
+void arena_init_sized(arena *a, size_t chunk);
 void arena_free(arena *a);             /* frees every block; the arena can be used again after */
 void *arena_alloc(arena *a, size_t n); /* zeroed, 16-byte aligned; aborts on OOM */
 char *arena_strdup(arena *a, const char *s);

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "common/log.h"
+#include "common/prng.h"
 #include "common/rpc_server_impl.h"
 #include "common/status_details.h"
 #include "common/strict_strings.h"
@@ -32,27 +32,11 @@ static void call_send(rpc_ctx *ctx);
 
 /* ---- request ids -------------------------------------------------------------------------- */
 
-/* Request ids need to be unique, not secret: a per-thread splitmix64 seeded from the kernel
- * once costs a few nanoseconds where RAND_bytes took a lock and a microsecond. */
-static uint64_t request_id_random(void) {
-  static __thread uint64_t state;
-  static __thread bool seeded;
-  if (!seeded) {
-    if (getrandom(&state, sizeof state, 0) != sizeof state)
-      state = (uint64_t)gpr_now(GPR_CLOCK_REALTIME).tv_nsec ^ (uint64_t)(uintptr_t)&state;
-    seeded = true;
-  }
-  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 /* A version-4 UUID in arena memory. */
 const char *rpc_request_id_make(arena *a) {
   static const char hex[] = "0123456789abcdef";
   unsigned char b[16];
-  uint64_t r0 = request_id_random(), r1 = request_id_random();
+  uint64_t r0 = prng_u64(), r1 = prng_u64();
   memcpy(b, &r0, 8);
   memcpy(b + 8, &r1, 8);
   b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
@@ -175,6 +159,9 @@ void rpc_call_arrived(rpc_server *s, rpc_method *m, grpc_call *call, grpc_comple
                         ? arena_strndup(&ctx->arena, (const char *)GRPC_SLICE_START_PTR(*rid),
                                         GRPC_SLICE_LENGTH(*rid))
                         : rpc_request_id_make(&ctx->arena);
+  if (s->tracer)
+    ctx->span = rpc_trace_server_start(s->tracer, m->path, m->service, m->name, &ctx->md,
+                                       s->cfg.listen_addr, s->port, rpc_ctx_peer(ctx));
   ctx->pending_tags = 2;
   ctx->close_tag.fn = on_close;
   ctx->done_tag.fn = on_done;
@@ -271,7 +258,9 @@ static void on_recv(rpc_tag *tag, bool ok) {
       rpc_ctx_reply(ctx, st);
       return;
     }
+    trace_span *outer = trace_current_set(ctx->span);
     ctx->method->def.async_fn(ctx, req, ctx->resp, ctx->method->def.arg);
+    trace_current_set(outer);
     return;
   }
   rpc_workqueue_push(s->queue, &ctx->job);
@@ -301,7 +290,9 @@ void rpc_call_run(rpc_job *job, void *arg) {
   menu_status st = call_decode(ctx, &req);
   if (menu_status_is_ok(&st)) {
     current_ctx = ctx;
+    trace_span *outer = trace_current_set(ctx->span);
     st = ctx->method->def.fn(ctx, req, ctx->resp, ctx->method->def.arg);
+    trace_current_set(outer);
     current_ctx = NULL;
   }
   rpc_ctx_reply(ctx, st);
@@ -411,6 +402,12 @@ static void call_log(rpc_ctx *ctx, grpc_status_code code, double secs) {
   log_double(l, "duration_ms", round(secs * 1e6) / 1e3);
   log_str(l, "peer", rpc_ctx_peer(ctx));
   log_str(l, "request_id", ctx->request_id);
+  if (ctx->span) {
+    char trace_id[33], span_id[17];
+    trace_span_ids(ctx->span, trace_id, span_id);
+    log_str(l, "trace_id", trace_id);
+    log_str(l, "span_id", span_id);
+  }
   for (struct log_field *f = ctx->fields; f; f = f->next) {
     if (f->str)
       log_str(l, f->key, f->str);
@@ -456,6 +453,9 @@ static void call_finish(rpc_ctx *ctx) {
   if (ctx->reply && ctx->reply_ok)
     metrics_add(s->m_msg_sent, METRICS_LABELS(m->type, m->service, m->name), 1);
   call_log(ctx, code, secs);
+  rpc_trace_end(ctx->span, true, code,
+                ctx->status.code != GRPC_STATUS_OK ? ctx->status.message
+                                                   : "ended by the caller or the server");
 
   if (ctx->reply) grpc_byte_buffer_destroy(ctx->reply);
   if (ctx->payload) grpc_byte_buffer_destroy(ctx->payload);
@@ -510,6 +510,7 @@ const char *rpc_ctx_peer(rpc_ctx *ctx) {
   return ctx->peer;
 }
 const char *rpc_ctx_method(const rpc_ctx *ctx) { return ctx->method->path; }
+trace_span *rpc_ctx_span(const rpc_ctx *ctx) { return ctx->span; }
 grpc_call *rpc_ctx_call(const rpc_ctx *ctx) { return ctx->call; }
 grpc_completion_queue *rpc_ctx_cq(const rpc_ctx *ctx) { return ctx->cq; }
 static void add_field(rpc_ctx *ctx, const char *key, const char *str, int64_t num) {

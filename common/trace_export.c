@@ -1,0 +1,255 @@
+/* The batch span processor and OTLP/HTTP exporter: ended spans go into a bounded queue (a
+ * full queue drops the span and counts it: a call never waits for tracing); one thread sends
+ * them in batches of OTEL_BSP_MAX_EXPORT_BATCH_SIZE every OTEL_BSP_SCHEDULE_DELAY (or as soon
+ * as a batch is full) as POST application/x-protobuf with libcurl, each export bounded by
+ * OTEL_BSP_EXPORT_TIMEOUT. A failed export is counted and its spans dropped (no retry: the
+ * next batch is already waiting). */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/trace_internal.h"
+
+#define FAILURE_LOG_INTERVAL_MS 60000 /* one warning a minute while the collector is away */
+
+struct trace_exporter {
+  trace_config cfg; /* deep copy: headers and resource strings owned */
+  pthread_mutex_t mu;
+  pthread_cond_t wake;         /* a batch is full, or stop */
+  trace_span **ring;           /* max_queue entries, guarded by mu */
+  size_t head, count;          /* guarded by mu */
+  bool stop;                   /* guarded by mu: drain and exit */
+  bool accepting;              /* guarded by mu: false after shutdown began */
+  atomic_llong drain_deadline; /* monotonic ms, when stop: an export in flight ends by then */
+  bool running;                /* the thread exists */
+  pthread_t thread;
+  CURL *curl; /* the thread's */
+  struct curl_slist *headers;
+  int64_t last_failure_log; /* the thread's */
+  unsigned long long failures_unlogged;
+  metrics_family *m_exported, *m_dropped, *m_failures;
+};
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timespec abs_mono(int64_t ms) {
+  return (struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+}
+
+static void count_dropped(trace_exporter *e, const char *reason, size_t n) {
+  if (e->m_dropped && n) metrics_add(e->m_dropped, METRICS_LABELS(reason), (double)n);
+}
+
+void trace_exporter_push(trace_exporter *e, trace_span *s) {
+  pthread_mutex_lock(&e->mu);
+  if (!e->accepting || e->count >= (size_t)e->cfg.max_queue) {
+    bool stopped = !e->accepting;
+    pthread_mutex_unlock(&e->mu);
+    trace_span_free(s);
+    count_dropped(e, stopped ? "shutdown" : "queue_full", 1);
+    return;
+  }
+  e->ring[(e->head + e->count) % (size_t)e->cfg.max_queue] = s;
+  bool full_batch = ++e->count == (size_t)e->cfg.max_batch;
+  pthread_mutex_unlock(&e->mu);
+  if (full_batch) pthread_cond_signal(&e->wake);
+}
+
+static size_t discard(void *p, size_t size, size_t n, void *user) {
+  (void)p, (void)user;
+  return size * n;
+}
+
+/* An export in flight when shutdown began ends at the shutdown's deadline. */
+static int on_progress(void *user, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+  (void)dt, (void)dn, (void)ut, (void)un;
+  trace_exporter *e = user;
+  return mono_ms() >= atomic_load(&e->drain_deadline);
+}
+
+static void log_failure(trace_exporter *e, const char *why, size_t spans) {
+  e->failures_unlogged++;
+  int64_t now = mono_ms();
+  if (e->last_failure_log && now - e->last_failure_log < FAILURE_LOG_INTERVAL_MS) return;
+  char n[32], failed[32];
+  snprintf(n, sizeof n, "%zu", spans);
+  snprintf(failed, sizeof failed, "%llu", e->failures_unlogged);
+  log_warn("trace export failed; spans dropped", "endpoint", e->cfg.endpoint, "error", why, "spans",
+           n, "failed_exports", failed, NULL);
+  e->last_failure_log = now;
+  e->failures_unlogged = 0;
+}
+
+/* One POST of a batch, bounded by timeout_ms. */
+static void export_batch(trace_exporter *e, trace_span **batch, size_t n, int64_t timeout_ms) {
+  size_t len = 0;
+  uint8_t *body = trace_otlp_encode(&e->cfg, batch, n, &len);
+  char why[CURL_ERROR_SIZE + 64] = "";
+  if (!body) {
+    snprintf(why, sizeof why, "cannot encode the batch");
+  } else {
+    char curl_error[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(e->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : 1));
+    curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, curl_error);
+    CURLcode rc = curl_easy_perform(e->curl);
+    long status = 0;
+    curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK)
+      snprintf(why, sizeof why, "%s", curl_error[0] ? curl_error : curl_easy_strerror(rc));
+    else if (status < 200 || status > 299)
+      snprintf(why, sizeof why, "HTTP %ld", status);
+    curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, NULL);
+    free(body);
+  }
+  if (why[0]) {
+    if (e->m_failures) metrics_add(e->m_failures, METRICS_NO_LABELS, 1);
+    count_dropped(e, "export_failed", n);
+    log_failure(e, why, n);
+  } else if (e->m_exported) {
+    metrics_add(e->m_exported, METRICS_NO_LABELS, (double)n);
+  }
+  for (size_t i = 0; i < n; i++) trace_span_free(batch[i]);
+}
+
+static void *exporter_main(void *arg) {
+  trace_exporter *e = arg;
+  trace_span **batch = malloc((size_t)e->cfg.max_batch * sizeof *batch);
+  int64_t next = mono_ms() + e->cfg.schedule_delay_ms;
+  pthread_mutex_lock(&e->mu);
+  for (;;) {
+    while (!e->stop && e->count < (size_t)e->cfg.max_batch && mono_ms() < next) {
+      struct timespec ts = abs_mono(next);
+      pthread_cond_timedwait(&e->wake, &e->mu, &ts);
+    }
+    int64_t timeout = e->cfg.export_timeout_ms;
+    if (e->stop) {
+      int64_t left = atomic_load(&e->drain_deadline) - mono_ms();
+      if (!e->count || left <= 0) break;
+      if (left < timeout) timeout = left;
+    }
+    size_t n = 0;
+    while (n < (size_t)e->cfg.max_batch && e->count) {
+      batch[n++] = e->ring[e->head];
+      e->head = (e->head + 1) % (size_t)e->cfg.max_queue;
+      e->count--;
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (n) export_batch(e, batch, n, timeout);
+    next = mono_ms() + e->cfg.schedule_delay_ms;
+    pthread_mutex_lock(&e->mu);
+  }
+  /* Out of time while stopping: what is left is dropped. */
+  size_t left = e->count;
+  while (e->count) {
+    trace_span_free(e->ring[e->head]);
+    e->head = (e->head + 1) % (size_t)e->cfg.max_queue;
+    e->count--;
+  }
+  pthread_mutex_unlock(&e->mu);
+  count_dropped(e, "shutdown", left);
+  free(batch);
+  return NULL;
+}
+
+static void config_copy(trace_config *dst, const trace_config *src) {
+  *dst = *src;
+  for (int i = 0; i < src->n_headers; i++) dst->headers[i] = strdup(src->headers[i]);
+  for (int i = 0; i < src->n_resource; i++) {
+    dst->resource[i][0] = strdup(src->resource[i][0]);
+    dst->resource[i][1] = strdup(src->resource[i][1]);
+  }
+}
+
+trace_exporter *trace_exporter_create(const trace_config *cfg, metrics_registry *m) {
+  trace_exporter *e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  atomic_store(&e->drain_deadline, INT64_MAX);
+  config_copy(&e->cfg, cfg);
+  pthread_mutex_init(&e->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&e->wake, &ca);
+  pthread_condattr_destroy(&ca);
+  e->ring = calloc((size_t)cfg->max_queue, sizeof *e->ring);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  e->curl = curl_easy_init();
+  if (!e->ring || !e->curl) goto fail;
+  e->headers = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
+  for (int i = 0; i < e->cfg.n_headers; i++)
+    e->headers = curl_slist_append(e->headers, e->cfg.headers[i]);
+  curl_easy_setopt(e->curl, CURLOPT_URL, e->cfg.endpoint);
+  curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, e->headers);
+  curl_easy_setopt(e->curl, CURLOPT_POST, 1L);
+  curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+  curl_easy_setopt(e->curl, CURLOPT_USERAGENT, "menu-otlp-exporter");
+  curl_easy_setopt(e->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(e->curl, CURLOPT_XFERINFODATA, e);
+  curl_easy_setopt(e->curl, CURLOPT_NOPROGRESS, 0L);
+  if (m) {
+    e->m_exported = metrics_counter(m, "otel_spans_exported_total",
+                                    "Spans the OTLP collector accepted.", METRICS_NO_LABELS);
+    e->m_dropped = metrics_counter(m, "otel_spans_dropped_total",
+                                   "Spans dropped: queue_full (OTEL_BSP_MAX_QUEUE_SIZE reached), "
+                                   "export_failed, shutdown (not sent in time).",
+                                   METRICS_LABELS("reason"));
+    e->m_failures = metrics_counter(m, "otel_export_failures_total",
+                                    "OTLP export requests that failed (transport error or a "
+                                    "non-2xx answer).",
+                                    METRICS_NO_LABELS);
+    metrics_add(e->m_exported, METRICS_NO_LABELS, 0);
+    metrics_add(e->m_failures, METRICS_NO_LABELS, 0);
+    static const char *const reasons[] = {"queue_full", "export_failed", "shutdown"};
+    for (size_t i = 0; i < 3; i++) metrics_add(e->m_dropped, METRICS_LABELS(reasons[i]), 0);
+  }
+  e->accepting = true;
+  if (pthread_create(&e->thread, NULL, exporter_main, e) != 0) goto fail;
+  e->running = true;
+  log_info("tracing on", "endpoint", e->cfg.endpoint, "service_name", e->cfg.service_name, NULL);
+  return e;
+fail:
+  trace_exporter_destroy(e);
+  return NULL;
+}
+
+void trace_exporter_shutdown(trace_exporter *e, int64_t timeout_ms) {
+  if (!e) return;
+  pthread_mutex_lock(&e->mu);
+  e->accepting = false;
+  e->stop = true;
+  atomic_store(&e->drain_deadline, mono_ms() + (timeout_ms > 0 ? timeout_ms : 0));
+  pthread_cond_signal(&e->wake);
+  pthread_mutex_unlock(&e->mu);
+  if (e->running) {
+    pthread_join(e->thread, NULL);
+    e->running = false;
+  }
+}
+
+void trace_exporter_destroy(trace_exporter *e) {
+  if (!e) return;
+  trace_exporter_shutdown(e, 0);
+  for (size_t i = 0; i < e->count; i++)
+    trace_span_free(e->ring[(e->head + i) % (size_t)e->cfg.max_queue]);
+  if (e->curl) curl_easy_cleanup(e->curl);
+  curl_slist_free_all(e->headers);
+  free(e->ring);
+  pthread_cond_destroy(&e->wake);
+  pthread_mutex_destroy(&e->mu);
+  trace_config_free(&e->cfg);
+  free(e);
+}
