@@ -14,6 +14,7 @@
 #include "common/process_metrics.h"
 #include "common/log_level_file.h"
 #include "common/reflection.h"
+#include "common/trace.h"
 #include "common/version.h"
 
 /* A failed TLS handshake is the client's problem (plaintext to a TLS port, an unknown CA, a
@@ -57,7 +58,7 @@ static void collect_log(void *arg) {
 /* The variables every binary reads, in start-up order: the same calls serve the start and the
  * --help listing. */
 static void common_config_load(config *c, const app_def *def, rpc_server_config *scfg,
-                               log_level_file **level_file) {
+                               log_level_file **level_file, trace_config *tcfg) {
   const char *level = config_str(c, "LOG_LEVEL", "info");
   /* The logger first: the loaders below may log. */
   if (!c->listing && !log_init(def->name, level))
@@ -73,6 +74,7 @@ static void common_config_load(config *c, const app_def *def, rpc_server_config 
     free(err);
   }
   rpc_server_config_load(c, scfg, def->name, def->default_listen, def->default_metrics);
+  trace_config_load(c, tcfg, def->name);
 }
 
 typedef struct {
@@ -99,7 +101,9 @@ static void help_print(const app_def *def) {
   config listing = {.listing = true};
   rpc_server_config scfg;
   log_level_file *level_file = NULL;
-  common_config_load(&listing, def, &scfg, &level_file);
+  trace_config tcfg;
+  common_config_load(&listing, def, &scfg, &level_file, &tcfg);
+  trace_config_free(&tcfg);
   if (def->config_load) def->config_load(&listing);
   printf("\nEnvironment (default; README.md, \"Configuration\"):\n");
   config_vars_print(&listing, stdout);
@@ -136,7 +140,8 @@ int app_main(const app_def *def, int argc, char **argv) {
   config cfg = {0}; /* outlives the server: scfg borrows its strings */
   rpc_server_config scfg;
   log_level_file *level_file = NULL;
-  common_config_load(&cfg, def, &scfg, &level_file);
+  trace_config tcfg;
+  common_config_load(&cfg, def, &scfg, &level_file, &tcfg);
 
   gpr_set_log_function(grpc_log);
   grpc_init();
@@ -160,6 +165,9 @@ int app_main(const app_def *def, int argc, char **argv) {
                                       METRICS_LABELS("level"))};
   metrics_on_collect(metrics, collect_level, &levm);
   rpc_server *server = rpc_server_create(&scfg, metrics);
+  tracer *tracer = cfg.n_errors ? NULL : tracer_create(&tcfg, metrics);
+  trace_config_free(&tcfg);
+  rpc_server_set_tracer(server, tracer);
   health *health = health_attach(server);
   reflection *reflection = reflection_attach(server);
   int rc = 0;
@@ -175,16 +183,24 @@ int app_main(const app_def *def, int argc, char **argv) {
   } else {
     rpc_server_wait_for_signal(server);
   }
+  gpr_timespec stop_began = gpr_now(GPR_CLOCK_MONOTONIC);
   if (rpc_server_shutdown(server) != 0) {
     /* Handlers are stuck in a datastore call: exit now, with them still running. */
+    tracer_shutdown(tracer, 1000);
     log_flush();
     fflush(NULL);
     _exit(rc);
   }
+  /* The spans of the last calls leave within what is left of the grace period (at least
+   * half a second). */
+  int64_t spent = gpr_time_to_millis(gpr_time_sub(gpr_now(GPR_CLOCK_MONOTONIC), stop_began));
+  int64_t left = scfg.shutdown_drain_ms + scfg.shutdown_grace_ms - spent;
+  tracer_shutdown(tracer, left > 500 ? left : 500);
   if (state && def->fini) def->fini(state);
   rpc_server_destroy(server);
   health_destroy(health);
   reflection_destroy(reflection);
+  tracer_destroy(tracer);
   metrics_registry_destroy(metrics);
   log_level_file_stop(level_file);
   grpc_shutdown();

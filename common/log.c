@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/trace.h"
+
 /* Set by log_init, changed at run time by log_level_set (LOG_LEVEL_FILE): read by every
  * thread. */
 static atomic_int g_level = LOG_INFO;
@@ -157,6 +159,16 @@ log_level log_level_get(void) { return (log_level)atomic_load(&g_level); }
 
 void log_level_set(log_level level) { atomic_store(&g_level, (int)level); }
 
+/* A line written while a traced call's handler runs names its trace and span. */
+static void log_trace_ids(log_line *l) {
+  const trace_span *span = trace_current();
+  if (!span) return;
+  char trace_id[33], span_id[17];
+  trace_span_ids(span, trace_id, span_id);
+  json_object_set_new(l->obj, "trace_id", json_string(trace_id));
+  json_object_set_new(l->obj, "span_id", json_string(span_id));
+}
+
 log_line *log_begin(log_level level, const char *msg) {
   if (!log_enabled(level)) return NULL;
   log_line *l = malloc(sizeof *l);
@@ -173,6 +185,7 @@ log_line *log_begin(log_level level, const char *msg) {
   json_object_set_new(l->obj, "level", json_string(level_names[level]));
   json_object_set_new(l->obj, "service", json_string(g_service));
   json_object_set_new(l->obj, "msg", json_string(msg));
+  log_trace_ids(l);
   return l;
 }
 

@@ -39,8 +39,9 @@ struct rpc_client_call {
   rpc_client_call_done_fn done;
   void *user;
   gpr_timespec start, end;
-  grpc_metadata send_md[1];
-  bool has_md;
+  grpc_metadata send_md[3]; /* x-request-id, traceparent, tracestate */
+  size_t n_md;
+  trace_span *span; /* CLIENT span, a child of the parent call's; NULL when not traced */
   grpc_byte_buffer *send, *recv;
   grpc_metadata_array recv_initial, recv_trailing;
   grpc_status_code code;
@@ -239,6 +240,8 @@ static void on_done(rpc_tag *tag, bool ok) {
     if (c->recv)
       metrics_add(c->ch->m_msg_received, METRICS_LABELS("unary", c->m->service, c->m->name), 1);
   }
+  rpc_trace_end(c->span, false, c->status.code, c->status.message);
+  c->span = NULL;
   c->done(c, c->user);
 }
 
@@ -272,9 +275,14 @@ rpc_client_call *rpc_client_call_start(rpc_channel *ch, const rpc_client_method 
   if (parent) {
     c->send_md[0].key = grpc_slice_from_static_string("x-request-id");
     c->send_md[0].value = grpc_slice_from_copied_string(rpc_ctx_request_id(parent));
-    ops[0].data.send_initial_metadata.count = 1;
+    c->n_md = 1;
+    if (rpc_ctx_span(parent)) {
+      c->span =
+          rpc_trace_client_start(rpc_ctx_span(parent), m->path, m->service, m->name, ch->target);
+      c->n_md += rpc_trace_inject(c->span, c->send_md + 1);
+    }
+    ops[0].data.send_initial_metadata.count = c->n_md;
     ops[0].data.send_initial_metadata.metadata = c->send_md;
-    c->has_md = true;
   }
   ops[1].op = GRPC_OP_SEND_MESSAGE;
   ops[1].data.send_message.send_message = c->send;
@@ -290,6 +298,8 @@ rpc_client_call *rpc_client_call_start(rpc_channel *ch, const rpc_client_method 
   ops[5].data.recv_status_on_client.error_string = &c->error_string;
   if (grpc_call_start_batch(c->call, ops, 6, &c->tag, NULL) != GRPC_CALL_OK) {
     log_error("client start_batch refused", "method", m->path, NULL);
+    rpc_trace_end(c->span, false, GRPC_STATUS_INTERNAL, "start_batch refused");
+    c->span = NULL;
     rpc_client_call_destroy(c);
     return NULL;
   }
@@ -312,7 +322,7 @@ void rpc_client_call_destroy(rpc_client_call *c) {
   if (!c) return;
   if (c->send) grpc_byte_buffer_destroy(c->send);
   if (c->recv) grpc_byte_buffer_destroy(c->recv);
-  if (c->has_md) grpc_slice_unref(c->send_md[0].value);
+  for (size_t i = 0; i < c->n_md; i++) grpc_slice_unref(c->send_md[i].value);
   grpc_metadata_array_destroy(&c->recv_initial);
   grpc_metadata_array_destroy(&c->recv_trailing);
   grpc_slice_unref(c->details);

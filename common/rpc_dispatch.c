@@ -122,13 +122,20 @@ static void on_request(rpc_tag *tag, bool ok) {
     if (r->payload) metrics_add(s->m_msg_received, METRICS_LABELS(m->type, m->service, m->name), 1);
     rpc_feed_arrived(s, m, r->call, &r->md, r->payload);
   } else if (m->kind == RPC_STREAM) {
-    grpc_metadata_array_destroy(&r->md);
     rpc_stream *st = malloc(sizeof *st);
     if (!st) abort();
     st->server = s;
     st->method = m;
     st->started = gpr_now(GPR_CLOCK_MONOTONIC);
     if (r->payload) metrics_add(s->m_msg_received, METRICS_LABELS(m->type, m->service, m->name), 1);
+    st->span = NULL;
+    if (s->tracer) {
+      char *peer = grpc_call_get_peer(r->call);
+      st->span = rpc_trace_server_start(s->tracer, m->path, m->service, m->name, &r->md,
+                                        s->cfg.listen_addr, s->port, peer);
+      gpr_free(peer);
+    }
+    grpc_metadata_array_destroy(&r->md);
     m->def.stream(st, r->call, r->payload, m->def.arg);
   } else {
     rpc_call_arrived(s, m, r->call, s->cqs[r->cq], &r->md, r->deadline);
@@ -154,6 +161,7 @@ void rpc_stream_end(rpc_stream *st, grpc_status_code code) {
               METRICS_LABELS(m->type, m->service, m->name, menu_status_code_name(code)), 1);
   metrics_observe(s->m_seconds, METRICS_LABELS(m->type, m->service, m->name),
                   (double)d.tv_sec + d.tv_nsec / 1e9);
+  rpc_trace_end(st->span, true, code, NULL);
   free(st);
 }
 

@@ -9,6 +9,7 @@
 
 #include "common/arena.h"
 #include "common/rpc_server.h"
+#include "common/trace.h"
 
 /* Every completion-queue event's tag points at one of these; fn runs on the CQ thread. */
 typedef struct rpc_tag {
@@ -18,6 +19,22 @@ typedef struct rpc_tag {
 /* The completion queue a server call is bound to, for the client calls made on its behalf:
  * their callbacks run on the same CQ threads as the call's own events. */
 grpc_completion_queue *rpc_ctx_cq(const rpc_ctx *ctx);
+
+/* rpc_trace.c: the spans of gRPC calls (OpenTelemetry RPC conventions). All return NULL when
+ * tracing is off (t or parent NULL). The server span's parent comes from the traceparent and
+ * tracestate in md; path is "/pkg.Service/Method"; peer and target are gRPC addresses
+ * ("ipv4:127.0.0.1:5000", "dns:///host:port"). Caller ends the span with rpc_trace_end. */
+trace_span *rpc_trace_server_start(tracer *t, const char *path, const char *service,
+                                   const char *method, const grpc_metadata_array *md,
+                                   const char *listen_addr, int port, const char *peer);
+trace_span *rpc_trace_client_start(trace_span *parent, const char *path, const char *service,
+                                   const char *method, const char *target);
+/* Records the status (rpc.grpc.status_code; ERROR as the conventions say) and ends the span. */
+void rpc_trace_end(trace_span *span, bool server, grpc_status_code code, const char *message);
+/* Writes traceparent (and tracestate when there is one) for a call made under span into md
+ * (room for 2); returns how many entries (0 for NULL). The values are new slices: caller
+ * unrefs. */
+size_t rpc_trace_inject(const trace_span *span, grpc_metadata *md);
 
 /* Runs a completion queue until it is shut down, dispatching each event to its tag. */
 void rpc_cq_run(grpc_completion_queue *cq);

@@ -83,6 +83,7 @@ rpc_server *rpc_server_create(const rpc_server_config *cfg, metrics_registry *me
 
 metrics_registry *rpc_server_metrics(rpc_server *s) { return s->metrics; }
 int rpc_server_port(const rpc_server *s) { return s->port; }
+void rpc_server_set_tracer(rpc_server *s, tracer *t) { s->tracer = t; }
 
 static void add_service_name(rpc_server *s, const char *service) {
   for (size_t i = 0; i < s->n_services; i++)

@@ -23,6 +23,7 @@
 #include "common/config.h"
 #include "common/metrics.h"
 #include "common/status.h"
+#include "common/trace.h"
 
 typedef struct rpc_server rpc_server;
 typedef struct rpc_ctx rpc_ctx;
@@ -63,6 +64,9 @@ const char *rpc_ctx_peer(rpc_ctx *ctx);         /* borrowed, valid during the ca
 const char *rpc_ctx_method(const rpc_ctx *ctx); /* "/menu.v1.X/Y", borrowed */
 /* The server call, as the parent of outbound calls (deadline and cancellation propagation). */
 grpc_call *rpc_ctx_call(const rpc_ctx *ctx);
+/* The call's SERVER span, NULL when tracing is off: add attributes, or start children. Borrowed,
+ * valid during the call. */
+trace_span *rpc_ctx_span(const rpc_ctx *ctx);
 /* Adds a field to this call's log line (e.g. backend timings); key and value are copied. */
 void rpc_ctx_log_str(rpc_ctx *ctx, const char *key, const char *value);
 void rpc_ctx_log_int(rpc_ctx *ctx, const char *key, int64_t value);
@@ -228,6 +232,10 @@ void rpc_server_wait_for_signal(rpc_server *s);
  * process should just exit). */
 int rpc_server_shutdown(rpc_server *s);
 void rpc_server_destroy(rpc_server *s);
+
+/* Traces every call with t (borrowed, must outlive the server; NULL: tracing off). Call
+ * before rpc_server_start. */
+void rpc_server_set_tracer(rpc_server *s, tracer *t);
 
 /* The metrics registry, for datastore metrics of the service. Borrowed. */
 metrics_registry *rpc_server_metrics(rpc_server *s);

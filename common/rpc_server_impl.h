@@ -73,6 +73,7 @@ struct rpc_ctx {
   grpc_slice status_details;
   grpc_metadata trailer[2]; /* a non-OK status: grpc-status-details-bin, x-request-id */
   struct log_field *fields; /* added by the handler, logged when the call ends */
+  trace_span *span;         /* SERVER span, NULL when tracing is off */
   rpc_ctx *prev, *next;     /* the server's list of admitted calls, under calls_mu */
   rpc_ctx *next_wait;       /* waiting for read budget, under calls_mu */
   /* A local call (rpc_server_call_local): no grpc_call; the reply goes to local_done. */
@@ -84,6 +85,7 @@ struct rpc_stream {
   rpc_server *server;
   rpc_method *method;
   gpr_timespec started;
+  trace_span *span; /* SERVER span, NULL when tracing is off */
 };
 
 #define RPC_MAX_LISTENERS 4
@@ -109,7 +111,8 @@ struct rpc_server {
   rpc_server_readiness_fn readiness_fn; /* set before start, read-only afterwards */
   void *readiness_arg;
   metrics_http *http;
-  authz *authz; /* AUTHZ_POLICY_FILE, or NULL: every call allowed */
+  authz *authz;   /* AUTHZ_POLICY_FILE, or NULL: every call allowed */
+  tracer *tracer; /* borrowed; NULL: tracing off */
   bool started;
   int port;
   atomic_bool stopping;   /* no re-posted requests; new unary calls get UNAVAILABLE */

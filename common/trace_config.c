@@ -19,12 +19,12 @@ static const struct {
     {"parentbased_traceidratio", TRACE_SAMPLER_PARENT_RATIO},
 };
 
-/* The first of two variables that is set and not empty. */
-static const char *env_either(const char *specific, const char *general) {
-  const char *v = getenv(specific);
-  if (v && *v) return v;
-  v = getenv(general);
-  return v && *v ? v : NULL;
+/* The signal's own variable, else the general one, else def. */
+static const char *env_either(config *c, const char *specific, const char *general,
+                              const char *def) {
+  const char *v = config_str(c, specific, NULL);
+  const char *g = config_str(c, general, def);
+  return v ? v : g;
 }
 
 /* Percent-decoding in place (the W3C Baggage encoding OTEL_EXPORTER_OTLP_HEADERS and
@@ -109,8 +109,8 @@ static bool is_http_url(const char *u) {
 }
 
 static void load_endpoint(config *c, trace_config *out) {
-  const char *traces = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
-  const char *base = getenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+  const char *traces = config_str(c, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", NULL);
+  const char *base = config_str(c, "OTEL_EXPORTER_OTLP_ENDPOINT", NULL);
   int n;
   if (traces && *traces) {
     /* The signal-specific URL is used as it is. */
@@ -133,15 +133,16 @@ static void load_endpoint(config *c, trace_config *out) {
 void trace_config_load(config *c, trace_config *out, const char *default_service) {
   memset(out, 0, sizeof *out);
   load_endpoint(c, out);
-  const char *disabled = getenv("OTEL_SDK_DISABLED");
+  /* Only "true" disables (any case); anything else is false, as the specification says. */
+  const char *disabled = config_str(c, "OTEL_SDK_DISABLED", "false");
   if (disabled && !strcasecmp(disabled, "true")) out->enabled = false;
   const char *exporter = config_str(c, "OTEL_TRACES_EXPORTER", "otlp");
   if (!strcmp(exporter, "none"))
     out->enabled = false;
   else if (strcmp(exporter, "otlp"))
     config_error(c, "OTEL_TRACES_EXPORTER=%s: only otlp (or none) is supported", exporter);
-  const char *protocol =
-      env_either("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL");
+  const char *protocol = env_either(c, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                                    "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
   if (protocol && strcmp(protocol, "http/protobuf"))
     config_error(c, "OTEL_EXPORTER_OTLP_PROTOCOL=%s: only http/protobuf is supported", protocol);
 
@@ -158,7 +159,7 @@ void trace_config_load(config *c, trace_config *out, const char *default_service
                  "parentbased_always_on, parentbased_always_off or parentbased_traceidratio",
                  sampler);
   out->ratio = 1.0;
-  const char *arg = getenv("OTEL_TRACES_SAMPLER_ARG");
+  const char *arg = config_str(c, "OTEL_TRACES_SAMPLER_ARG", "1.0");
   if (arg && *arg &&
       (out->sampler == TRACE_SAMPLER_RATIO || out->sampler == TRACE_SAMPLER_PARENT_RATIO)) {
     char *end;
@@ -175,9 +176,9 @@ void trace_config_load(config *c, trace_config *out, const char *default_service
   out->schedule_delay_ms = config_int(c, "OTEL_BSP_SCHEDULE_DELAY", 5000, 1, 3600000);
   out->export_timeout_ms = config_int(c, "OTEL_BSP_EXPORT_TIMEOUT", 30000, 1, 3600000);
   const char *otlp_timeout =
-      env_either("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT");
+      env_either(c, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT", "10000");
   int64_t request_timeout = 10000;
-  if (otlp_timeout) {
+  if (otlp_timeout && !c->listing) {
     char *end;
     long long v = strtoll(otlp_timeout, &end, 10);
     if (*end || v < 1 || v > 3600000)
