@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/trace.h"
 #include "services/sql-svc/stmt_limit.h"
 
 /* Server error numbers that differ between MariaDB and MySQL or are missing from
@@ -371,6 +372,36 @@ void pool_stats(pool *p, int *size, int *in_use) {
 
 MYSQL *pool_conn_mysql(pool_conn *c) { return c->m; }
 
+/* ---- tracing ----------------------------------------------------------------------------- */
+
+/* A CLIENT span in the database conventions for `operation` (a statement's name, "begin",
+ * "commit", or the checkout), a child of the handler's span; NULL outside a traced handler. */
+static trace_span *sql_span_start(pool *p, const char *operation) {
+  trace_span *parent = trace_current();
+  if (!parent) return NULL;
+  char name[160];
+  snprintf(name, sizeof name, "%s %s", operation, p->cfg.database);
+  trace_span *span = trace_span_start_child(parent, name, TRACE_SPAN_CLIENT);
+  if (!trace_span_recording(span)) return span;
+  trace_span_set_str(span, "db.system", "mysql");
+  trace_span_set_str(span, "db.name", p->cfg.database);
+  trace_span_set_str(span, "db.operation", operation);
+  trace_span_set_str(span, "db.user", p->cfg.user);
+  trace_span_set_str(span, "server.address", p->cfg.host);
+  trace_span_set_int(span, "server.port", p->cfg.port);
+  return span;
+}
+
+static void sql_span_end(trace_span *span, const menu_status *st, unsigned mysql_errno) {
+  if (!span) return;
+  if (mysql_errno) trace_span_set_int(span, "db.mysql.errno", mysql_errno);
+  if (!menu_status_is_ok(st)) {
+    trace_span_set_str(span, "error.type", menu_status_code_name(st->code));
+    trace_span_set_error(span, st->message);
+  }
+  trace_span_end(span);
+}
+
 /* A statement (or checkout) that ran out of the call's time. */
 static menu_status deadline_status(const char *what, const char *msg) {
   return menu_status_backend(GRPC_STATUS_DEADLINE_EXCEEDED, "DATASTORE_DEADLINE_EXCEEDED", "mysql",
@@ -378,7 +409,18 @@ static menu_status deadline_status(const char *what, const char *msg) {
                              msg);
 }
 
+static menu_status acquire(pool *p, int64_t deadline_ms, pool_conn **out, trace_span *span);
+
+/* The checkout is a span of its own: the wait for a free connection, and the validation ping
+ * and reconnection (events) when there are any. */
 menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out) {
+  trace_span *span = sql_span_start(p, "checkout");
+  menu_status st = acquire(p, deadline_ms, out, span);
+  sql_span_end(span, &st, 0);
+  return st;
+}
+
+static menu_status acquire(pool *p, int64_t deadline_ms, pool_conn **out, trace_span *span) {
   *out = NULL;
   int64_t start = pool_now_ms();
   pool_conn *c = NULL;
@@ -418,6 +460,8 @@ menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out) {
   /* Validate only a connection idle for a while: one that sat across a server restart fails
    * its ping and is replaced; a recently used one costs no extra round trip. */
   if (c->m && now - c->last_used_ms > VALIDATE_IDLE_MS && mysql_ping(c->m) != 0) {
+    trace_span_event(span, "mysql.validation_failed");
+    trace_span_event_str(span, "error", mysql_error(c->m));
     log_info("mysql pool: dropping a connection that failed validation", "error", mysql_error(c->m),
              NULL);
     conn_close(c);
@@ -433,6 +477,8 @@ menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out) {
     menu_status st;
     MYSQL *m = pool_connect_one(&p->cfg, t, false, &st);
     if (p->m_reconnects) metrics_add(p->m_reconnects, METRICS_LABELS(m ? "ok" : "error"), 1);
+    trace_span_event(span, "mysql.connect");
+    trace_span_event_str(span, "result", m ? "ok" : "error");
     if (!m) {
       pool_release(p, c);
       return st;
@@ -557,8 +603,21 @@ static stmt_slot *stmt_slot_for(pool_conn *c, stmt_id id, int level_ms) {
   return pick;
 }
 
+static menu_status exec_stmt(pool_conn *c, stmt_id id, MYSQL_BIND *params, MYSQL_STMT **out,
+                             unsigned *mysql_errno_out);
+
 menu_status pool_exec(pool_conn *c, stmt_id id, MYSQL_BIND *params, MYSQL_STMT **out,
                       unsigned *mysql_errno_out) {
+  trace_span *span = sql_span_start(c->p, sql_statements[id].name);
+  unsigned err = 0;
+  menu_status st = exec_stmt(c, id, params, out, &err);
+  if (mysql_errno_out) *mysql_errno_out = err;
+  sql_span_end(span, &st, err);
+  return st;
+}
+
+static menu_status exec_stmt(pool_conn *c, stmt_id id, MYSQL_BIND *params, MYSQL_STMT **out,
+                             unsigned *mysql_errno_out) {
   const stmt_def *d = &sql_statements[id];
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -634,13 +693,17 @@ static menu_status txn_query(pool_conn *c, const char *sql, const char *what) {
 }
 
 menu_status pool_begin(pool_conn *c) {
+  trace_span *span = sql_span_start(c->p, "begin");
   menu_status st = txn_query(c, "START TRANSACTION", "begin");
+  sql_span_end(span, &st, 0);
   if (menu_status_is_ok(&st)) c->in_txn = true;
   return st;
 }
 
 menu_status pool_commit(pool_conn *c) {
+  trace_span *span = sql_span_start(c->p, "commit");
   menu_status st = txn_query(c, "COMMIT", "commit");
+  sql_span_end(span, &st, 0);
   c->in_txn = false;
   if (!menu_status_is_ok(&st) && c->broken) {
     /* The connection died with the COMMIT in flight: it may or may not have been applied. */

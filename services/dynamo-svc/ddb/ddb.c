@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/netaddr.h"
 #include "common/rpc_server.h"
+#include "common/trace.h"
 #include "services/dynamo-svc/ddb/json_parse.h"
 #include "services/dynamo-svc/ddb/retry.h"
 #include "services/dynamo-svc/ddb/sigv4.h"
@@ -316,6 +317,50 @@ static http_result send_once(ddb_client *c, const char *op, const char *body, si
   return r;
 }
 
+/* ---- tracing ----------------------------------------------------------------------------- */
+
+/* A CLIENT span for one operation, a child of the handler's span (none outside a handler), in
+ * the database and AWS SDK conventions: db.system, db.operation, aws.dynamodb.table_names (from
+ * the request: TableName, or the tables of RequestItems), the endpoint as server.address. */
+static trace_span *op_span_start(ddb_client *c, const char *op, json_t *body) {
+  trace_span *span = trace_span_start_child(trace_current(), op, TRACE_SPAN_CLIENT);
+  if (!trace_span_recording(span)) return span;
+  trace_span_set_str(span, "db.system", "dynamodb");
+  trace_span_set_str(span, "db.operation", op);
+  trace_span_set_str(span, "rpc.system", "aws-api");
+  trace_span_set_str(span, "rpc.service", "DynamoDB");
+  trace_span_set_str(span, "rpc.method", op);
+  trace_span_set_str(span, "cloud.region", c->cfg.region);
+  const char *tables[8];
+  size_t n = 0;
+  const char *one = json_string_value(json_object_get(body, "TableName"));
+  if (one) tables[n++] = one;
+  const char *name;
+  json_t *v;
+  json_object_foreach(json_object_get(body, "RequestItems"), name, v) {
+    if (n < sizeof tables / sizeof *tables) tables[n++] = name;
+  }
+  if (n) trace_span_set_strs(span, "aws.dynamodb.table_names", tables, n);
+  char host[sizeof c->host];
+  snprintf(host, sizeof host, "%s", c->host);
+  char *colon = strrchr(host, ':');
+  if (colon && (host[0] != '[' || colon[-1] == ']')) { /* a port, not part of [v6] */
+    *colon = '\0';
+    trace_span_set_int(span, "server.port", atoi(colon + 1));
+  }
+  trace_span_set_str(span, "server.address", host);
+  return span;
+}
+
+/* One HTTP attempt as an event of the operation's span: its number and what it got. */
+static void attempt_event(trace_span *span, int attempt, long http_status, const char *error) {
+  if (!trace_span_recording(span)) return;
+  trace_span_event(span, "dynamodb.attempt");
+  trace_span_event_int(span, "attempt", attempt);
+  if (http_status) trace_span_event_int(span, "http.response.status_code", http_status);
+  if (error && *error) trace_span_event_str(span, "error.type", error);
+}
+
 /* A retry needs at least this long to be worth starting (a request to DynamoDB in the same
  * region takes a few ms). */
 #define DDB_MIN_ATTEMPT_MS 10
@@ -339,6 +384,7 @@ static menu_status call(ddb_client *c, const char *op, json_t *body, int64_t dea
   ddb_retry_kind last_kind = DDB_RETRY_NO;
   bool creds_refreshed = false;
   menu_status st = MENU_OK;
+  trace_span *span = op_span_start(c, op, body);
   if (!payload) {
     err->kind = DDB_ERR_OTHER;
     snprintf(err->message, sizeof err->message, "cannot encode the request");
@@ -376,6 +422,7 @@ static menu_status call(ddb_client *c, const char *op, json_t *body, int64_t dea
         http_response_free(&resp);
         err->kind = DDB_ERR_NONE;
         err->http_status = 200;
+        attempt_event(span, err->attempts, 200, NULL);
         ddb_retry_quota_release(&c->quota, retried ? last_cost : DDB_RETRY_SUCCESS_REFUND);
         record_capacity(c, op, json_object_get(j, "ConsumedCapacity"));
         *out = j;
@@ -401,6 +448,11 @@ static menu_status call(ddb_client *c, const char *op, json_t *body, int64_t dea
         err->kind = DDB_ERR_DEADLINE;
     }
     http_response_free(&resp);
+    attempt_event(span, err->attempts, err->http_status,
+                  *err->type ? err->type
+                             : (r == HTTP_ERR_TIMEOUT ? "Timeout"
+                                : r != HTTP_OK        ? "ConnectionError"
+                                                      : "HTTPError"));
     if (c->m_errors) {
       char label[112];
       if (*err->type)
@@ -434,6 +486,11 @@ static menu_status call(ddb_client *c, const char *op, json_t *body, int64_t dea
     retried = true;
     if (kind != DDB_RETRY_THROTTLE) err->maybe_applied = true;
     if (c->m_retries) metrics_add(c->m_retries, METRICS_LABELS(op, ddb_retry_kind_name(kind)), 1);
+    if (trace_span_recording(span)) {
+      trace_span_event(span, "dynamodb.retry");
+      trace_span_event_str(span, "reason", ddb_retry_kind_name(kind));
+      trace_span_event_int(span, "backoff_ms", delay);
+    }
     log_line *l = log_begin(LOG_DEBUG, "DynamoDB retry");
     log_str(l, "operation", op);
     log_str(l, "reason", ddb_retry_kind_name(kind));
@@ -456,6 +513,12 @@ done:
                           : err->kind == DDB_ERR_DEADLINE ? "DeadlineExceeded"
                                                           : "Unavailable";
     metrics_add(c->m_requests, METRICS_LABELS(op, outcome), 1);
+  }
+  if (span) {
+    trace_span_set_int(span, "dynamodb.attempts", err->attempts);
+    if (err->kind != DDB_ERR_NONE)
+      trace_span_set_error(span, *err->type ? err->type : menu_status_code_name(st.code));
+    trace_span_end(span);
   }
   /* Any answer, even an error, means DynamoDB was reached; a call that never tried says
    * nothing. */
