@@ -386,6 +386,7 @@ def test_network_policies(rendered):
     gw, dyn, sql, job = pod(objs, "gateway"), pod(objs, "dynamo-svc"), pod(objs, "sql-svc"), pod(objs, "sql-svc-migrate")
     outsider = Endpoint("shop", {}, {"app": "other"})
     scraper = Endpoint("monitoring", {"monitoring": "true"}, {"app": "prometheus"})
+    collector = Endpoint("monitoring", {"monitoring": "true"}, {"app": "otel-collector"})
     dns = Endpoint("kube-system", {}, {"k8s-app": "kube-dns"})
     aws, mysql_ext, imds = Endpoint(ip="52.94.0.10"), Endpoint(ip="10.20.30.40"), Endpoint(ip="169.254.169.254")
     expect = [
@@ -398,6 +399,9 @@ def test_network_policies(rendered):
         (dyn, aws, 443, True), (dyn, imds, 443, False), (dyn, mysql_ext, 3306, False),
         (sql, aws, 443, False), (gw, aws, 443, False), (gw, mysql_ext, 3306, False),
         (outsider, job, 50053, False), (gw, job, 9453, False),
+        # traces to an OpenTelemetry collector in the monitoring namespace, nowhere else
+        (gw, collector, 4318, True), (dyn, collector, 4318, True), (sql, collector, 4318, True),
+        (gw, outsider, 4318, False), (gw, collector, 9999, False),
     ]
     if overlay == "production":
         expect += [(sql, mysql_ext, 3306, True), (job, mysql_ext, 3306, True)]

@@ -1,0 +1,283 @@
+"""Distributed tracing across the three real processes, exported as OTLP/HTTP protobuf to a
+small receiver of the test's own (otlp_receiver.py): one GetStoreMenu through the gateway is
+ONE trace whose gateway SERVER span is the parent of its CLIENT spans, each backend SERVER span
+a child of the matching CLIENT span, and the DynamoDB and SQL spans below the backend spans;
+an incoming traceparent is honoured; a sampled-out parent produces no spans; a collector that
+is gone never slows or fails a call and is counted; log lines carry the trace and span ids;
+spans still queued at SIGTERM are sent before the process exits."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import grpc
+import pytest
+
+from conftest import BIN, CURSOR_KEY, dynamo_tables_env, env_of, free_port, unary
+from conftest import SERVING, HealthCheckRequest, HealthCheckResponse
+from otlp_receiver import OtlpReceiver
+
+from menu.v1 import common_pb2, menu_pb2  # noqa: E402
+
+MENU = "/menu.v1.MenuService/GetStoreMenu"
+SERVER, CLIENT = 2, 3  # OTLP SpanKind
+STATUS_ERROR = 2
+
+
+@pytest.fixture(scope="module")
+def sql_env(mariadb):
+    env = {**os.environ, **env_of(mariadb), "CURSOR_KEY": CURSOR_KEY}
+    for cmd in ("migrate", "seed-demo"):
+        r = subprocess.run([str(BIN / "sql-svc"), cmd], env=env, capture_output=True,
+                           timeout=180)
+        assert r.returncode == 0, f"sql-svc {cmd}: {r.stdout!r} {r.stderr!r}"
+    return env_of(mariadb)
+
+
+@pytest.fixture(scope="module")
+def dyn_env(dynalite):
+    env = {**env_of(dynalite), **dynamo_tables_env()}
+    r = subprocess.run([str(BIN / "dynamo-svc"), "seed-demo"], env={**os.environ, **env},
+                       capture_output=True, timeout=180)
+    assert r.returncode == 0, f"dynamo-svc seed-demo: {r.stdout!r} {r.stderr!r}"
+    return env
+
+
+@pytest.fixture
+def receiver():
+    r = OtlpReceiver()
+    yield r
+    r.close()
+
+
+def otel_env(endpoint, **extra):
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    env.update(extra)
+    return env
+
+
+def up(start_service, name, env):
+    svc = start_service(name, env=env, wait=False)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and svc.proc.poll() is None:
+        try:
+            with svc.channel() as ch:
+                r, _ = unary(ch, "/grpc.health.v1.Health/Check", HealthCheckRequest(),
+                             HealthCheckResponse, timeout=0.5)
+            if r.status == SERVING:
+                return svc
+        except grpc.RpcError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{name} did not become SERVING:\n{svc.log_text()}")
+
+
+def start_stack(start_service, sql_env, dyn_env, endpoints, **extra):
+    """The three processes, each exporting to its entry of `endpoints` (gateway, dyn, sql)."""
+    gw_ep, dyn_ep, sql_ep = endpoints
+    dyn = up(start_service, "dynamo-svc", {**dyn_env, **otel_env(dyn_ep, **extra)})
+    sql = up(start_service, "sql-svc", {**sql_env, **otel_env(sql_ep, **extra)})
+    gw = up(start_service, "gateway", {
+        "DYNAMO_SVC_TARGET": f"dns:///{dyn.addr}", "SQL_SVC_TARGET": f"dns:///{sql.addr}",
+        **otel_env(gw_ep, **extra)})
+    return gw, dyn, sql
+
+
+def get_menu(gw, metadata=(), timeout=10):
+    with gw.channel() as ch:
+        resp, call = unary(ch, MENU, menu_pb2.GetStoreMenuRequest(
+            store_code="R001", channel=common_pb2.CHANNEL_KIOSK), menu_pb2.GetStoreMenuResponse,
+            timeout=timeout, metadata=tuple(metadata) or None)
+    return resp
+
+
+def metric(svc, name, labels=""):
+    with urllib.request.urlopen(f"http://{svc.metrics_addr}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    m = re.search(rf"^{re.escape(name)}{re.escape(labels)} (\S+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def gateway_root(spans, rid_trace=None):
+    return [s for s in spans if s.service == "gateway" and s.kind == SERVER
+            and s.name == "menu.v1.MenuService/GetStoreMenu"
+            and (rid_trace is None or s.trace_id == rid_trace)]
+
+
+def whole_trace(receiver, root):
+    """The spans of root's trace once every backend's datastore spans have arrived."""
+    def done(spans):
+        mine = [s for s in spans if s.trace_id == root.trace_id]
+        has_ddb = any(s.attrs.get("db.system") == "dynamodb" for s in mine)
+        has_sql = any(s.attrs.get("db.system") == "mysql" for s in mine)
+        servers = {s.service for s in mine if s.kind == SERVER}
+        return mine if has_ddb and has_sql and servers >= {"dynamo-svc", "sql-svc"} else None
+
+    mine = receiver.wait_for(done)
+    assert mine, f"incomplete trace: {receiver.trace(root.trace_id)}"
+    time.sleep(0.3)  # a straggling batch
+    return receiver.trace(root.trace_id)
+
+
+def test_one_get_store_menu_is_one_trace_across_three_processes(start_service, sql_env,
+                                                                 dyn_env, receiver):
+    gw, dyn, sql = start_stack(start_service, sql_env, dyn_env, [receiver.endpoint] * 3)
+    rid = "trace-test-one-trace"
+    menu = get_menu(gw, [("x-request-id", rid)])
+    assert menu.categories
+
+    roots = receiver.wait_for(gateway_root)
+    assert len(roots) == 1, roots
+    root = roots[0]
+    spans = whole_trace(receiver, root)
+    by_id = {s.span_id: s for s in spans}
+    assert len(by_id) == len(spans), "span ids are unique"
+    # One trace, one root: the gateway's server span, which had no parent.
+    assert [s for s in spans if not s.parent_id] == [root]
+    assert root.attrs["rpc.system"] == "grpc"
+    assert root.attrs["rpc.service"] == "menu.v1.MenuService"
+    assert root.attrs["rpc.method"] == "GetStoreMenu"
+    assert root.attrs["rpc.grpc.status_code"] == 0
+    assert root.attrs["server.port"] == gw.port
+    assert root.attrs["network.peer.address"] == "127.0.0.1"
+
+    clients = [s for s in spans if s.kind == CLIENT and s.service == "gateway"]
+    assert {c.name for c in clients} >= {"menu.v1.CategoryService/ListCategories"}
+    assert any(c.name.startswith("menu.v1.ProductAvailabilityService/") for c in clients)
+    for c in clients:
+        assert c.parent_id == root.span_id
+        assert c.attrs["rpc.system"] == "grpc" and c.attrs["rpc.grpc.status_code"] == 0
+        assert c.attrs["server.address"] == "127.0.0.1"
+
+    backend_servers = [s for s in spans if s.kind == SERVER and s.service != "gateway"]
+    assert {s.service for s in backend_servers} == {"dynamo-svc", "sql-svc"}
+    for s in backend_servers:
+        parent = by_id[s.parent_id]
+        assert parent.kind == CLIENT and parent.service == "gateway"
+        assert parent.name == s.name  # the matching client call
+
+    ddb = [s for s in spans if s.attrs.get("db.system") == "dynamodb"]
+    for s in ddb:
+        assert by_id[s.parent_id].service == "dynamo-svc" and by_id[s.parent_id].kind == SERVER
+        assert s.kind == CLIENT and s.attrs["db.operation"] in ("Query", "BatchGetItem")
+        assert s.attrs["aws.dynamodb.table_names"][0].startswith("it-")
+        assert ("dynamodb.attempt", {"attempt": 1, "http.response.status_code": 200}) in s.events
+    mysql = [s for s in spans if s.attrs.get("db.system") == "mysql"]
+    for s in mysql:
+        assert by_id[s.parent_id].service == "sql-svc" and by_id[s.parent_id].kind == SERVER
+        assert s.attrs["db.name"] == "menu"
+    assert any(s.attrs["db.operation"].startswith("avail_") for s in mysql)
+
+    # The call's log lines name the trace, and each its own span.
+    gw_line = [r for r in gw.log_lines() if r.get("request_id") == rid and r["msg"] == "rpc"]
+    assert gw_line and gw_line[0]["trace_id"] == root.trace_id
+    assert gw_line[0]["span_id"] == root.span_id
+    for svc in (dyn, sql):
+        lines = [r for r in svc.log_lines() if r.get("request_id") == rid and r["msg"] == "rpc"]
+        assert lines and all(r["trace_id"] == root.trace_id for r in lines)
+        assert {r["span_id"] for r in lines} <= {s.span_id for s in backend_servers}
+
+    assert metric(gw, "otel_spans_exported_total") >= 1
+    assert metric(gw, "otel_spans_dropped_total", '{reason="queue_full"}') == 0
+
+
+def test_incoming_traceparent_is_honoured_and_sampled_out_parent_records_nothing(
+        start_service, sql_env, dyn_env, receiver):
+    gw, dyn, sql = start_stack(start_service, sql_env, dyn_env, [receiver.endpoint] * 3)
+    trace_id, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    get_menu(gw, [("traceparent", f"00-{trace_id}-{parent}-01"),
+                  ("tracestate", "vendor=opaque,other=1")])
+    root = receiver.wait_for(lambda spans: gateway_root(spans, trace_id))
+    assert root and root[0].parent_id == parent
+    spans = whole_trace(receiver, root[0])
+    assert all(s.pb.trace_state == "vendor=opaque,other=1" for s in spans)
+
+    # Not sampled by the caller (flags 00): the parent-based default records nothing anywhere,
+    # and tells the backends so.
+    unsampled = "0af7651916cd43dd8448eb211c80319c"
+    get_menu(gw, [("traceparent", f"00-{unsampled}-b7ad6b7169203331-00")])
+    # A sampled call afterwards: once its spans are in, those of the call before would be too.
+    get_menu(gw, [("traceparent", f"00-{'1' * 32}-{'2' * 16}-01")])
+    assert whole_trace(receiver, receiver.wait_for(lambda s: gateway_root(s, "1" * 32))[0])
+    assert receiver.trace(unsampled) == []
+    # An invalid traceparent starts a new trace instead of failing the call.
+    before = len(receiver.wait_for(gateway_root))
+    get_menu(gw, [("traceparent", f"00-{'0' * 32}-{parent}-01")])
+    roots = receiver.wait_for(lambda s: len(gateway_root(s)) > before and gateway_root(s))
+    assert roots[-1].trace_id != "0" * 32 and not roots[-1].parent_id
+
+
+def blackhole():
+    """A listening socket that never accepts: an exporter's request to it hangs."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(64)
+    return s
+
+
+def test_a_dead_collector_never_slows_or_fails_calls_and_is_counted(start_service, sql_env,
+                                                                      dyn_env):
+    # The gateway's collector accepts connections and never answers (its one export hangs
+    # for OTEL_BSP_EXPORT_TIMEOUT while the queue of 4 fills); nothing listens at the backends'.
+    hole = blackhole()
+    dead = f"http://127.0.0.1:{free_port()}"
+    gw, dyn, sql = start_stack(
+        start_service, sql_env, dyn_env, [f"http://127.0.0.1:{hole.getsockname()[1]}", dead, dead],
+        OTEL_BSP_MAX_QUEUE_SIZE="4", OTEL_BSP_MAX_EXPORT_BATCH_SIZE="2",
+        OTEL_BSP_EXPORT_TIMEOUT="3000", OTEL_BSP_SCHEDULE_DELAY="20")
+    assert metric(gw, "otel_spans_dropped_total", '{reason="queue_full"}') == 0
+    slowest = 0.0
+    for _ in range(20):
+        t0 = time.monotonic()
+        assert get_menu(gw).categories
+        slowest = max(slowest, time.monotonic() - t0)
+    assert slowest < 1.0, f"a call took {slowest:.2f}s"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if (metric(gw, "otel_spans_dropped_total", '{reason="queue_full"}') > 0
+                and metric(dyn, "otel_export_failures_total") > 0
+                and metric(sql, "otel_export_failures_total") > 0):
+            break
+        time.sleep(0.1)
+    assert metric(gw, "otel_spans_dropped_total", '{reason="queue_full"}') > 0
+    for svc in (dyn, sql):
+        assert metric(svc, "otel_export_failures_total") > 0
+        assert metric(svc, "otel_spans_dropped_total", '{reason="export_failed"}') > 0
+        assert metric(svc, "otel_spans_exported_total") == 0
+    assert any(r["msg"] == "trace export failed; spans dropped" for r in dyn.log_lines())
+    hole.close()
+
+
+def test_spans_queued_at_sigterm_are_flushed_and_failures_are_errors(start_service, receiver):
+    # Backends that are not there: GetStoreMenu fails UNAVAILABLE, and the batch would only
+    # leave after a minute were it not for the shutdown.
+    gw = up(start_service, "gateway", {
+        "DYNAMO_SVC_TARGET": f"dns:///127.0.0.1:{free_port()}",
+        "SQL_SVC_TARGET": f"dns:///127.0.0.1:{free_port()}",
+        "BACKEND_RETRY_MAX_ATTEMPTS": "1",
+        **otel_env(receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY="60000",
+                   OTEL_SERVICE_NAME="edge-gateway",
+                   OTEL_RESOURCE_ATTRIBUTES="deployment.environment=test,team=menu%20core",
+                   OTEL_EXPORTER_OTLP_HEADERS="x-api-key=s3cr3t")})
+    with pytest.raises(grpc.RpcError) as e:
+        get_menu(gw, timeout=5)
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+    time.sleep(0.3)
+    assert receiver.spans == []
+    assert gw.stop() == 0
+    spans = receiver.spans
+    root = [s for s in spans if s.kind == SERVER and s.name.endswith("GetStoreMenu")]
+    assert len(root) == 1 and root[0].service == "edge-gateway"
+    assert root[0].resource["deployment.environment"] == "test"
+    assert root[0].resource["team"] == "menu core"
+    assert root[0].pb.status.code == STATUS_ERROR
+    assert root[0].attrs["rpc.grpc.status_code"] == grpc.StatusCode.UNAVAILABLE.value[0]
+    clients = [s for s in spans if s.parent_id == root[0].span_id]
+    assert clients and all(c.pb.status.code == STATUS_ERROR for c in clients)
+    path, ctype, headers = receiver.requests[0]
+    assert path == "/v1/traces" and ctype == "application/x-protobuf"
+    assert headers.get("x-api-key") == "s3cr3t"
