@@ -28,10 +28,11 @@ RUN make -j"$(nproc)" build/bin/gateway && strip --strip-debug build/bin/gateway
 
 FROM debian:bookworm-slim
 # Runtime libraries only, no compilers, no shell tools the process would need.
-# TLS to the backends uses the CA file it is given, so no public CA bundle
+# TLS to the backends uses the CA file it is given; libcurl and ca-certificates: the OTLP trace
+# exporter (an https:// collector is verified against the system CA bundle)
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libgrpc29 libjansson4 libmicrohttpd12 libprotobuf-c1 libssl3 \
+      ca-certificates libcurl4 libgrpc29 libjansson4 libmicrohttpd12 libprotobuf-c1 libssl3 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/bin/gateway /app/gateway
 # In a container the process must listen on all interfaces; the binary's default is loopback.

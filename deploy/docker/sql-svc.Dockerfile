@@ -32,7 +32,8 @@ FROM debian:bookworm-slim
 # ca-certificates: TLS to a managed MySQL (e.g. RDS) verifies against the system CA bundle
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      ca-certificates libgrpc29 libjansson4 libmariadb3 libmicrohttpd12 libprotobuf-c1 libssl3 \
+      ca-certificates libcurl4 libgrpc29 libjansson4 libmariadb3 libmicrohttpd12 libprotobuf-c1 \
+      libssl3 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/bin/sql-svc /app/sql-svc
 # Migrations ship in the image so `sql-svc migrate` (the migration Job) needs nothing mounted.
