@@ -89,8 +89,10 @@ def start_stack(start_service, sql_env, dyn_env, endpoints, **extra):
 
 def get_menu(gw, metadata=(), timeout=10):
     with gw.channel() as ch:
+        # fresh_read: past the gateway's cache, so that every call reaches both backends.
         resp, call = unary(ch, MENU, menu_pb2.GetStoreMenuRequest(
-            store_code="R001", channel=common_pb2.CHANNEL_KIOSK), menu_pb2.GetStoreMenuResponse,
+            store_code="R001", channel=common_pb2.CHANNEL_KIOSK, fresh_read=True),
+            menu_pb2.GetStoreMenuResponse,
             timeout=timeout, metadata=tuple(metadata) or None)
     return resp
 
