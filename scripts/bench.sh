@@ -10,6 +10,10 @@
 #   BENCH_SECONDS=N      seconds per scenario (default 6; quick 1)
 #   BENCH_BASELINE=REV   the commit GetStoreMenu is compared with (default f2e0385); "none" skips
 #   BENCH_OUT=FILE       the report (default docs/BENCHMARKS.md)
+#   BENCH_ONLY=watch     only the WatchStoreMenu scenario; replaces that section of the report
+#   BENCH_WATCHERS=N     WatchStoreMenu streams (default 10000; quick 500)
+#   BENCH_WATCH_STORES=N distinct stores they watch (default 100)
+#   BENCH_WATCH_WRITE_SECONDS=N  seconds of one category write a second (default 60; quick 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -144,6 +148,50 @@ measure() {
 # every loadgen run is bounded by --duration and by this count
 lg="$bin/loadgen --count 2000000"
 
+# watch_bench: BENCH_WATCHERS WatchStoreMenu streams (channel 1, stores S00001.. in turn) on a
+# gateway of their own, spread over connections of at most 200 streams each (the gateway's
+# GRPC_MAX_CONCURRENT_STREAMS raised to match); once every stream has its first message,
+# tools/bench_watch_writer.py renames one channel-1 category through dynamo-svc once a second.
+# loadgen --method watch attributes each watcher's new etags to the writes: delivery latency is
+# receipt minus the write's acknowledgement. The gateway's VmHWM and CPU seconds over the run.
+watch_bench() {
+  local n=${BENCH_WATCHERS:-10000} wsec=${BENCH_WATCH_WRITE_SECONDS:-60}
+  local stores=${BENCH_WATCH_STORES:-100}
+  if [ "$quick" = 1 ]; then n=${BENCH_WATCHERS:-500} wsec=${BENCH_WATCH_WRITE_SECONDS:-10}; fi
+  local conns=$(((n + 199) / 200))
+  [ "$conns" -le 64 ] || conns=64
+  local per=$(((n + conns - 1) / conns))
+  start_svc watch-gateway "$bin/gateway" DYNAMO_SVC_TARGET="dns:///$dyn" \
+    SQL_SVC_TARGET="dns:///$sql" GRPC_MAX_CONCURRENT_STREAMS=$((per + 16))
+  local ready=$out/watch.ready done=$out/watch.done writes=$out/watch-writes.txt
+  rm -f "$ready" "$done" "$writes"
+  local cmd=("$bin/loadgen" --target "${ADDR[watch-gateway]}" --method watch --watchers "$n"
+    --connections "$conns" --stores "$stores" --channel 1 --connect-timeout 180
+    --duration "$((180 + wsec + 30))" --ready-file "$ready" --done-file "$done" --settle 3
+    --writes "$writes")
+  log "watch: $n watchers of $stores stores on $conns connections, ${wsec} s of writes"
+  local before after
+  before=$(snapshot)
+  timeout 900 "${cmd[@]}" >"$out/watch.raw" &
+  local wpid=$!
+  if ! timeout 900 $PY tools/bench_watch_writer.py --dynamo "$dyn" --seconds "$wsec" \
+    --out "$writes" --ready-file "$ready" --done-file "$done" --channel 1 --wait 240; then
+    echo "bench: the watch writer failed" >&2
+  fi
+  if ! wait "$wpid"; then
+    echo "bench: scenario watch failed: ${cmd[*]}" >&2
+    exit 1
+  fi
+  after=$(snapshot)
+  jq --argjson before "$before" --argjson after "$after" --argjson clk "$(getconf CLK_TCK)" \
+    --arg cmd "${cmd[*]#"$top/"}" --argjson wsec "$wsec" \
+    '. + {scenario: "watch", procs_before: $before, procs_after: $after, clk_tck: $clk,
+          command: $cmd, write_seconds: $wsec}' "$out/watch.raw" >"$out/watch.json"
+  rm -f "$out/watch.raw"
+  log "watch: $(jq -r '"\(.first_messages)/\(.watchers) connected, \(.writes) writes, \(.delivered) delivered, \(.missed) missed, p50 \(.delivery_us.p50) us, p99 \(.delivery_us.p99) us"' "$out/watch.json")"
+  stop_prefix watch
+}
+
 # --- the stack and the large data set ----------------------------------------------------------
 log "datastores on 127.0.0.1:$db_port (MariaDB) and :$ddb_port (dynalite), state in $state"
 scripts/mariadb.sh stop "$state/mariadb" >/dev/null 2>&1 || true # one left by a killed run
@@ -165,6 +213,13 @@ start_stack "" "$bin"
 log "ghost swaps over the generated products"
 timeout 300 $PY tools/bench_seed.py "${ADDR[dynamo-svc]}" 300
 gw=${ADDR[gateway]} dyn=${ADDR[dynamo-svc]} sql=${ADDR[sql-svc]}
+if [ "${BENCH_ONLY:-}" = watch ]; then
+  watch_bench
+  $PY tools/bench_report.py --dir "$out" --out "$report" --only watch --commit "$commit" \
+    --started "$started"
+  log "wrote the WatchStoreMenu section of $report"
+  exit 0
+fi
 $lg --target "$gw" --method store-menu --concurrency 8 --duration 2 --count 300 >/dev/null # warm-up
 
 # --- every RPC at 1, 8 and 64 calls in flight --------------------------------------------------
@@ -313,6 +368,9 @@ cache_bench() {
   stop_prefix nocache
 }
 cache_bench
+
+# --- WatchStoreMenu (issue 12) ---------------------------------------------------------------------
+watch_bench
 
 # --- the report ----------------------------------------------------------------------------------
 snapshot >"$out/final-procs.json"

@@ -134,6 +134,78 @@ def cache_section(d, L):
               f"{num(v.get('max'), '{:.0f}')} ms after its acknowledgement."]
 
 
+WATCH_TITLE = "## WatchStoreMenu (issue 12)"
+
+
+def watch_section(d, L):
+    """N WatchStoreMenu streams on one gateway while a category is renamed once a second:
+    delivery latency from each write's acknowledgement to each watcher's receipt, the gateway's
+    peak RSS and CPU. Nothing when the scenario did not run."""
+    r = load(d, "watch")
+    if not r:
+        return
+    b, a = r["procs_before"].get("watch-gateway"), r["procs_after"].get("watch-gateway")
+    hwm = a["hwm_kb"] / 1024 if a else None
+    cpu = (a["cpu_ticks"] - b["cpu_ticks"]) / r["clk_tck"] if a and b else None
+    dl = r.get("delivery_us") or {}
+    delivered, expected = r.get("delivered", 0), r.get("expected", 0)
+    L += ["", WATCH_TITLE, "",
+          f"{r['watchers']} WatchStoreMenu streams on one gateway (channel {r['channel']}, "
+          f"{r['stores']} distinct stores of the large set, {r['connections']} connections, "
+          "GRPC_MAX_CONCURRENT_STREAMS raised to fit); once every stream had its first message, "
+          "tools/bench_watch_writer.py renamed one channel-wide category through dynamo-svc once "
+          f"a second for {r.get('write_seconds', '?')} s. `loadgen --method watch` takes each "
+          "message's receipt time (CLOCK_REALTIME) and etag; the first new etag a watcher "
+          "receives after a write was sent (and before the next one was) delivers that write, "
+          "and its latency is receipt minus the write's acknowledgement. A watcher that got no "
+          "new etag in that window missed the write.", ""]
+    if delivered:
+        p99 = dl.get("p99")
+        lat_cell = (f"p50 {us(dl.get('p50'))}, p99 {us(p99)}, max {us(dl.get('max'))}")
+        lat_met = "yes" if p99 is not None and p99 < 1e6 and r.get("missed", 0) == 0 else "**no**"
+    else:
+        lat_cell = ("no write was delivered to any watcher (the owners' revision RPCs are not "
+                    "on this build, so the gateway never sees a change)")
+        lat_met = "**no** (not measurable)"
+    L += ["| target | measured | met |", "|---|---|---|",
+          f"| {r['watchers']:,} concurrent watchers on one gateway: RSS under 256 MiB (VmHWM) | "
+          f"{num(hwm, '{:.1f}')} MiB, {r.get('first_messages', 0)} of {r['watchers']} connected | "
+          f"{'yes' if hwm is not None and hwm < 256 and r.get('first_messages') == r['watchers'] else '**no**'} |",
+          f"| a change reaches p99 of them within 1 s of the write's acknowledgement | {lat_cell}; "
+          f"{r.get('missed', 0)} of {expected} (write, watcher) pairs missed | {lat_met} |",
+          "", "| watchers | connected | all first messages after | writes | delivered | missed | "
+          "delivered before the ack reached the writer | p50 | p99 | max | messages | gateway "
+          "CPU s | gateway VmHWM |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+          f"| {r['watchers']} | {r.get('first_messages', 0)} | "
+          f"{num(r.get('all_connected_s') if r.get('all_connected_s', -1) >= 0 else None, '{:.1f} s')}"
+          f" | {r.get('writes', 0)} | {delivered} | {r.get('missed', 0)} | {r.get('before_ack', 0)} | "
+          f"{us(dl.get('p50')) if delivered else '-'} | {us(dl.get('p99')) if delivered else '-'} | "
+          f"{us(dl.get('max')) if delivered else '-'} | {r.get('messages', 0)} | {num(cpu, '{:.1f}')} | "
+          f"{num(hwm, '{:.1f} MiB')} |"]
+    early = r.get("ended_early", 0)
+    if early:
+        L += ["", f"Streams the gateway ended before the run stopped: {early} "
+              f"({', '.join(f'{k} {v}' for k, v in sorted(r.get('ended_codes', {}).items()))})."]
+    L += ["", f"Command (from `scripts/bench.sh`, `watch_bench`): `{r.get('command', '?')}` with "
+          "the writer `tools/bench_watch_writer.py --dynamo ADDR --seconds "
+          f"{r.get('write_seconds', '?')} --channel 1`."]
+
+
+def replace_section(text, title, lines):
+    """text with the section `title` (up to the next "## ") replaced by lines, or inserted
+    before "## Profiling findings" (else at the end)."""
+    out = text.splitlines()
+    start = next((i for i, x in enumerate(out) if x == title), None)
+    if start is not None:
+        end = next((i for i in range(start + 1, len(out)) if out[i].startswith("## ")), len(out))
+        out[start:end] = lines + [""]
+    else:
+        at = next((i for i, x in enumerate(out) if x == "## Profiling findings"), len(out))
+        out[at:at] = lines + [""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
 def machine():
     model = "?"
     try:
@@ -162,14 +234,27 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--seconds", type=float, required=True)
+    ap.add_argument("--seconds", type=float, default=0)
     ap.add_argument("--quick", default="0")
     ap.add_argument("--baseline", default="none")
     ap.add_argument("--wall", type=int, default=0)
     ap.add_argument("--commit", default="", help="the commit measured (default: HEAD now)")
     ap.add_argument("--started", default="", help="when the run started (default: now)")
+    ap.add_argument("--only", default="", help="watch: replace only that section of --out")
     a = ap.parse_args()
     d = a.dir
+    if a.only == "watch":
+        L = []
+        watch_section(d, L)
+        if not L:
+            raise SystemExit("bench_report: no watch.json in --dir")
+        commit = a.commit or git("rev-parse", "--short", "HEAD")
+        L = L[1:] + ["", f"Measured alone (`BENCH_ONLY=watch`) on {a.started or 'now'}, commit "
+                     f"`{commit}`; {machine()}."]
+        path = Path(a.out)
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        path.write_text(replace_section(old, WATCH_TITLE, L), encoding="utf-8")
+        return
     L = []
     now = a.started or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     commit = a.commit or git("rev-parse", "--short", "HEAD")
@@ -447,6 +532,7 @@ def main():
               "the runtime's own share shows in CPU per call."]
 
     cache_section(d, L)
+    watch_section(d, L)
 
     # --- profiling ----------------------------------------------------------------------------------
     L += ["", "## Profiling findings", ""]

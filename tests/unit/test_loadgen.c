@@ -10,8 +10,11 @@
 
 #include "menu/v1/ghost_swap.pb-c.h"
 #include "menu/v1/product_availability.pb-c.h"
+#include "menu/v1/menu.pb-c.h"
+#include "tools/loadgen/delivery.h"
 #include "tools/loadgen/mix.h"
 #include "tools/loadgen/stats.h"
+#include "tools/loadgen/watch.h"
 
 static double field(json_t *o, const char *path1, const char *path2) {
   json_t *v = json_object_get(o, path1);
@@ -158,6 +161,68 @@ static void test_list_follows_the_returned_cursor(void **state) {
   lg_mix_destroy(mix);
 }
 
+/* Three writes one second apart (acknowledged 20 ms after they were sent); watcher A gets each
+ * write's new etag 100, 300 and 900 ms after its ack, B only the first (and a stray second change
+ * in the same window, which must not count twice), C connected after the first write, D never. */
+static void test_delivery_latency_and_misses(void **state) {
+  const int64_t s = 1000000;
+  lg_write writes[] = {
+      {10 * s, 10 * s + 20000}, {11 * s, 11 * s + 20000}, {12 * s, 12 * s + 20000}};
+  int64_t a[] = {10 * s + 120000, 11 * s + 320000, 12 * s + 920000};
+  int64_t b[] = {10 * s + 520000, 10 * s + 600000};
+  int64_t c[] = {11 * s + 15000}; /* before the ack reached the writer: latency 0 */
+  lg_watcher_log logs[] = {{5 * s, a, 3}, {5 * s, b, 2}, {10 * s + 500000, c, 1}, {0, NULL, 0}};
+  lg_stats *st = lg_stats_create(100);
+  lg_delivery_counts dc;
+  lg_delivery_compute(writes, 3, logs, 4, 20 * s, st, &dc);
+  /* A: 3 writes, B: 3, C: writes 2 and 3, D: none */
+  assert_int_equal((int)dc.expected, 8);
+  assert_int_equal((int)dc.delivered, 5);
+  assert_int_equal((int)dc.missed, 3);
+  assert_int_equal((int)dc.before_ack, 1);
+  json_t *j = lg_stats_to_json(st, 1.0);
+  /* samples 0, 100, 300, 500, 900 ms */
+  assert_true(field(j, "latency_us", "p50") == 300000.0);
+  assert_true(field(j, "latency_us", "p99") == 900000.0);
+  assert_true(field(j, "latency_us", "max") == 900000.0);
+  json_decref(j);
+  lg_stats_destroy(st);
+}
+
+/* No writes (the owners never answered): nothing expected, nothing delivered. */
+static void test_delivery_without_writes(void **state) {
+  int64_t a[] = {7};
+  lg_watcher_log logs[] = {{1, a, 1}};
+  lg_stats *st = lg_stats_create(10);
+  lg_delivery_counts dc;
+  lg_delivery_compute(NULL, 0, logs, 1, 100, st, &dc);
+  assert_int_equal((int)(dc.expected + dc.delivered + dc.missed), 0);
+  assert_int_equal((int)lg_stats_calls(st), 0);
+  lg_stats_destroy(st);
+}
+
+/* The etag is read from the wire of a real GetStoreMenuResponse, past the categories. */
+static void test_watch_etag_from_wire(void **state) {
+  Menu__V1__MenuCategory cat = MENU__V1__MENU_CATEGORY__INIT;
+  cat.id = "c1";
+  cat.name = "Drinks";
+  Menu__V1__MenuCategory *cats[] = {&cat};
+  Menu__V1__GetStoreMenuResponse r = MENU__V1__GET_STORE_MENU_RESPONSE__INIT;
+  r.n_categories = 1;
+  r.categories = cats;
+  r.etag = "W/\"abc123\"";
+  r.not_modified = 1;
+  uint8_t buf[256];
+  size_t n = menu__v1__get_store_menu_response__pack(&r, buf);
+  const uint8_t *e;
+  size_t elen;
+  assert_true(lg_watch_etag(buf, n, &e, &elen));
+  assert_int_equal((int)elen, (int)strlen(r.etag));
+  assert_memory_equal(e, r.etag, elen);
+  /* truncated: not well-formed */
+  assert_false(lg_watch_etag(buf, n - 1, &e, &elen));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_percentiles_nearest_rank),
@@ -165,6 +230,9 @@ int main(void) {
       cmocka_unit_test(test_samples_past_capacity_still_counted),
       cmocka_unit_test(test_bodies_vary_and_decode),
       cmocka_unit_test(test_list_follows_the_returned_cursor),
+      cmocka_unit_test(test_delivery_latency_and_misses),
+      cmocka_unit_test(test_delivery_without_writes),
+      cmocka_unit_test(test_watch_etag_from_wire),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

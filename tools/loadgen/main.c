@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/loadgen/delivery.h"
 #include "tools/loadgen/mix.h"
 #include "tools/loadgen/run.h"
 #include "tools/loadgen/stats.h"
+#include "tools/loadgen/watch.h"
 
 #define MAX_SAMPLES 5000000
 #define MAX_DURATION_S 600.0
@@ -23,7 +25,7 @@ static void usage(FILE *f) {
       "usage: loadgen --target 127.0.0.1:PORT --method M (--concurrency N | --rate R)\n"
       "               (--duration S | --count N) [options]\n"
       "methods: health get-category list-categories batch-ghost-swaps list-availabilities\n"
-      "         store-menu\n"
+      "         store-menu watch\n"
       "  --concurrency N   closed loop: N calls in flight\n"
       "  --rate R          open loop: R calls/s on a fixed schedule (latency from the schedule)\n"
       "  --duration S      stop issuing after S seconds (at most %.0f)\n"
@@ -44,7 +46,15 @@ static void usage(FILE *f) {
       "  --seed N          mix random seed (default 1)\n"
       "  --zipf S          store popularity Zipf-like with exponent S (default 0: uniform)\n"
       "  --if-none-match   store-menu: send back the etag last answered for the store\n"
-      "  --label TEXT      copied into the JSON\n",
+      "  --label TEXT      copied into the JSON\n"
+      "watch (WatchStoreMenu streams; --duration bounds the run; --channel default 1):\n"
+      "  --watchers N      streams (default 100), round-robin over --connections\n"
+      "                    (default one per 100 streams, at most 64)\n"
+      "  --writes FILE     the writer's \"START_US ACK_US\" lines, read at the end\n"
+      "  --ready-file F    created when every watcher has its first message\n"
+      "  --done-file F     the writer creates it after its last write; the run stops\n"
+      "                    --settle S (default 3) later\n"
+      "  --connect-timeout S  the ready file is created by then regardless (default 120)\n",
       MAX_DURATION_S);
 }
 
@@ -74,6 +84,9 @@ typedef struct {
   const char *target, *method, *label;
   lg_mix_config mix;
   lg_run_config run;
+  bool watch;
+  lg_watch_config wc;
+  const char *writes_file;
 } options;
 
 /* Fills *out from argv: -1 when the run may go ahead, else the exit code (0 after --help). */
@@ -101,6 +114,12 @@ static int options_parse(int argc, char **argv, options *out) {
                                        {"label", 1, 0, 'l'},
                                        {"zipf", 1, 0, 'z'},
                                        {"if-none-match", 0, 0, 'I'},
+                                       {"watchers", 1, 0, 'N'},
+                                       {"writes", 1, 0, 'F'},
+                                       {"ready-file", 1, 0, 'R'},
+                                       {"done-file", 1, 0, 'X'},
+                                       {"settle", 1, 0, 'T'},
+                                       {"connect-timeout", 1, 0, 'O'},
                                        {"help", 0, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *target = NULL, *method = NULL, *label = "";
@@ -115,6 +134,8 @@ static int options_parse(int argc, char **argv, options *out) {
                       .health_service = "",
                       .seed = 1};
   lg_run_config rc = {.max_inflight = 4096, .deadline_ms = 5000, .count = UINT64_MAX};
+  lg_watch_config wc = {.watchers = 100, .settle_s = 3, .connect_s = 120};
+  const char *writes_file = NULL;
   long v = 0;
   int o, connections = 0;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -189,6 +210,24 @@ static int options_parse(int argc, char **argv, options *out) {
       case 'I':
         mc.if_none_match = true;
         break;
+      case 'N':
+        bad = parse_int(optarg, "--watchers", 1, 100000, &v), wc.watchers = (int)v;
+        break;
+      case 'F':
+        writes_file = optarg;
+        break;
+      case 'R':
+        wc.ready_file = optarg;
+        break;
+      case 'X':
+        wc.done_file = optarg;
+        break;
+      case 'T':
+        bad = parse_double(optarg, "--settle", 0, 60, &wc.settle_s);
+        break;
+      case 'O':
+        bad = parse_double(optarg, "--connect-timeout", 0, MAX_DURATION_S, &wc.connect_s);
+        break;
       case 'h':
         usage(stdout);
         return 0;
@@ -206,6 +245,29 @@ static int options_parse(int argc, char **argv, options *out) {
   if (strncmp(target, "127.0.0.1:", 10) != 0 || strlen(target) < 11) {
     fprintf(stderr, "loadgen: --target must be 127.0.0.1:PORT\n");
     return 2;
+  }
+  if (strcmp(method, "watch") == 0) {
+    if (rc.duration_s <= 0) {
+      fprintf(stderr, "loadgen: watch needs --duration (every run is bounded)\n");
+      return 2;
+    }
+    wc.stores = mc.stores;
+    wc.store_prefix = mc.store_prefix;
+    wc.store_digits = mc.store_digits;
+    wc.channel = mc.channel ? mc.channel : 1;
+    wc.duration_s = rc.duration_s;
+    rc.connections = connections ? connections : (wc.watchers + 99) / 100;
+    if (rc.connections > 64) rc.connections = 64;
+    rc.target = target;
+    *out = (options){.target = target,
+                     .method = method,
+                     .label = label,
+                     .mix = mc,
+                     .run = rc,
+                     .watch = true,
+                     .wc = wc,
+                     .writes_file = writes_file};
+    return -1;
   }
   if (!lg_method_parse(method, &mc.method)) {
     fprintf(stderr, "loadgen: unknown --method %s\n", method);
@@ -225,14 +287,72 @@ static int options_parse(int argc, char **argv, options *out) {
                                   : rc.concurrency < 4 ? rc.concurrency
                                                        : 4);
   rc.target = target;
-  *out = (options){target, method, label, mc, rc};
+  *out = (options){.target = target, .method = method, .label = label, .mix = mc, .run = rc};
   return -1;
+}
+
+/* --method watch: the streams, then the delivery of the writer's writes; prints the JSON. */
+static int watch_main(const options *opt) {
+  int rcode = 1;
+  lg_write *writes = NULL;
+  long nwrites = 0;
+  lg_watch_result res = {0};
+  lg_stats *st = lg_stats_create(MAX_SAMPLES);
+  lg_client *cl = st ? lg_client_create(opt->target, opt->run.connections) : NULL;
+  if (!cl) goto out;
+  if (lg_watch_run(cl, &opt->wc, &res) != 0) {
+    fprintf(stderr, "loadgen: out of memory\n");
+    goto out;
+  }
+  if (opt->writes_file && (nwrites = lg_writes_read(opt->writes_file, &writes)) < 0) {
+    fprintf(stderr, "loadgen: cannot read --writes %s\n", opt->writes_file);
+    goto out;
+  }
+  lg_delivery_counts dc;
+  lg_delivery_compute(writes, (size_t)nwrites, res.logs, res.nlogs, res.end_us, st, &dc);
+  json_t *sum = lg_stats_to_json(st, res.elapsed_s);
+  json_t *codes = json_object();
+  for (int i = 0; i < LG_CODE_COUNT; i++)
+    if (res.codes[i])
+      json_object_set_new(codes, lg_code_name(i), json_integer((json_int_t)res.codes[i]));
+  json_t *out = json_pack(
+      "{s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:f,s:I,s:f,s:I,s:I,s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I,"
+      "s:O,s:I}",
+      "label", opt->label, "target", opt->target, "method", "/menu.v1.MenuService/WatchStoreMenu",
+      "mode", "watch", "watchers", opt->wc.watchers, "connections", opt->run.connections, "stores",
+      opt->wc.stores < opt->wc.watchers ? opt->wc.stores : opt->wc.watchers, "channel",
+      opt->wc.channel, "elapsed_s", res.elapsed_s, "first_messages", (json_int_t)res.first_messages,
+      "all_connected_s", res.all_connected_s, "messages", (json_int_t)res.messages, "changes",
+      (json_int_t)res.changes, "ended_early", (json_int_t)res.ended_early, "ended_codes", codes,
+      "refused", (json_int_t)res.refused, "writes", (json_int_t)nwrites, "expected",
+      (json_int_t)dc.expected, "delivered", (json_int_t)dc.delivered, "missed",
+      (json_int_t)dc.missed, "before_ack", (json_int_t)dc.before_ack, "delivery_us",
+      json_object_get(sum, "latency_us"), "samples_dropped",
+      (json_int_t)(dc.delivered > MAX_SAMPLES ? dc.delivered - MAX_SAMPLES : 0));
+  json_decref(sum);
+  if (!out) goto out;
+  json_dumpf(out, stdout, JSON_INDENT(1) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
+  fputc('\n', stdout);
+  json_decref(out);
+  rcode = 0;
+out:
+  free(writes);
+  lg_watch_result_clear(&res);
+  lg_client_destroy(cl);
+  lg_stats_destroy(st);
+  return rcode;
 }
 
 int main(int argc, char **argv) {
   options opt;
   int early = options_parse(argc, argv, &opt);
   if (early >= 0) return early;
+  if (opt.watch) {
+    grpc_init();
+    int r = watch_main(&opt);
+    grpc_shutdown();
+    return r;
+  }
   const char *target = opt.target, *label = opt.label;
   lg_mix_config mc = opt.mix;
   lg_run_config rc = opt.run;

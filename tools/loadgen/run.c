@@ -91,6 +91,10 @@ void lg_client_destroy(lg_client *c) {
   free(c);
 }
 
+int lg_client_connections(const lg_client *c) { return c->n; }
+grpc_channel *lg_client_channel(const lg_client *c, int i) { return c->ch[i % c->n]; }
+grpc_completion_queue *lg_client_queue(const lg_client *c) { return c->cq; }
+
 /* Starts the six-op unary batch of `call` (owned by s from here) on s (its key and sched_ns
  * already set). */
 static bool slot_start(slot *s, grpc_call *call, grpc_slice body) {

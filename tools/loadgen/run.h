@@ -37,6 +37,12 @@ typedef struct lg_client lg_client;
 lg_client *lg_client_create(const char *target, int connections);
 void lg_client_destroy(lg_client *c);
 
+/* The client's channels and completion queue, for a loop of another shape (tools/loadgen/
+ * watch.c). Borrowed: valid until lg_client_destroy. */
+int lg_client_connections(const lg_client *c);
+grpc_channel *lg_client_channel(const lg_client *c, int i);
+grpc_completion_queue *lg_client_queue(const lg_client *c);
+
 /* One blocking unary call (discovery, warm-up): 0 and *resp (caller unrefs) when OK, else the
  * gRPC code. Matches lg_call_fn with ctx = the client. */
 int lg_client_call(void *client, const char *path, grpc_slice body, grpc_slice *resp);
