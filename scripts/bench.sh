@@ -148,7 +148,8 @@ measure() {
 # every loadgen run is bounded by --duration and by this count
 lg="$bin/loadgen --count 2000000"
 
-# watch_bench: BENCH_WATCHERS WatchStoreMenu streams (channel 1, stores S00001.. in turn) on a
+# watch_bench: BENCH_WATCHERS WatchStoreMenu streams (channel 1, the first BENCH_WATCH_STORES
+# stores of the large set with a menu there, in turn) on a
 # gateway of their own, spread over connections of at most 200 streams each (the gateway's
 # GRPC_MAX_CONCURRENT_STREAMS raised to match); once every stream has its first message,
 # tools/bench_watch_writer.py renames one channel-1 category through dynamo-svc once a second.
@@ -166,7 +167,7 @@ watch_bench() {
   local ready=$out/watch.ready done=$out/watch.done writes=$out/watch-writes.txt
   rm -f "$ready" "$done" "$writes"
   local cmd=("$bin/loadgen" --target "${ADDR[watch-gateway]}" --method watch --watchers "$n"
-    --connections "$conns" --stores "$stores" --channel 1 --connect-timeout 180
+    --connections "$conns" --watch-stores "$stores" --channel 1 --connect-timeout 180
     --duration "$((180 + wsec + 30))" --ready-file "$ready" --done-file "$done" --settle 3
     --writes "$writes")
   log "watch: $n watchers of $stores stores on $conns connections, ${wsec} s of writes"

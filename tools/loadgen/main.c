@@ -50,6 +50,8 @@ static void usage(FILE *f) {
       "watch (WatchStoreMenu streams; --duration bounds the run; --channel default 1):\n"
       "  --watchers N      streams (default 100), round-robin over --connections\n"
       "                    (default one per 100 streams, at most 64)\n"
+      "  --watch-stores N  distinct stores (default 100): the first N of --stores with a\n"
+      "                    menu on the channel (probed with GetStoreMenu first)\n"
       "  --writes FILE     the writer's \"START_US ACK_US\" lines, read at the end\n"
       "  --ready-file F    created when every watcher has its first message\n"
       "  --done-file F     the writer creates it after its last write; the run stops\n"
@@ -91,37 +93,22 @@ typedef struct {
 
 /* Fills *out from argv: -1 when the run may go ahead, else the exit code (0 after --help). */
 static int options_parse(int argc, char **argv, options *out) {
-  static const struct option opts[] = {{"target", 1, 0, 't'},
-                                       {"method", 1, 0, 'm'},
-                                       {"concurrency", 1, 0, 'c'},
-                                       {"rate", 1, 0, 'r'},
-                                       {"duration", 1, 0, 'd'},
-                                       {"count", 1, 0, 'n'},
-                                       {"connections", 1, 0, 'k'},
-                                       {"max-inflight", 1, 0, 'i'},
-                                       {"deadline-ms", 1, 0, 'D'},
-                                       {"stores", 1, 0, 's'},
-                                       {"store-prefix", 1, 0, 'S'},
-                                       {"products", 1, 0, 'p'},
-                                       {"product-base", 1, 0, 'B'},
-                                       {"page", 1, 0, 'P'},
-                                       {"follow", 1, 0, 'f'},
-                                       {"swap-codes", 1, 0, 'w'},
-                                       {"channel", 1, 0, 'C'},
-                                       {"health-service", 1, 0, 'H'},
-                                       {"seed", 1, 0, 'e'},
-                                       {"store-digits", 1, 0, 'W'},
-                                       {"label", 1, 0, 'l'},
-                                       {"zipf", 1, 0, 'z'},
-                                       {"if-none-match", 0, 0, 'I'},
-                                       {"watchers", 1, 0, 'N'},
-                                       {"writes", 1, 0, 'F'},
-                                       {"ready-file", 1, 0, 'R'},
-                                       {"done-file", 1, 0, 'X'},
-                                       {"settle", 1, 0, 'T'},
-                                       {"connect-timeout", 1, 0, 'O'},
-                                       {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
+  static const struct option opts[] = {{"target", 1, 0, 't'},        {"method", 1, 0, 'm'},
+                                       {"concurrency", 1, 0, 'c'},   {"rate", 1, 0, 'r'},
+                                       {"duration", 1, 0, 'd'},      {"count", 1, 0, 'n'},
+                                       {"connections", 1, 0, 'k'},   {"max-inflight", 1, 0, 'i'},
+                                       {"deadline-ms", 1, 0, 'D'},   {"stores", 1, 0, 's'},
+                                       {"store-prefix", 1, 0, 'S'},  {"products", 1, 0, 'p'},
+                                       {"product-base", 1, 0, 'B'},  {"page", 1, 0, 'P'},
+                                       {"follow", 1, 0, 'f'},        {"swap-codes", 1, 0, 'w'},
+                                       {"channel", 1, 0, 'C'},       {"health-service", 1, 0, 'H'},
+                                       {"seed", 1, 0, 'e'},          {"store-digits", 1, 0, 'W'},
+                                       {"label", 1, 0, 'l'},         {"zipf", 1, 0, 'z'},
+                                       {"if-none-match", 0, 0, 'I'}, {"watchers", 1, 0, 'N'},
+                                       {"writes", 1, 0, 'F'},        {"watch-stores", 1, 0, 'M'},
+                                       {"ready-file", 1, 0, 'R'},    {"done-file", 1, 0, 'X'},
+                                       {"settle", 1, 0, 'T'},        {"connect-timeout", 1, 0, 'O'},
+                                       {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
   const char *target = NULL, *method = NULL, *label = "";
   lg_mix_config mc = {.stores = 2000,
                       .store_prefix = "S",
@@ -134,7 +121,7 @@ static int options_parse(int argc, char **argv, options *out) {
                       .health_service = "",
                       .seed = 1};
   lg_run_config rc = {.max_inflight = 4096, .deadline_ms = 5000, .count = UINT64_MAX};
-  lg_watch_config wc = {.watchers = 100, .settle_s = 3, .connect_s = 120};
+  lg_watch_config wc = {.watchers = 100, .stores = 100, .settle_s = 3, .connect_s = 120};
   const char *writes_file = NULL;
   long v = 0;
   int o, connections = 0;
@@ -213,6 +200,9 @@ static int options_parse(int argc, char **argv, options *out) {
       case 'N':
         bad = parse_int(optarg, "--watchers", 1, 100000, &v), wc.watchers = (int)v;
         break;
+      case 'M':
+        bad = parse_int(optarg, "--watch-stores", 1, 99999, &v), wc.stores = (int)v;
+        break;
       case 'F':
         writes_file = optarg;
         break;
@@ -251,7 +241,8 @@ static int options_parse(int argc, char **argv, options *out) {
       fprintf(stderr, "loadgen: watch needs --duration (every run is bounded)\n");
       return 2;
     }
-    wc.stores = mc.stores;
+    if (wc.stores > wc.watchers) wc.stores = wc.watchers;
+    wc.scan = mc.stores;
     wc.store_prefix = mc.store_prefix;
     wc.store_digits = mc.store_digits;
     wc.channel = mc.channel ? mc.channel : 1;

@@ -84,10 +84,38 @@ bool lg_watch_etag(const uint8_t *data, size_t len, const uint8_t **etag, size_t
   return true;
 }
 
-static grpc_slice request_body(const lg_watch_config *cfg, int i) {
+static void store_code(const lg_watch_config *cfg, int number, char *out, size_t cap) {
+  snprintf(out, cap, "%s%0*d", cfg->store_prefix, cfg->store_digits, number);
+}
+
+/* Store numbers that have a menu on the channel: GetStoreMenu (first page of one category) on
+ * stores 1, 2, ... until `stores` answer OK or `scan` were asked. Returns how many were found. */
+static int pick_stores(lg_client *c, const lg_watch_config *cfg, int *numbers) {
+  int found = 0;
+  for (int k = 1; k <= cfg->scan && found < cfg->stores; k++) {
+    char store[32];
+    store_code(cfg, k, store, sizeof store);
+    Menu__V1__PageRequest page = MENU__V1__PAGE_REQUEST__INIT;
+    page.first = 1;
+    Menu__V1__GetStoreMenuRequest r = MENU__V1__GET_STORE_MENU_REQUEST__INIT;
+    r.store_code = store;
+    r.channel = (Menu__V1__Channel)cfg->channel;
+    r.page = &page;
+    grpc_slice body = grpc_slice_malloc(menu__v1__get_store_menu_request__get_packed_size(&r));
+    menu__v1__get_store_menu_request__pack(&r, GRPC_SLICE_START_PTR(body));
+    grpc_slice resp;
+    if (lg_client_call(c, "/menu.v1.MenuService/GetStoreMenu", body, &resp) == 0) {
+      grpc_slice_unref(resp);
+      numbers[found++] = k;
+    }
+    grpc_slice_unref(body);
+  }
+  return found;
+}
+
+static grpc_slice request_body(const lg_watch_config *cfg, const int *numbers, int nstores, int i) {
   char store[32];
-  snprintf(store, sizeof store, "%s%0*d", cfg->store_prefix, cfg->store_digits,
-           i % cfg->stores + 1);
+  store_code(cfg, numbers[i % nstores], store, sizeof store);
   Menu__V1__WatchStoreMenuRequest r = MENU__V1__WATCH_STORE_MENU_REQUEST__INIT;
   r.store_code = store;
   r.channel = (Menu__V1__Channel)cfg->channel;
@@ -202,6 +230,21 @@ int lg_watch_run(lg_client *c, const lg_watch_config *cfg, lg_watch_result *res)
   }
   memset(ws, 0, n * sizeof *ws);
   res->nlogs = n;
+  int *numbers = calloc((size_t)cfg->stores, sizeof *numbers);
+  if (!numbers) {
+    free(ws);
+    lg_watch_result_clear(res);
+    return -1;
+  }
+  res->stores = pick_stores(c, cfg, numbers);
+  if (res->stores == 0) {
+    fprintf(stderr, "loadgen: none of stores 1..%d has a menu on channel %d\n", cfg->scan,
+            cfg->channel);
+    free(numbers);
+    free(ws);
+    lg_watch_result_clear(res);
+    return -1;
+  }
   grpc_completion_queue *cq = lg_client_queue(c);
   int nch = lg_client_connections(c);
   void *handles[64];
@@ -220,7 +263,7 @@ int lg_watch_run(lg_client *c, const lg_watch_config *cfg, lg_watch_result *res)
     grpc_call *call = grpc_channel_create_registered_call(
         lg_client_channel(c, chan), NULL, GRPC_PROPAGATE_DEFAULTS, cq, handles[chan],
         gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
-    grpc_slice body = request_body(cfg, (int)i);
+    grpc_slice body = request_body(cfg, numbers, res->stores, (int)i);
     bool ok = watcher_start(&ws[i], call, body);
     grpc_slice_unref(body);
     if (!ok) {
@@ -231,8 +274,10 @@ int lg_watch_run(lg_client *c, const lg_watch_config *cfg, lg_watch_result *res)
   }
   for (;;) {
     int64_t now = realtime_us();
+    /* every watcher has its first message or was ended by the server */
     if (!ready && cfg->ready_file &&
-        (res->first_messages == n || now >= connect_by || now >= stop)) {
+        (res->first_messages + res->ended_early + res->refused >= n || now >= connect_by ||
+         now >= stop)) {
       FILE *f = fopen(cfg->ready_file, "w");
       if (f) fclose(f);
       ready = true;
@@ -276,6 +321,7 @@ int lg_watch_run(lg_client *c, const lg_watch_config *cfg, lg_watch_result *res)
     res->logs[i] = (lg_watcher_log){ws[i].first_us, ws[i].changes, ws[i].n};
     watcher_clear(&ws[i]);
   }
+  free(numbers);
   free(ws);
   return rc;
 }

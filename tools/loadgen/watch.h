@@ -1,9 +1,9 @@
 /* The watch loop: N MenuService/WatchStoreMenu streams spread round-robin over a client's
- * connections (stores <prefix>00001.. in turn, one channel), each message's receipt time
- * (CLOCK_REALTIME) taken as it completes and its etag read from the wire without decoding the
- * menu. Keeps, per watcher, the first message's time and the time of every later message whose
- * etag differs from the one before. Stops at the duration, or `settle_s` after the done file
- * appears, then cancels every stream. Not thread-safe: one thread runs it. */
+ * connections (the first stores <prefix>00001.. with a menu on the channel, in turn), each
+ * message's receipt time (CLOCK_REALTIME) taken as it completes and its etag read from the wire
+ * without decoding the menu. Keeps, per watcher, the first message's time and the time of every
+ * later message whose etag differs from the one before. Stops at the duration, or `settle_s` after
+ * the done file appears, then cancels every stream. Not thread-safe: one thread runs it. */
 #ifndef LOADGEN_WATCH_H
 #define LOADGEN_WATCH_H
 
@@ -17,7 +17,8 @@
 
 typedef struct {
   int watchers;
-  int stores;               /* watcher i watches store (i % stores) + 1 */
+  int stores; /* distinct stores: the first `stores` of 1..scan with a menu on the channel */
+  int scan;   /* store numbers probed (GetStoreMenu) before the streams open */
   const char *store_prefix; /* borrowed */
   int store_digits;
   int channel;            /* 1..5 */
@@ -31,6 +32,7 @@ typedef struct {
 typedef struct {
   lg_watcher_log *logs; /* one per watcher; arena of the result: lg_watch_result_clear frees */
   size_t nlogs;
+  int stores;                    /* distinct stores watched (watcher i: i % stores) */
   uint64_t first_messages;       /* watchers that got their first message */
   uint64_t messages;             /* every message received */
   uint64_t changes;              /* messages with a new etag (after the first) */
