@@ -183,6 +183,11 @@ def watch_section(d, L):
           f"{us(dl.get('p50')) if delivered else '-'} | {us(dl.get('p99')) if delivered else '-'} | "
           f"{us(dl.get('max')) if delivered else '-'} | {r.get('messages', 0)} | {num(cpu, '{:.1f}')} | "
           f"{num(hwm, '{:.1f} MiB')} |"]
+    extra = r.get("changes", 0) - delivered
+    if extra > 0:
+        L += ["", f"{extra} further messages carried a new etag that no write explains (a second "
+              "new etag within one write's window, or an availability change of its own); they "
+              "are not in the latencies."]
     early = r.get("ended_early", 0)
     if early:
         L += ["", f"Streams the gateway ended before the run stopped: {early} "
@@ -249,7 +254,7 @@ def main():
         if not L:
             raise SystemExit("bench_report: no watch.json in --dir")
         commit = a.commit or git("rev-parse", "--short", "HEAD")
-        L = L[1:] + ["", f"Measured alone (`BENCH_ONLY=watch`) on {a.started or 'now'}, commit "
+        L = L[1:] + ["", f"Measured alone (`BENCH_ONLY=watch make bench`) on {a.started or 'now'}, commit "
                      f"`{commit}`; {machine()}."]
         path = Path(a.out)
         old = path.read_text(encoding="utf-8") if path.exists() else ""
@@ -559,6 +564,7 @@ def main():
           "make bench                  # about 10-15 minutes on 2 cores; writes this file",
           "BENCH_QUICK=1 make bench    # a 1-second-per-scenario smoke (no baseline build)",
           "BENCH_SECONDS=10 make bench # longer scenarios",
+          "BENCH_ONLY=watch make bench # only the WatchStoreMenu rows (replaces their section)",
           "```", "",
           "`make bench` (scripts/bench.sh) starts its own MariaDB and dynalite on free loopback "
           "ports with state under `.local/bench` (the large set: `sql-svc generate`, 2,000 "
