@@ -158,7 +158,10 @@ def watch_section(d, L):
           "message's receipt time (CLOCK_REALTIME) and etag; the first new etag a watcher "
           "receives after a write was sent (and before the next one was) delivers that write, "
           "and its latency is receipt minus the write's acknowledgement. A watcher that got no "
-          "new etag in that window missed the write.", ""]
+          "new etag in that window missed the write. When the gateway falls more than a write "
+          "behind, a late delivery lands in the next write's window: it counts for that write "
+          "(with a shorter latency, or in 'before the ack') and its own write as missed, so "
+          "misses are the sign to look for.", ""]
     if delivered:
         p99 = dl.get("p99")
         lat_cell = (f"p50 {us(dl.get('p50'))}, p99 {us(p99)}, max {us(dl.get('max'))}")

@@ -317,11 +317,17 @@ int lg_watch_run(lg_client *c, const lg_watch_config *cfg, lg_watch_result *res)
     }
   }
   res->elapsed_s = (double)(res->end_us - res->start_us) / 1e6;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n; i++)
     res->logs[i] = (lg_watcher_log){ws[i].first_us, ws[i].changes, ws[i].n};
-    watcher_clear(&ws[i]);
-  }
   free(numbers);
+  if (pending > 0) {
+    /* The core still owns buffers of some batches: leave the watchers to the process's exit
+     * rather than free memory it may yet write. */
+    fprintf(stderr, "loadgen: %lld stream operations still pending 5 s after the stop\n",
+            (long long)pending);
+    return rc;
+  }
+  for (size_t i = 0; i < n; i++) watcher_clear(&ws[i]);
   free(ws);
   return rc;
 }
