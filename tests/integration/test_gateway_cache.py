@@ -19,7 +19,7 @@ from test_gateway_menu import (KIOSK, STORE, gateway_env, metric_value, metrics_
                                up)
 from test_sql_support import demo_database, sql
 
-from menu.v1 import category_pb2, common_pb2, menu_pb2  # noqa: E402
+from menu.v1 import category_pb2, menu_pb2  # noqa: E402
 from menu.v1 import product_availability_pb2 as pa_pb2  # noqa: E402
 
 MENU = "/menu.v1.MenuService/GetStoreMenu"
@@ -45,27 +45,7 @@ def dyn_env(dynalite):
     return env
 
 
-def require_revisions(dyn, sq):
-    """These tests need the owners' revision RPCs (issue 12, item 1); until both answer them
-    the gateway has no revisions to cache by, and the tests skip rather than fail."""
-    from menu.v1 import catalog_revision_pb2
-    for svc, method, req, resp in (
-            (dyn, "/menu.v1.CatalogRevisionService/GetCatalogRevision",
-             catalog_revision_pb2.GetCatalogRevisionRequest(channel=KIOSK),
-             catalog_revision_pb2.GetCatalogRevisionResponse),
-            (sq, AVAIL + "GetAvailabilityRevision",
-             pa_pb2.GetAvailabilityRevisionRequest(channel=KIOSK),
-             pa_pb2.GetAvailabilityRevisionResponse)):
-        try:
-            rpc(svc, method, req, resp)
-        except grpc.RpcError as e:
-            if e.code() == grpc.StatusCode.UNIMPLEMENTED:
-                pytest.skip(f"{method} not implemented by the owner yet")
-            raise
-
-
 def gateway(start_service, dyns, sqls, **extra):
-    require_revisions(dyns[0], sqls[0])
     targets = ("ipv4:" + ",".join(d.addr for d in dyns), "ipv4:" + ",".join(s.addr for s in sqls))
     return up(start_service, "gateway", gateway_env(*targets, MENU_CACHE_STALENESS_MS="1000",
                                                     **extra))
