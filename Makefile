@@ -92,7 +92,7 @@ $(GEN_STAMP): $(MENU_PROTOS) $(addprefix $(RPC_PROTO_DIR)/,$(RPC_PROTOS)) \
 	  $(MENU_PROTOS) $(addprefix $(GRPC_PROTO_DIR)/,$(EXT_PROTOS)) \
 	  $(addprefix /usr/include/,$(WKT_PROTOS)) $(addprefix $(RPC_PROTO_DIR)/,$(RPC_PROTOS))
 	protoc-c --c_out=$(GEN) -I$(OTEL_PROTO_DIR) $(addprefix $(OTEL_PROTO_DIR)/,$(OTEL_PROTOS))
-	protoc --include_imports --descriptor_set_out=$(DESCRIPTOR_SET) -Iproto -I$(GRPC_PROTO_DIR) \
+	protoc --include_imports --include_source_info --descriptor_set_out=$(DESCRIPTOR_SET) -Iproto -I$(GRPC_PROTO_DIR) \
 	  -I/usr/include $(MENU_PROTOS) $(addprefix $(GRPC_PROTO_DIR)/,$(EXT_PROTOS))
 	@touch $@
 $(GEN_C) $(DESCRIPTOR_SET): $(GEN_STAMP)
@@ -127,8 +127,9 @@ $(B)/obj/common/version.o: common/version.c $(VERSION_FLAGS) $(GEN_STAMP)
 	$(CC) $(CFLAGS) $$(cat $(VERSION_FLAGS)) -MMD -MP -c $< -o $@
 FORCE:
 
-# The descriptor set is linked into each binary for server reflection.
-$(DESC_OBJ): $(DESCRIPTOR_SET) common/descriptor_blob.S
+# The descriptor set is linked into each binary for server reflection, with source info so the
+# proto comments reach `grpcurl describe` and grpcui.
+$(DESC_OBJ): $(DESCRIPTOR_SET) $(GEN_STAMP) common/descriptor_blob.S
 	@mkdir -p $(dir $@)
 	$(CC) -c -DDESCRIPTOR_SET_PATH='"$(DESCRIPTOR_SET)"' common/descriptor_blob.S -o $@
 

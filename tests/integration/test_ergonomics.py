@@ -220,3 +220,18 @@ def test_unusable_level_file_is_refused_at_start(tmp_path):
                                 "LOG_LEVEL_FILE": str(path)})
         assert p.returncode == 2
         assert f"LOG_LEVEL_FILE={path}:" in p.stdout and '"msg":"serving"' not in p.stdout
+
+
+def test_reflection_serves_proto_comments(start_service):
+    """grpcurl describe / grpcui show the comments: the descriptors carry source_code_info."""
+    from google.protobuf import descriptor_pb2
+    from test_runtime import ReflectionRequest, reflect
+    svc = start_service("gateway")
+    with svc.channel() as ch:
+        answers = reflect(ch, [ReflectionRequest(file_containing_symbol="menu.v1.MenuService")], "v1")
+    files = [descriptor_pb2.FileDescriptorProto.FromString(raw)
+             for raw in answers[0].file_descriptor_response.file_descriptor_proto]
+    menu = next(fd for fd in files if fd.name == "menu/v1/menu.proto")
+    comments = " ".join(loc.leading_comments for loc in menu.source_code_info.location)
+    assert "Composed reads over dynamo-svc and sql-svc" in comments  # the service's comment
+    assert "A store's menu on a channel" in comments  # GetStoreMenu's
