@@ -1,6 +1,7 @@
 /* gRPC authorization policies (gRFC A43) applied by the runtime: parsing with jansson, matching,
  * the peer identity from the call's auth context, and a watcher thread that reloads the file. */
 #include "common/authz.h"
+#include "common/mono_clock.h"
 
 #include <errno.h>
 #include <grpc/grpc_security.h>
@@ -415,11 +416,7 @@ static void *watch_main(void *arg) {
   authz *a = arg;
   pthread_mutex_lock(&a->stop_mu);
   while (!a->stopping) {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += a->refresh_ms / 1000;
-    until.tv_nsec += (a->refresh_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
+    struct timespec until = mono_timespec(mono_now_ms() + a->refresh_ms);
     pthread_cond_timedwait(&a->stop_cond, &a->stop_mu, &until);
     if (a->stopping) break;
     pthread_mutex_unlock(&a->stop_mu);
@@ -460,11 +457,7 @@ authz *authz_create(const char *path, int64_t refresh_ms) {
   atomic_store(&a->reloads, 1);
   pthread_rwlock_init(&a->lock, NULL);
   pthread_mutex_init(&a->stop_mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&a->stop_cond, &ca);
-  pthread_condattr_destroy(&ca);
+  mono_cond_init(&a->stop_cond);
   pthread_create(&a->watcher, NULL, watch_main, a);
   log_info("authz: policy loaded", "path", path, "policy", a->policy->name, NULL);
   return a;

@@ -1,6 +1,7 @@
 /* The dependency monitor: one probing thread per process, atomics for what real calls report,
  * transitions (and their log lines) decided on the monitor's thread only. */
 #include "common/dependency.h"
+#include "common/mono_clock.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -47,12 +48,6 @@ struct dependency_monitor {
   bool stopping;
 };
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -81,11 +76,7 @@ dependency_monitor *dependency_monitor_create(const dependency_config *cfg, rpc_
                     "Unix time of the last successful probe or call of the dependency (0: never).",
                     METRICS_LABELS("dependency"));
   pthread_mutex_init(&m->mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&m->wake, &ca);
-  pthread_condattr_destroy(&ca);
+  mono_cond_init(&m->wake);
   return m;
 }
 
@@ -140,7 +131,7 @@ void dependency_report(dependency *d, bool reachable) {
     atomic_store(&d->last_success_ms, wall_ms());
   } else {
     int_fast64_t zero = 0;
-    int64_t now = mono_ms();
+    int64_t now = mono_now_ms();
     atomic_compare_exchange_strong(&d->down_since_ms, &zero, now ? now : 1);
   }
 }
@@ -150,7 +141,7 @@ void dependency_report(dependency *d, bool reachable) {
 static void monitor_round(dependency_monitor *m) {
   for (dependency *d = m->deps; d; d = d->next)
     dependency_report(d, d->probe(d->arg, m->cfg.probe_timeout_ms));
-  int64_t now = mono_ms();
+  int64_t now = mono_now_ms();
   for (dependency *d = m->deps; d; d = d->next) {
     int64_t since = atomic_load(&d->down_since_ms);
     bool healthy = !since || now - since < m->cfg.unhealthy_after_ms;
@@ -182,11 +173,11 @@ static void *monitor_main(void *arg) {
   pthread_mutex_lock(&m->mu);
   while (!m->stopping) {
     pthread_mutex_unlock(&m->mu);
-    int64_t next = mono_ms() + m->cfg.probe_interval_ms;
+    int64_t next = mono_now_ms() + m->cfg.probe_interval_ms;
     monitor_round(m);
     pthread_mutex_lock(&m->mu);
     struct timespec ts = {.tv_sec = next / 1000, .tv_nsec = (next % 1000) * 1000000};
-    while (!m->stopping && mono_ms() < next) pthread_cond_timedwait(&m->wake, &m->mu, &ts);
+    while (!m->stopping && mono_now_ms() < next) pthread_cond_timedwait(&m->wake, &m->mu, &ts);
   }
   pthread_mutex_unlock(&m->mu);
   return NULL;

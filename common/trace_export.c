@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/mono_clock.h"
 #include "common/trace_internal.h"
 
 #define FAILURE_LOG_INTERVAL_MS 60000 /* one warning a minute while the collector is away */
@@ -35,16 +36,6 @@ struct trace_exporter {
   unsigned long long failures_unlogged;
   metrics_family *m_exported, *m_dropped, *m_failures;
 };
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct timespec abs_mono(int64_t ms) {
-  return (struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-}
 
 static void count_dropped(trace_exporter *e, const char *reason, size_t n) {
   if (e->m_dropped && n) metrics_add(e->m_dropped, METRICS_LABELS(reason), (double)n);
@@ -74,12 +65,12 @@ static size_t discard(void *p, size_t size, size_t n, void *user) {
 static int on_progress(void *user, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
   (void)dt, (void)dn, (void)ut, (void)un;
   trace_exporter *e = user;
-  return mono_ms() >= atomic_load(&e->drain_deadline);
+  return mono_now_ms() >= atomic_load(&e->drain_deadline);
 }
 
 static void log_failure(trace_exporter *e, const char *why, size_t spans) {
   e->failures_unlogged++;
-  int64_t now = mono_ms();
+  int64_t now = mono_now_ms();
   if (e->last_failure_log && now - e->last_failure_log < FAILURE_LOG_INTERVAL_MS) return;
   char n[32], failed[32];
   snprintf(n, sizeof n, "%zu", spans);
@@ -126,16 +117,16 @@ static void export_batch(trace_exporter *e, trace_span **batch, size_t n, int64_
 static void *exporter_main(void *arg) {
   trace_exporter *e = arg;
   trace_span **batch = malloc((size_t)e->cfg.max_batch * sizeof *batch);
-  int64_t next = mono_ms() + e->cfg.schedule_delay_ms;
+  int64_t next = mono_now_ms() + e->cfg.schedule_delay_ms;
   pthread_mutex_lock(&e->mu);
   for (;;) {
-    while (!e->stop && e->count < (size_t)e->cfg.max_batch && mono_ms() < next) {
-      struct timespec ts = abs_mono(next);
+    while (!e->stop && e->count < (size_t)e->cfg.max_batch && mono_now_ms() < next) {
+      struct timespec ts = mono_timespec(next);
       pthread_cond_timedwait(&e->wake, &e->mu, &ts);
     }
     int64_t timeout = e->cfg.export_timeout_ms;
     if (e->stop) {
-      int64_t left = atomic_load(&e->drain_deadline) - mono_ms();
+      int64_t left = atomic_load(&e->drain_deadline) - mono_now_ms();
       if (!e->count || left <= 0) break;
       if (left < timeout) timeout = left;
     }
@@ -147,7 +138,7 @@ static void *exporter_main(void *arg) {
     }
     pthread_mutex_unlock(&e->mu);
     if (n) export_batch(e, batch, n, timeout);
-    next = mono_ms() + e->cfg.schedule_delay_ms;
+    next = mono_now_ms() + e->cfg.schedule_delay_ms;
     pthread_mutex_lock(&e->mu);
   }
   /* Out of time while stopping: what is left is dropped. */
@@ -178,11 +169,7 @@ trace_exporter *trace_exporter_create(const trace_config *cfg, metrics_registry 
   atomic_store(&e->drain_deadline, INT64_MAX);
   config_copy(&e->cfg, cfg);
   pthread_mutex_init(&e->mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&e->wake, &ca);
-  pthread_condattr_destroy(&ca);
+  mono_cond_init(&e->wake);
   e->ring = calloc((size_t)cfg->max_queue, sizeof *e->ring);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   e->curl = curl_easy_init();
@@ -231,7 +218,7 @@ void trace_exporter_shutdown(trace_exporter *e, int64_t timeout_ms) {
   pthread_mutex_lock(&e->mu);
   e->accepting = false;
   e->stop = true;
-  atomic_store(&e->drain_deadline, mono_ms() + (timeout_ms > 0 ? timeout_ms : 0));
+  atomic_store(&e->drain_deadline, mono_now_ms() + (timeout_ms > 0 ? timeout_ms : 0));
   pthread_cond_signal(&e->wake);
   pthread_mutex_unlock(&e->mu);
   if (e->running) {

@@ -2,6 +2,7 @@
  * plus one for the plan's start) decides which thread ends the RPC; a lock serialises the
  * plan's callbacks and the ctx arena they allocate from. */
 #include "gateway/fanout.h"
+#include "common/mono_clock.h"
 
 #include <grpc/support/time.h>
 #include <pthread.h>
@@ -40,11 +41,6 @@ struct fanout {
   menu_status fatal; /* set when a failure ends the RPC */
   void *current_arg; /* of the call whose callback runs */
 };
-
-static int64_t mono_ms(void) {
-  gpr_timespec t = gpr_now(GPR_CLOCK_MONOTONIC);
-  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 bool fanout_part_failed(const fanout *f, size_t part) { return f->parts[part].failed; }
 
@@ -160,7 +156,7 @@ bool fanout_call_with(fanout *f, size_t part, const ProtobufCMessage *req, void 
   if (!menu_status_is_ok(&f->fatal)) return false;
   part_state *ps = &f->parts[part];
   const gateway_method *m = f->cfg.parts[part].m;
-  int64_t now = mono_ms() - f->t0_ms;
+  int64_t now = mono_now_ms() - f->t0_ms;
   if (!ps->started) ps->start_ms = now;
   ps->started++;
   fanout_call_rec *r = calloc(1, sizeof *r);
@@ -188,7 +184,7 @@ void fanout_run(rpc_ctx *ctx, const fanout_config *cfg) {
   f->ctx = ctx;
   f->cfg = *cfg;
   f->parts = calloc(cfg->n_parts, sizeof *f->parts);
-  f->t0_ms = mono_ms();
+  f->t0_ms = mono_now_ms();
   /* Children of the server call: the core cancels them when the caller cancels or the
    * caller's deadline passes, and rpc_client forwards x-request-id. */
   f->deadline = backend_deadline(ctx, cfg->deadline_margin_ms);

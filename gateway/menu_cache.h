@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "common/arena.h"
+#include "common/mono_clock.h"
 #include "common/config.h"
 #include "common/metrics.h"
 #include "gateway/revisions.h"
@@ -38,7 +39,7 @@ typedef struct {
   uint64_t catalog, availability;
   /* Realtime ms: the value holds for instants in [from_ms, until_ms); until_ms 0 = no end. */
   int64_t from_ms, until_ms;
-  /* Monotonic ms (gateway_revisions_now_ms) when the read that produced it started. */
+  /* Monotonic ms (mono_now_ms) when the read that produced it started. */
   int64_t created_ms;
 } menu_cache_meta;
 

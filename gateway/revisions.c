@@ -3,6 +3,7 @@
  * use whose previous round has ended. Calls are the asynchronous client's; their callbacks run
  * on this thread, which is also where subscribers are told about changes. */
 #include "gateway/revisions.h"
+#include "common/mono_clock.h"
 
 #include <grpc/grpc.h>
 #include <grpc/support/time.h>
@@ -62,11 +63,6 @@ struct gateway_revisions {
   metrics_family *polls;
 };
 
-int64_t gateway_revisions_now_ms(void) {
-  gpr_timespec t = gpr_now(GPR_CLOCK_MONOTONIC);
-  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 int gateway_revisions_config_poll_ms(config *c) {
   return (int)config_int(c, "MENU_REVISION_POLL_MS", GATEWAY_REVISIONS_POLL_MS_DEFAULT, 10, 60000);
 }
@@ -108,7 +104,7 @@ static void subscribers_notify(gateway_revisions *r, int channel) {
 
 void gateway_revisions_use(gateway_revisions *r, Menu__V1__Channel channel) {
   if (!channel_ok(channel)) return;
-  int64_t until = gateway_revisions_now_ms() + GATEWAY_REVISIONS_IDLE_MS;
+  int64_t until = mono_now_ms() + GATEWAY_REVISIONS_IDLE_MS;
   channel_slot *s = &r->slots[channel];
   /* Requests arrive thousands of times a second: store only when it moves by a second. */
   if (atomic_load_explicit(&s->used_until_ms, memory_order_relaxed) + 1000 < until)
@@ -213,7 +209,7 @@ static void poll_start(gateway_revisions *r, int channel, poll_kind kind, gpr_ti
 
 /* Under r->mu: a round for every channel in use whose last round has ended. */
 static void rounds_start(gateway_revisions *r) {
-  int64_t now = gateway_revisions_now_ms();
+  int64_t now = mono_now_ms();
   /* A poll that does not answer within a few intervals leaves the channel unconfirmed (the
    * cache stops serving it after its staleness bound) until one does. */
   int64_t limit = r->poll_ms * 4 < 1000 ? 1000 : r->poll_ms * 4;
@@ -233,19 +229,18 @@ static void rounds_start(gateway_revisions *r) {
 
 static void *poller_main(void *arg) {
   gateway_revisions *r = arg;
-  int64_t next_tick = gateway_revisions_now_ms();
+  int64_t next_tick = mono_now_ms();
   bool shut = false;
   for (;;) {
-    gpr_timespec wait =
-        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                     gpr_time_from_millis(next_tick - gateway_revisions_now_ms(), GPR_TIMESPAN));
+    gpr_timespec wait = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                     gpr_time_from_millis(next_tick - mono_now_ms(), GPR_TIMESPAN));
     grpc_event ev = grpc_completion_queue_next(r->cq, wait, NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
     if (ev.type == GRPC_OP_COMPLETE) {
       rpc_tag *tag = ev.tag;
       tag->fn(tag, ev.success != 0);
     }
-    int64_t now = gateway_revisions_now_ms();
+    int64_t now = mono_now_ms();
     if (shut || now < next_tick) continue;
     next_tick = now + r->poll_ms;
     pthread_mutex_lock(&r->mu);

@@ -74,7 +74,4 @@ int gateway_revisions_subscribe(gateway_revisions *r, gateway_revision_fn fn, vo
  * not run again. Never call it from inside fn. */
 void gateway_revisions_unsubscribe(gateway_revisions *r, gateway_revision_fn fn, void *arg);
 
-/* Gpr's monotonic clock in ms, the clock of confirmed_ms. */
-int64_t gateway_revisions_now_ms(void);
-
 #endif

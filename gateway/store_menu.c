@@ -4,6 +4,7 @@
  * availability of swap targets not asked yet. What is composed from the answers is
  * gateway/menu_compose.c's. */
 #include "gateway/store_menu.h"
+#include "common/mono_clock.h"
 
 #include <grpc/support/time.h>
 #include <stdio.h>
@@ -575,7 +576,7 @@ void store_menu_get(rpc_ctx *ctx, const ProtobufCMessage *req_msg, ProtobufCMess
   p->shape = menu_etag_shape(p->a, req, &p->shape_len);
   gateway_revisions_get(env->revisions, req->channel, &p->view.revs);
   p->view.at_ms = ts_ms(p->at_time);
-  p->view.now_ms = gateway_revisions_now_ms();
+  p->view.now_ms = mono_now_ms();
   gpr_timespec real = gpr_now(GPR_CLOCK_REALTIME);
   p->view.now_real_ms = (int64_t)real.tv_sec * 1000 + real.tv_nsec / 1000000;
   p->view.staleness_ms = env->staleness_ms;

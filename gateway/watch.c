@@ -4,6 +4,7 @@
  * pages with local GetStoreMenu calls (completion callbacks, never a blocked thread), builds
  * one rpc_feed_item and offers it to the group's watchers whose etag differs. */
 #include "gateway/watch.h"
+#include "common/mono_clock.h"
 
 #include <grpc/support/time.h>
 #include <pthread.h>
@@ -87,11 +88,6 @@ struct watch_service {
   int n_watchers, n_groups, n_composing;
   metrics_family *m_watchers, *m_groups, *m_sent, *m_rejected, *m_delivery;
 };
-
-static int64_t mono_ms(void) {
-  gpr_timespec t = gpr_now(GPR_CLOCK_MONOTONIC);
-  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static int64_t real_ms(void) {
   gpr_timespec t = gpr_now(GPR_CLOCK_REALTIME);
@@ -265,7 +261,7 @@ static bool failure_is_final(grpc_status_code code) {
 
 static void compose_failed(watch_group *g, menu_status st) {
   watch_service *w = g->w;
-  int64_t now = mono_ms();
+  int64_t now = mono_now_ms();
   pthread_mutex_lock(&w->mu);
   int64_t change = g->c.change_seen_ms;
   composition_clear(&g->c);
@@ -337,7 +333,7 @@ static void compose_done(watch_group *g) {
     snprintf(g->etag, sizeof g->etag, "%s", etag);
     for (watcher *wr = g->watchers; wr; wr = wr->next) watcher_offer(wr);
     if (c->change_seen_ms)
-      metrics_observe(w->m_delivery, METRICS_NO_LABELS, (mono_ms() - c->change_seen_ms) / 1e3);
+      metrics_observe(w->m_delivery, METRICS_NO_LABELS, (mono_now_ms() - c->change_seen_ms) / 1e3);
   }
   composition_clear(c);
   pthread_cond_signal(&w->wake);
@@ -430,7 +426,7 @@ static bool revisions_differ(const gateway_revision_state *a, const gateway_revi
  * revisions moved since they last composed, and picks the groups to compose now (at most
  * `room`). Returns when to look again (monotonic ms). */
 static int64_t schedule(watch_service *w, watch_group **start, size_t *n_start, size_t room) {
-  int64_t now = mono_ms(), rnow = real_ms();
+  int64_t now = mono_now_ms(), rnow = real_ms();
   int64_t next = now + SCHEDULER_MAX_SLEEP_MS;
   *n_start = 0;
   for (unsigned b = 0; b < BUCKETS; b++) {
@@ -492,17 +488,9 @@ static void *scheduler_main(void *arg) {
       pthread_mutex_lock(&w->mu);
       continue;
     }
-    if (room == 0 || next > mono_ms()) {
-      struct timespec ts;
-      clock_gettime(CLOCK_MONOTONIC, &ts);
-      int64_t wait = next - mono_ms();
-      if (wait < 1) wait = 1;
-      ts.tv_sec += wait / 1000;
-      ts.tv_nsec += (wait % 1000) * 1000000;
-      if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-      }
+    if (room == 0 || next > mono_now_ms()) {
+      int64_t now = mono_now_ms();
+      struct timespec ts = mono_timespec(next > now ? next : now + 1);
       pthread_cond_timedwait(&w->wake, &w->mu, &ts);
     }
   }
@@ -599,7 +587,7 @@ void watch_store_menu(rpc_feed *f, const ProtobufCMessage *msg, void *svc) {
 
 void watch_revision_changed(void *arg, Menu__V1__Channel channel) {
   watch_service *w = arg;
-  int64_t now = mono_ms();
+  int64_t now = mono_now_ms();
   pthread_mutex_lock(&w->mu);
   for (unsigned b = 0; b < BUCKETS; b++)
     for (watch_group *g = w->groups[b]; g; g = g->hnext)
@@ -621,11 +609,7 @@ watch_service *watch_create(const watch_config *cfg, rpc_server *s, metrics_regi
   w->server = s;
   w->revisions = revisions;
   pthread_mutex_init(&w->mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&w->wake, &ca);
-  pthread_condattr_destroy(&ca);
+  mono_cond_init(&w->wake);
   w->m_watchers =
       metrics_gauge(m, "menu_watchers", "WatchStoreMenu streams open.", METRICS_NO_LABELS);
   w->m_groups = metrics_gauge(m, "menu_watch_groups",

@@ -1,6 +1,7 @@
 /* Shared pieces of dynamo-svc: configuration and start-up, validation, stored timestamps,
  * ids, and the one Relay list walk all three entities use. */
 #include "services/dynamo-svc/dynamo.h"
+#include "common/mono_clock.h"
 
 #include "common/validate.h"
 
@@ -68,11 +69,11 @@ dyn_svc *dyn_svc_create(config *c, metrics_registry *metrics) {
     /* In a fresh local stack dynalite may still be starting: wait for it a little. */
     int64_t until = ddb_deadline_in(startup_ms);
     for (;;) {
-      int64_t left = until - ddb_now_ms();
+      int64_t left = until - mono_now_ms();
       menu_status st =
           dyn_tables_ensure(s, ddb_deadline_in(left < 10000 ? (left > 0 ? left : 1) : 10000));
       if (menu_status_is_ok(&st)) break;
-      if (st.code != GRPC_STATUS_UNAVAILABLE || ddb_now_ms() + 500 >= until) {
+      if (st.code != GRPC_STATUS_UNAVAILABLE || mono_now_ms() + 500 >= until) {
         log_error("cannot create the DynamoDB tables", "error", menu_status_diagnosis(&st),
                   "endpoint", ddb_client_endpoint(s->ddb), NULL);
         goto fail;

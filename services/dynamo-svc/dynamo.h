@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "common/arena.h"
+#include "common/mono_clock.h"
 #include "common/config.h"
 #include "common/cursor.h"
 #include "common/metrics.h"
@@ -54,7 +55,7 @@ menu_status dyn_tables_ensure(dyn_svc *s, int64_t deadline_ms);
 /* One call: where response memory comes from and when the work must end. */
 typedef struct {
   arena *a;
-  int64_t deadline_ms;    /* ddb_now_ms() time */
+  int64_t deadline_ms;    /* mono_now_ms() time */
   const char *request_id; /* the call's x-request-id (borrowed); NULL outside a call */
 } dyn_call;
 

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/mono_clock.h"
 #include "services/dynamo-svc/dynamo.h"
 
 /* Wall-clock epoch milliseconds (unsettled_until is compared across replicas and readers). */
@@ -78,7 +79,7 @@ void dyn_revision_end(dyn_svc *s, dyn_call *call, const char *entity_pk) {
 }
 
 menu_status dyn_revision_cut_status(dyn_call *call, menu_status st) {
-  if (st.code == GRPC_STATUS_DEADLINE_EXCEEDED && ddb_now_ms() < call->deadline_ms)
+  if (st.code == GRPC_STATUS_DEADLINE_EXCEEDED && mono_now_ms() < call->deadline_ms)
     return menu_status_backend(GRPC_STATUS_UNAVAILABLE, "DATASTORE_UNAVAILABLE", "dynamodb",
                                "DynamoDB unavailable (no answer in time)",
                                "cut before the call's deadline: %s", menu_status_diagnosis(&st));

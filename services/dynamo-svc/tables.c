@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/mono_clock.h"
 #include "services/dynamo-svc/dynamo.h"
 
 static json_t *table_def(const char *name, bool with_order_index) {
@@ -59,7 +60,7 @@ static menu_status ensure_one(dyn_svc *s, const char *name, bool with_order_inde
   for (;;) {
     const char *status = json_string_value(json_object_get(t, "TableStatus"));
     if (t && status && !strcmp(status, "ACTIVE")) break;
-    if (ddb_now_ms() + 200 >= deadline_ms) {
+    if (mono_now_ms() + 200 >= deadline_ms) {
       json_decref(t);
       return MENU_UNAVAILABLE("table %s is not ACTIVE yet", name);
     }

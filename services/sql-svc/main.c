@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/app.h"
+#include "common/mono_clock.h"
 #include "common/dependency.h"
 #include "common/log.h"
 #include "menu/v1/product_availability.pb-c.h"
@@ -114,10 +115,10 @@ static int run_command(int argc, char **argv) {
   /* Retry the connection for a while: a Job or the stack may start us before the server. */
   menu_status st = MENU_OK;
   MYSQL *m = NULL;
-  int64_t give_up = pool_now_ms() + 1000LL * config_int(&c, "MYSQL_WAIT_S", 30, 0, 3600);
+  int64_t give_up = mono_now_ms() + 1000LL * config_int(&c, "MYSQL_WAIT_S", 30, 0, 3600);
   for (int attempt = 0; attempt < 3600; attempt++) {
     m = pool_connect_one(&pc, pc.connect_timeout_s, false, &st);
-    if (m || pool_now_ms() >= give_up) break;
+    if (m || mono_now_ms() >= give_up) break;
     struct timespec ts = {.tv_sec = 0, .tv_nsec = 500 * 1000000};
     nanosleep(&ts, NULL);
   }
@@ -127,7 +128,7 @@ static int run_command(int argc, char **argv) {
     rc = 1;
     goto out;
   }
-  int64_t t0 = pool_now_ms();
+  int64_t t0 = mono_now_ms();
   if (!strcmp(argv[1], "migrate")) {
     int applied = 0;
     st = migrate_run(m, dir, &applied);
@@ -151,7 +152,7 @@ static int run_command(int argc, char **argv) {
   } else {
     log_line *l = log_begin(LOG_INFO, "done");
     log_str(l, "command", argv[1]);
-    log_int(l, "duration_ms", pool_now_ms() - t0);
+    log_int(l, "duration_ms", mono_now_ms() - t0);
     log_end(l);
   }
   mysql_close(m);

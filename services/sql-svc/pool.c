@@ -3,6 +3,7 @@
  * stmt_limit.h), transactions, error mapping, and the deadline watchdog that stops a statement
  * past its call's deadline with KILL QUERY from its own admin connection. */
 #include "services/sql-svc/pool.h"
+#include "common/mono_clock.h"
 
 #include <errmsg.h>
 #include <errno.h>
@@ -84,17 +85,6 @@ struct pool {
 
 static const double query_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                        0.05,   0.1,   0.25,   0.5,   1,    2.5};
-
-int64_t pool_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct timespec abs_mono(int64_t ms) {
-  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-  return ts;
-}
 
 void pool_config_load(config *c, pool_config *out) {
   memset(out, 0, sizeof *out);
@@ -223,7 +213,7 @@ static void *watchdog_main(void *arg) {
   MYSQL *admin = NULL; /* owned by this thread */
   pthread_mutex_lock(&p->mu);
   while (!p->stopping) {
-    int64_t now = pool_now_ms(), next = now + 200;
+    int64_t now = mono_now_ms(), next = now + 200;
     int n = 0;
     for (int i = 0; i < p->size; i++) {
       pool_conn *c = &p->conns[i];
@@ -242,7 +232,7 @@ static void *watchdog_main(void *arg) {
       pthread_mutex_lock(&p->mu);
       continue;
     }
-    struct timespec ts = abs_mono(next + 1);
+    struct timespec ts = mono_timespec(next + 1);
     pthread_cond_timedwait(&p->wd_wake, &p->mu, &ts);
   }
   pthread_mutex_unlock(&p->mu);
@@ -261,12 +251,8 @@ pool *pool_create(const pool_config *cfg, metrics_registry *metrics) {
   p->conns = calloc((size_t)p->size, sizeof *p->conns);
   p->targets = calloc((size_t)p->size, sizeof *p->targets);
   pthread_mutex_init(&p->mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&p->freed, &ca);
-  pthread_cond_init(&p->wd_wake, &ca);
-  pthread_condattr_destroy(&ca);
+  mono_cond_init(&p->freed);
+  mono_cond_init(&p->wd_wake);
   if (metrics) {
     p->m_query = metrics_histogram(metrics, "menu_mysql_query_duration_seconds",
                                    "MySQL statement latency (prepare + execute + fetch)",
@@ -318,7 +304,7 @@ pool *pool_create(const pool_config *cfg, metrics_registry *metrics) {
       break;
     }
     conn_attach(&p->conns[i], m);
-    p->conns[i].last_used_ms = pool_now_ms();
+    p->conns[i].last_used_ms = mono_now_ms();
   }
   pthread_create(&p->watchdog, NULL, watchdog_main, p);
   return p;
@@ -422,7 +408,7 @@ menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out) {
 
 static menu_status acquire(pool *p, int64_t deadline_ms, pool_conn **out, trace_span *span) {
   *out = NULL;
-  int64_t start = pool_now_ms();
+  int64_t start = mono_now_ms();
   pool_conn *c = NULL;
   pthread_mutex_lock(&p->mu);
   for (;;) {
@@ -433,8 +419,8 @@ static menu_status acquire(pool *p, int64_t deadline_ms, pool_conn **out, trace_
       if (!c || (x->m && !c->m) || (!!x->m == !!c->m && x->last_used_ms > c->last_used_ms)) c = x;
     }
     if (c) break;
-    if (pool_now_ms() >= deadline_ms) break;
-    struct timespec ts = abs_mono(deadline_ms);
+    if (mono_now_ms() >= deadline_ms) break;
+    struct timespec ts = mono_timespec(deadline_ms);
     int rc = pthread_cond_timedwait(&p->freed, &p->mu, &ts);
     if (rc == ETIMEDOUT) {
       /* one more look: a release may have raced the timeout */
@@ -444,7 +430,7 @@ static menu_status acquire(pool *p, int64_t deadline_ms, pool_conn **out, trace_
   if (!c) {
     pthread_mutex_unlock(&p->mu);
     if (p->m_timeouts) metrics_add(p->m_timeouts, METRICS_NO_LABELS, 1);
-    if (p->m_wait) metrics_observe(p->m_wait, METRICS_NO_LABELS, (pool_now_ms() - start) / 1e3);
+    if (p->m_wait) metrics_observe(p->m_wait, METRICS_NO_LABELS, (mono_now_ms() - start) / 1e3);
     return MENU_UNAVAILABLE("mysql: all %d pooled connections busy until the deadline", p->size);
   }
   c->in_use = true;
@@ -454,7 +440,7 @@ static menu_status acquire(pool *p, int64_t deadline_ms, pool_conn **out, trace_
   p->in_use++;
   pthread_cond_signal(&p->wd_wake);
   pthread_mutex_unlock(&p->mu);
-  int64_t now = pool_now_ms();
+  int64_t now = mono_now_ms();
   if (p->m_wait) metrics_observe(p->m_wait, METRICS_NO_LABELS, (now - start) / 1e3);
 
   /* Validate only a connection idle for a while: one that sat across a server restart fails
@@ -467,7 +453,7 @@ static menu_status acquire(pool *p, int64_t deadline_ms, pool_conn **out, trace_
     conn_close(c);
   }
   if (!c->m) {
-    int64_t left = deadline_ms - pool_now_ms();
+    int64_t left = deadline_ms - mono_now_ms();
     if (left <= 0) {
       pool_release(p, c);
       return deadline_status("connect", "no time left before connecting");
@@ -505,7 +491,7 @@ void pool_release(pool *p, pool_conn *c) {
   pthread_mutex_unlock(&c->kill_mu);
   if (drop) conn_close(c);
   pthread_mutex_lock(&p->mu);
-  c->last_used_ms = pool_now_ms();
+  c->last_used_ms = mono_now_ms();
   c->in_use = false;
   p->in_use--;
   pthread_cond_signal(&p->freed);
@@ -515,7 +501,7 @@ void pool_release(pool *p, pool_conn *c) {
 /* True when the call's time is up: the watchdog stopped the statement, or the deadline passed. */
 static bool conn_out_of_time(pool_conn *c) {
   pthread_mutex_lock(&c->p->mu);
-  bool out = c->killed || pool_now_ms() >= c->deadline_ms;
+  bool out = c->killed || mono_now_ms() >= c->deadline_ms;
   pthread_mutex_unlock(&c->p->mu);
   return out;
 }
@@ -629,7 +615,7 @@ static menu_status exec_stmt(pool_conn *c, stmt_id id, MYSQL_BIND *params, MYSQL
     c->broken = true;
     return MENU_UNAVAILABLE("mysql: not connected");
   }
-  int level = sql_limit_level_ms(c->deadline_ms - pool_now_ms());
+  int level = sql_limit_level_ms(c->deadline_ms - mono_now_ms());
   if (level == 0) return deadline_status(d->name, "too little time left to start it");
   stmt_slot *slot = stmt_slot_for(c, id, level);
   MYSQL_STMT *s = slot->stmt;

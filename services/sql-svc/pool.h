@@ -50,7 +50,7 @@ pool *pool_create(const pool_config *cfg, metrics_registry *metrics);
 void pool_destroy(pool *p);
 
 /* Checks out a connection, waiting at most until deadline_ms (CLOCK_MONOTONIC milliseconds,
- * see pool_now_ms). UNAVAILABLE when none frees up in time or the server cannot be reached.
+ * see mono_now_ms). UNAVAILABLE when none frees up in time or the server cannot be reached.
  * The connection stays bound to that deadline: its statements carry the remaining time as a
  * server-side limit, and past it the watchdog stops the running statement (KILL QUERY). */
 menu_status pool_acquire(pool *p, int64_t deadline_ms, pool_conn **out);
@@ -64,9 +64,6 @@ void pool_release(pool *p, pool_conn *c);
 menu_status pool_begin(pool_conn *c);
 menu_status pool_commit(pool_conn *c);
 void pool_rollback(pool_conn *c);
-
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t pool_now_ms(void);
 
 /* The raw handle, e.g. for transactions. Borrowed while checked out. */
 MYSQL *pool_conn_mysql(pool_conn *c);

@@ -1,5 +1,6 @@
 /* Conversions and checks shared by sql-svc's handlers (see sqlsvc.h). */
 #include "services/sql-svc/sqlsvc.h"
+#include "common/mono_clock.h"
 
 #include <string.h>
 #include <time.h>
@@ -94,7 +95,7 @@ Menu__V1__Channel sql_channel_from_code(const char *code) {
 int64_t sql_call_deadline(rpc_ctx *ctx) {
   int64_t left = rpc_ctx_remaining_ms(ctx);
   int64_t margin = left / 10 < 100 ? left / 10 : 100;
-  return pool_now_ms() + left - margin;
+  return mono_now_ms() + left - margin;
 }
 
 void sql_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len_store) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/cursor.h"
+#include "common/mono_clock.h"
 #include "common/rpc_server.h"
 #include "common/status.h"
 #include "google/protobuf/timestamp.pb-c.h"
@@ -43,7 +44,7 @@ Google__Protobuf__Timestamp *sql_usec_to_ts(rpc_ctx *ctx, sql_usec us);
 const char *sql_channel_code(Menu__V1__Channel ch);
 Menu__V1__Channel sql_channel_from_code(const char *code);
 
-/* The absolute deadline (pool_now_ms clock) for this call's datastore work: the caller's,
+/* The absolute deadline (mono_now_ms clock) for this call's datastore work: the caller's,
  * less a margin of up to 100 ms for the answer to travel back. */
 int64_t sql_call_deadline(rpc_ctx *ctx);
 

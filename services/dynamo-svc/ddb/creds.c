@@ -2,6 +2,7 @@
  * provider refreshes under a flag so one thread calls STS while the others keep using the
  * still-valid keys (or wait, within their deadline, when there are none). */
 #include "services/dynamo-svc/ddb/creds.h"
+#include "common/mono_clock.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -189,7 +190,7 @@ static menu_status web_fetch(web_provider *w, int64_t deadline_ms, aws_credentia
   free(token);
   const char *headers[] = {"Content-Type: application/x-www-form-urlencoded; charset=utf-8",
                            "Accept: text/xml", NULL};
-  int64_t left = deadline_ms - ddb_now_ms();
+  int64_t left = deadline_ms - mono_now_ms();
   menu_status st = MENU_OK;
   if (left <= 0) {
     st = menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED, "deadline passed before STS call");
@@ -236,20 +237,13 @@ static menu_status web_get(creds_provider *p, int64_t deadline_ms, aws_credentia
     if (!w->refreshing) break;
     /* Someone is refreshing: keys that still work are good enough meanwhile. */
     if (usable(w, now, 0)) break;
-    int64_t left = deadline_ms - ddb_now_ms();
+    int64_t left = deadline_ms - mono_now_ms();
     if (left <= 0) {
       pthread_mutex_unlock(&w->mu);
       return menu_status_make(GRPC_STATUS_DEADLINE_EXCEEDED,
                               "deadline passed waiting for AWS credentials");
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += left / 1000;
-    ts.tv_nsec += (left % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000;
-    }
+    struct timespec ts = mono_timespec(deadline_ms);
     pthread_cond_timedwait(&w->cv, &w->mu, &ts);
   }
   time_t now = time(NULL);
@@ -322,11 +316,7 @@ creds_provider *creds_web_identity_create(const creds_web_identity_config *cfg, 
   w->refresh_before_s = cfg->refresh_before_s > 0 ? cfg->refresh_before_s : 300;
   w->duration_s = cfg->duration_s;
   pthread_mutex_init(&w->mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&w->cv, &ca);
-  pthread_condattr_destroy(&ca);
+  mono_cond_init(&w->cv);
   if (!w->role_arn || !w->token_file || !w->session_name || !w->sts_url) {
     web_destroy(&w->base);
     return NULL;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/config.h"
+#include "common/mono_clock.h"
 #include "common/status.h"
 #include "services/dynamo-svc/ddb/http.h"
 
@@ -24,7 +25,7 @@ typedef struct creds_provider creds_provider;
 typedef struct {
   const char *name; /* "env", "static", "web-identity": for logs */
   /* Copies current credentials into out, fetching or refreshing them first when needed
-   * (blocking at most until deadline_ms, a ddb_now_ms() time). Thread-safe. Errors:
+   * (blocking at most until deadline_ms, a mono_now_ms() time). Thread-safe. Errors:
    * UNAVAILABLE (STS unreachable or refusing) or DEADLINE_EXCEEDED. */
   menu_status (*get)(creds_provider *p, int64_t deadline_ms, aws_credentials *out);
   /* DynamoDB said the credentials expired or are unknown: fetch fresh ones on the next get. */

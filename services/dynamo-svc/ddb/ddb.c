@@ -1,6 +1,7 @@
 /* The DynamoDB client: request signing, the retry loop, error mapping, metrics, and the
  * typed operations built on ddb_call. */
 #include "services/dynamo-svc/ddb/ddb.h"
+#include "common/mono_clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -262,15 +263,15 @@ static void record_capacity(ddb_client *c, const char *op, json_t *cc) {
 
 static uint32_t random_u32(void) {
   uint32_t r = 0;
-  if (RAND_bytes((unsigned char *)&r, sizeof r) != 1) r = (uint32_t)ddb_now_ms() * 2654435761u;
+  if (RAND_bytes((unsigned char *)&r, sizeof r) != 1) r = (uint32_t)mono_now_ms() * 2654435761u;
   return r;
 }
 
 /* Backs off for ms, in slices of at most 20 ms so that a call cancelled meanwhile (caller
  * gone, deadline, server stopping) stops waiting at once. False when it was cancelled. */
 static bool backoff_unless_cancelled(int64_t ms) {
-  int64_t end = ddb_now_ms() + ms;
-  for (int64_t left = ms; left > 0; left = end - ddb_now_ms()) {
+  int64_t end = mono_now_ms() + ms;
+  for (int64_t left = ms; left > 0; left = end - mono_now_ms()) {
     if (rpc_current_cancelled()) return false;
     int64_t slice = left < 20 ? left : 20;
     struct timespec ts = {0, slice * 1000000};
@@ -376,7 +377,7 @@ static menu_status call(ddb_client *c, const char *op, json_t *body, int64_t dea
   ddb_error err_local, *err = err_out ? err_out : &err_local;
   memset(err, 0, sizeof *err);
   *out = NULL;
-  int64_t start = ddb_now_ms();
+  int64_t start = mono_now_ms();
   char *payload = json_dumps(body, JSON_COMPACT);
   size_t len = payload ? strlen(payload) : 0;
   bool retried = false;
@@ -392,7 +393,7 @@ static menu_status call(ddb_client *c, const char *op, json_t *body, int64_t dea
   }
 
   for (;;) {
-    int64_t left = deadline_ms - ddb_now_ms();
+    int64_t left = deadline_ms - mono_now_ms();
     if (left <= 0) {
       /* Keep what the last attempt said when there was one: it is the more useful answer. */
       if (err->attempts == 0 || last_kind == DDB_RETRY_TIMEOUT) err->kind = DDB_ERR_DEADLINE;
@@ -444,7 +445,7 @@ static menu_status call(ddb_client *c, const char *op, json_t *body, int64_t dea
       err->kind = DDB_ERR_UNAVAILABLE;
       kind = ddb_retry_classify(r, 0, "");
       /* curl's timer is the remaining deadline, give or take a millisecond */
-      if (r == HTTP_ERR_TIMEOUT && deadline_ms - ddb_now_ms() < DDB_MIN_ATTEMPT_MS)
+      if (r == HTTP_ERR_TIMEOUT && deadline_ms - mono_now_ms() < DDB_MIN_ATTEMPT_MS)
         err->kind = DDB_ERR_DEADLINE;
     }
     http_response_free(&resp);
@@ -476,7 +477,7 @@ static menu_status call(ddb_client *c, const char *op, json_t *body, int64_t dea
                                    random_u32());
     /* Sleeping into the deadline, or waking with too little time for a real attempt, would
      * only turn this error into DEADLINE_EXCEEDED. */
-    if (ddb_now_ms() + delay + DDB_MIN_ATTEMPT_MS >= deadline_ms) break;
+    if (mono_now_ms() + delay + DDB_MIN_ATTEMPT_MS >= deadline_ms) break;
     int cost = kind == DDB_RETRY_TIMEOUT ? DDB_RETRY_TIMEOUT_COST : DDB_RETRY_COST;
     if (!ddb_retry_quota_acquire(&c->quota, cost)) {
       log_warn("DynamoDB retry quota exhausted; not retrying", "operation", op, NULL);
@@ -506,7 +507,7 @@ done:
   if (menu_status_is_ok(&st) && err->kind != DDB_ERR_NONE) st = ddb_error_status(op, err);
   free(payload);
   if (c->m_duration)
-    metrics_observe(c->m_duration, METRICS_LABELS(op), (double)(ddb_now_ms() - start) / 1000.0);
+    metrics_observe(c->m_duration, METRICS_LABELS(op), (double)(mono_now_ms() - start) / 1000.0);
   if (c->m_requests) {
     const char *outcome = err->kind == DDB_ERR_NONE       ? "OK"
                           : *err->type                    ? err->type
@@ -681,7 +682,7 @@ menu_status ddb_batch_get_item(ddb_client *c, const char *table, json_t *keys, b
       int64_t delay =
           ddb_backoff_ms(round, c->cfg.retry_base_ms, c->cfg.retry_max_backoff_ms, random_u32());
       if (stalled >= c->cfg.max_attempts || round >= 10 * c->cfg.max_attempts ||
-          ddb_now_ms() + delay >= deadline_ms) {
+          mono_now_ms() + delay >= deadline_ms) {
         err->kind = DDB_ERR_THROTTLED;
         snprintf(err->type, sizeof err->type, "UnprocessedKeys");
         snprintf(err->message, sizeof err->message, "%zu keys still unprocessed",

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "common/mono_clock.h"
 #include "common/metrics.h"
 #include "common/status.h"
 #include "services/dynamo-svc/ddb/clock.h"
@@ -76,7 +77,7 @@ typedef struct {
 menu_status ddb_error_status(const char *op, const ddb_error *err);
 
 /* Low level: sends `body` (borrowed) as operation `op` and returns the parsed answer in
- * *out (caller json_decrefs). deadline_ms is a ddb_now_ms() time. err may be NULL. Retries
+ * *out (caller json_decrefs). deadline_ms is a mono_now_ms() time. err may be NULL. Retries
  * as documented above; never sleeps past the deadline. */
 menu_status ddb_call(ddb_client *c, const char *op, json_t *body, int64_t deadline_ms, json_t **out,
                      ddb_error *err);
