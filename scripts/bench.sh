@@ -11,6 +11,7 @@
 #   BENCH_BASELINE=REV   the commit GetStoreMenu is compared with (default f2e0385); "none" skips
 #   BENCH_OUT=FILE       the report (default docs/BENCHMARKS.md)
 #   BENCH_ONLY=watch     only the WatchStoreMenu scenario; replaces that section of the report
+#   BENCH_ONLY=cache     only the gateway-cache scenario (cache_bench); replaces that section
 #   BENCH_WATCHERS=N     WatchStoreMenu streams (default 10000; quick 500)
 #   BENCH_WATCH_STORES=N distinct stores they watch (default 100)
 #   BENCH_WATCH_WRITE_SECONDS=N  seconds of one category write a second (default 60; quick 10)
@@ -214,6 +215,73 @@ start_stack "" "$bin"
 log "ghost swaps over the generated products"
 timeout 300 $PY tools/bench_seed.py "${ADDR[dynamo-svc]}" 300
 gw=${ADDR[gateway]} dyn=${ADDR[dynamo-svc]} sql=${ADDR[sql-svc]}
+# --- GetStoreMenu with the gateway's cache (issue 12) ---------------------------------------------
+# cache_bench: the large set, 2,000 stores by Zipf-like popularity on every channel, whole
+# menus. A cached gateway and an uncached one (MENU_CACHE_BYTES=0) over the same backends, in
+# the same run; if_none_match with unchanged menus (datastore round trips counted from the
+# owners' metrics, minus the gateways' own revision polls); the staleness bound under load
+# with a category write every second, read through two cached gateway replicas.
+owner_round_trips() {
+  $PY tools/bench_metrics.py menu_mysql_query_duration_seconds_count,menu_dynamodb_requests_total \
+    "${MADDR[dynamo-svc]}" "${MADDR[sql-svc]}"
+}
+gateway_polls() {
+  local a=()
+  for k in "${!MADDR[@]}"; do [[ $k == *gateway ]] && a+=("${MADDR[$k]}"); done
+  $PY tools/bench_metrics.py menu_revision_polls_total "${a[@]}"
+}
+cache_bench() {
+  local zipf="--method store-menu --stores 2000 --zipf 1.1 --page 0 --follow 0 --channel 1"
+  local warm_s=60
+  [ "$quick" = 1 ] && warm_s=15
+  local stale_s=${BENCH_STALENESS_SECONDS:-300}
+  [ "$quick" = 1 ] && stale_s=${BENCH_STALENESS_SECONDS:-15}
+  start_svc cache-gateway "$bin/gateway" DYNAMO_SVC_TARGET="dns:///$dyn" SQL_SVC_TARGET="dns:///$sql"
+  start_svc cache2-gateway "$bin/gateway" DYNAMO_SVC_TARGET="dns:///$dyn" SQL_SVC_TARGET="dns:///$sql"
+  start_svc nocache-gateway "$bin/gateway" DYNAMO_SVC_TARGET="dns:///$dyn" \
+    SQL_SVC_TARGET="dns:///$sql" MENU_CACHE_BYTES=0
+  local cgw=${ADDR[cache-gateway]}
+  # warm-up: the steady state of a fleet, where every store has been asked for once
+  $lg --target "$cgw" $zipf --concurrency 32 --duration "$warm_s" --count 20000 >/dev/null
+  measure store-menu-zipf-cached-c64 $lg --target "$cgw" $zipf --concurrency 64 --duration "$secs"
+  # latency without queueing in the closed loop: one in flight, and an open loop at 2,000/s
+  # with at most 64 in flight
+  measure store-menu-zipf-cached-c1 $lg --target "$cgw" $zipf --concurrency 1 --duration "$secs"
+  measure store-menu-zipf-cached-rate2000 $lg --target "$cgw" $zipf --rate 2000 --max-inflight 64 \
+    --duration "$secs"
+  measure store-menu-zipf-uncached-c16 $lg --target "${ADDR[nocache-gateway]}" $zipf \
+    --concurrency 16 --duration "$secs"
+  measure store-menu-zipf-uncached-c64 $lg --target "${ADDR[nocache-gateway]}" $zipf \
+    --concurrency 64 --duration "$secs"
+  # if_none_match: every call sends back the etag the store's last answer carried
+  $lg --target "$cgw" $zipf --if-none-match --concurrency 16 --duration 2 --count 100000 >/dev/null
+  local rt0 p0
+  rt0=$(owner_round_trips) p0=$(gateway_polls)
+  measure store-menu-zipf-inm-c64 $lg --target "$cgw" $zipf --if-none-match --concurrency 64 \
+    --duration "$secs"
+  jq --argjson rt "$(($(owner_round_trips) - rt0))" --argjson polls "$(($(gateway_polls) - p0))" \
+    '. + {owner_round_trips: $rt, gateway_polls: $polls}' "$out/store-menu-zipf-inm-c64.json" \
+    >"$out/inm.tmp" && mv "$out/inm.tmp" "$out/store-menu-zipf-inm-c64.json"
+  # the staleness bound under load: zipf load on one replica while the probe reads both
+  $lg --target "$cgw" $zipf --concurrency 16 --duration "$((stale_s + 3))" --count 5000000 \
+    >"$out/staleness-load.raw" &
+  local lg_pid=$!
+  measure staleness-under-load $PY tools/bench_staleness.py \
+    --gateways "$cgw,${ADDR[cache2-gateway]}" --dynamo "$dyn" --seconds "$stale_s" --bound-ms 1000
+  wait "$lg_pid" || true
+  $PY tools/bench_metrics.py menu_cache_hits_total "${MADDR[cache-gateway]}" >"$out/cache-hits.txt"
+  $PY tools/bench_metrics.py menu_cache_misses_total "${MADDR[cache-gateway]}" >"$out/cache-misses.txt"
+  stop_prefix cache
+  stop_prefix nocache
+}
+
+if [ "${BENCH_ONLY:-}" = cache ]; then
+  cache_bench
+  $PY tools/bench_report.py --dir "$out" --out "$report" --only cache --commit "$commit" \
+    --started "$started"
+  log "wrote the cache section of $report"
+  exit 0
+fi
 if [ "${BENCH_ONLY:-}" = watch ]; then
   watch_bench
   $PY tools/bench_report.py --dir "$out" --out "$report" --only watch --commit "$commit" \
@@ -309,65 +377,6 @@ if [ "$baseline" != none ]; then
     --duration "$secs"
 fi
 
-# --- GetStoreMenu with the gateway's cache (issue 12) ---------------------------------------------
-# cache_bench: the large set, 2,000 stores by Zipf-like popularity on every channel, whole
-# menus. A cached gateway and an uncached one (MENU_CACHE_BYTES=0) over the same backends, in
-# the same run; if_none_match with unchanged menus (datastore round trips counted from the
-# owners' metrics, minus the gateways' own revision polls); the staleness bound under load
-# with a category write every second, read through two cached gateway replicas.
-owner_round_trips() {
-  $PY tools/bench_metrics.py menu_mysql_query_duration_seconds_count,menu_dynamodb_requests_total \
-    "${MADDR[dynamo-svc]}" "${MADDR[sql-svc]}"
-}
-gateway_polls() {
-  local a=()
-  for k in "${!MADDR[@]}"; do [[ $k == *gateway ]] && a+=("${MADDR[$k]}"); done
-  $PY tools/bench_metrics.py menu_revision_polls_total "${a[@]}"
-}
-cache_bench() {
-  local zipf="--method store-menu --stores 2000 --zipf 1.1 --page 0 --follow 0 --channel 1"
-  local warm_s=60
-  [ "$quick" = 1 ] && warm_s=15
-  local stale_s=${BENCH_STALENESS_SECONDS:-300}
-  [ "$quick" = 1 ] && stale_s=${BENCH_STALENESS_SECONDS:-15}
-  start_svc cache-gateway "$bin/gateway" DYNAMO_SVC_TARGET="dns:///$dyn" SQL_SVC_TARGET="dns:///$sql"
-  start_svc cache2-gateway "$bin/gateway" DYNAMO_SVC_TARGET="dns:///$dyn" SQL_SVC_TARGET="dns:///$sql"
-  start_svc nocache-gateway "$bin/gateway" DYNAMO_SVC_TARGET="dns:///$dyn" \
-    SQL_SVC_TARGET="dns:///$sql" MENU_CACHE_BYTES=0
-  local cgw=${ADDR[cache-gateway]}
-  # warm-up: the steady state of a fleet, where every store has been asked for once
-  $lg --target "$cgw" $zipf --concurrency 32 --duration "$warm_s" --count 20000 >/dev/null
-  measure store-menu-zipf-cached-c64 $lg --target "$cgw" $zipf --concurrency 64 --duration "$secs"
-  # latency without queueing in the closed loop: one in flight, and an open loop at 2,000/s
-  # with at most 64 in flight
-  measure store-menu-zipf-cached-c1 $lg --target "$cgw" $zipf --concurrency 1 --duration "$secs"
-  measure store-menu-zipf-cached-rate2000 $lg --target "$cgw" $zipf --rate 2000 --max-inflight 64 \
-    --duration "$secs"
-  measure store-menu-zipf-uncached-c16 $lg --target "${ADDR[nocache-gateway]}" $zipf \
-    --concurrency 16 --duration "$secs"
-  measure store-menu-zipf-uncached-c64 $lg --target "${ADDR[nocache-gateway]}" $zipf \
-    --concurrency 64 --duration "$secs"
-  # if_none_match: every call sends back the etag the store's last answer carried
-  $lg --target "$cgw" $zipf --if-none-match --concurrency 16 --duration 2 --count 100000 >/dev/null
-  local rt0 p0
-  rt0=$(owner_round_trips) p0=$(gateway_polls)
-  measure store-menu-zipf-inm-c64 $lg --target "$cgw" $zipf --if-none-match --concurrency 64 \
-    --duration "$secs"
-  jq --argjson rt "$(($(owner_round_trips) - rt0))" --argjson polls "$(($(gateway_polls) - p0))" \
-    '. + {owner_round_trips: $rt, gateway_polls: $polls}' "$out/store-menu-zipf-inm-c64.json" \
-    >"$out/inm.tmp" && mv "$out/inm.tmp" "$out/store-menu-zipf-inm-c64.json"
-  # the staleness bound under load: zipf load on one replica while the probe reads both
-  $lg --target "$cgw" $zipf --concurrency 16 --duration "$((stale_s + 3))" --count 5000000 \
-    >"$out/staleness-load.raw" &
-  local lg_pid=$!
-  measure staleness-under-load $PY tools/bench_staleness.py \
-    --gateways "$cgw,${ADDR[cache2-gateway]}" --dynamo "$dyn" --seconds "$stale_s" --bound-ms 1000
-  wait "$lg_pid" || true
-  $PY tools/bench_metrics.py menu_cache_hits_total "${MADDR[cache-gateway]}" >"$out/cache-hits.txt"
-  $PY tools/bench_metrics.py menu_cache_misses_total "${MADDR[cache-gateway]}" >"$out/cache-misses.txt"
-  stop_prefix cache
-  stop_prefix nocache
-}
 cache_bench
 
 # --- WatchStoreMenu (issue 12) ---------------------------------------------------------------------

@@ -72,6 +72,9 @@ def lat(r, key="latency_us"):
     return r.get(key) or {}
 
 
+CACHE_TITLE = "## GetStoreMenu with the cache (issue 12)"
+
+
 def cache_section(d, L):
     """GetStoreMenu with the gateway's cache (issue 12): cached vs uncached in the same run,
     if_none_match, the staleness bound under load."""
@@ -83,7 +86,7 @@ def cache_section(d, L):
     if not (cached or uncached or inm or stale):
         return
     gw_procs = ["dynamo-svc", "sql-svc"]
-    L += ["", "## GetStoreMenu with the cache (issue 12)", "",
+    L += ["", CACHE_TITLE, "",
           "The large set, 2,000 stores drawn by Zipf-like popularity (exponent 1.1) on "
           "CHANNEL_KIOSK, whole menus (`loadgen --zipf 1.1 --page 0 --follow 0 --channel 1`), "
           "after a warm-up of 20,000 calls (at most 60 s). "
@@ -248,20 +251,23 @@ def main():
     ap.add_argument("--wall", type=int, default=0)
     ap.add_argument("--commit", default="", help="the commit measured (default: HEAD now)")
     ap.add_argument("--started", default="", help="when the run started (default: now)")
-    ap.add_argument("--only", default="", help="watch: replace only that section of --out")
+    ap.add_argument("--only", default="",
+                    help="watch or cache: replace only that section of --out")
     a = ap.parse_args()
     d = a.dir
-    if a.only == "watch":
+    if a.only in ("watch", "cache"):
+        section, title = ((watch_section, WATCH_TITLE) if a.only == "watch"
+                          else (cache_section, CACHE_TITLE))
         L = []
-        watch_section(d, L)
+        section(d, L)
         if not L:
-            raise SystemExit("bench_report: no watch.json in --dir")
+            raise SystemExit(f"bench_report: no {a.only} results in --dir")
         commit = a.commit or git("rev-parse", "--short", "HEAD")
-        L = L[1:] + ["", f"Measured alone (`BENCH_ONLY=watch make bench`) on {a.started or 'now'}, commit "
-                     f"`{commit}`; {machine()}."]
+        L = L[1:] + ["", f"Measured alone (`BENCH_ONLY={a.only} make bench`) on "
+                     f"{a.started or 'now'}, commit `{commit}`; {machine()}."]
         path = Path(a.out)
         old = path.read_text(encoding="utf-8") if path.exists() else ""
-        path.write_text(replace_section(old, WATCH_TITLE, L), encoding="utf-8")
+        path.write_text(replace_section(old, title, L), encoding="utf-8")
         return
     L = []
     now = a.started or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -568,6 +574,7 @@ def main():
           "BENCH_QUICK=1 make bench    # a 1-second-per-scenario smoke (no baseline build)",
           "BENCH_SECONDS=10 make bench # longer scenarios",
           "BENCH_ONLY=watch make bench # only the WatchStoreMenu rows (replaces their section)",
+          "BENCH_ONLY=cache make bench # only the gateway-cache rows (replaces their section)",
           "```", "",
           "`make bench` (scripts/bench.sh) starts its own MariaDB and dynalite on free loopback "
           "ports with state under `.local/bench` (the large set: `sql-svc generate`, 2,000 "
