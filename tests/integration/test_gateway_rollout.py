@@ -16,8 +16,10 @@ from conftest import BIN, CURSOR_KEY, Service, dynamo_tables_env, env_of, free_p
 from menu.v1 import common_pb2, menu_pb2  # noqa: E402
 
 MENU = "/menu.v1.MenuService/GetStoreMenu"
+# fresh_read: past the gateway's cache, so that every call really reaches the backends being
+# restarted (a cached menu would answer without them, and use up the load's budget at once).
 REQUEST = menu_pb2.GetStoreMenuRequest(store_code="R001", channel=common_pb2.CHANNEL_KIOSK,
-                                       page=common_pb2.PageRequest(first=5))
+                                       page=common_pb2.PageRequest(first=5), fresh_read=True)
 
 
 @pytest.fixture(scope="module")
