@@ -8,7 +8,6 @@ spans still queued at SIGTERM are sent before the process exits."""
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import time
@@ -17,9 +16,9 @@ import urllib.request
 import grpc
 import pytest
 
-from conftest import BIN, CURSOR_KEY, dynamo_tables_env, env_of, free_port, unary
-from conftest import SERVING, HealthCheckRequest, HealthCheckResponse
+from conftest import BIN, CURSOR_KEY, env_of, free_port, unary
 from otlp_receiver import OtlpReceiver
+from test_gateway_menu import dyn_env, up  # noqa: F401 (dyn_env: a fixture)
 
 from menu.v1 import common_pb2, menu_pb2  # noqa: E402
 
@@ -38,15 +37,6 @@ def sql_env(mariadb):
     return env_of(mariadb)
 
 
-@pytest.fixture(scope="module")
-def dyn_env(dynalite):
-    env = {**env_of(dynalite), **dynamo_tables_env()}
-    r = subprocess.run([str(BIN / "dynamo-svc"), "seed-demo"], env={**os.environ, **env},
-                       capture_output=True, timeout=180)
-    assert r.returncode == 0, f"dynamo-svc seed-demo: {r.stdout!r} {r.stderr!r}"
-    return env
-
-
 @pytest.fixture
 def receiver():
     r = OtlpReceiver()
@@ -58,22 +48,6 @@ def otel_env(endpoint, **extra):
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
     env.update(extra)
     return env
-
-
-def up(start_service, name, env):
-    svc = start_service(name, env=env, wait=False)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and svc.proc.poll() is None:
-        try:
-            with svc.channel() as ch:
-                r, _ = unary(ch, "/grpc.health.v1.Health/Check", HealthCheckRequest(),
-                             HealthCheckResponse, timeout=0.5)
-            if r.status == SERVING:
-                return svc
-        except grpc.RpcError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{name} did not become SERVING:\n{svc.log_text()}")
 
 
 def start_stack(start_service, sql_env, dyn_env, endpoints, **extra):
