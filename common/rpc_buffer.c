@@ -22,22 +22,27 @@ grpc_slice rpc_slice_from_message(const ProtobufCMessage *m) {
   return s;
 }
 
-size_t rpc_read_byte_buffer(grpc_byte_buffer *bb, arena *a, unsigned char **out) {
+bool rpc_byte_buffer_copy(grpc_byte_buffer *bb, unsigned char *dst) {
   grpc_byte_buffer_reader r;
-  if (!grpc_byte_buffer_reader_init(&r, bb)) {
-    *out = NULL;
-    return 0;
-  }
-  size_t n = grpc_byte_buffer_length(bb);
-  unsigned char *p = arena_alloc(a, n ? n : 1);
-  *out = p;
+  if (!grpc_byte_buffer_reader_init(&r, bb)) return false;
   grpc_slice s;
   while (grpc_byte_buffer_reader_next(&r, &s)) {
     size_t len = GRPC_SLICE_LENGTH(s);
-    memcpy(p, GRPC_SLICE_START_PTR(s), len);
-    p += len;
+    memcpy(dst, GRPC_SLICE_START_PTR(s), len);
+    dst += len;
     grpc_slice_unref(s);
   }
   grpc_byte_buffer_reader_destroy(&r);
+  return true;
+}
+
+size_t rpc_read_byte_buffer(grpc_byte_buffer *bb, arena *a, unsigned char **out) {
+  size_t n = grpc_byte_buffer_length(bb);
+  unsigned char *p = arena_alloc(a, n ? n : 1);
+  if (!rpc_byte_buffer_copy(bb, p)) {
+    *out = NULL;
+    return 0;
+  }
+  *out = p;
   return n;
 }

@@ -225,19 +225,36 @@ void rpc_call_arrived(rpc_server *s, rpc_method *m, grpc_call *call, grpc_comple
   if (read_now) recv_start(ctx);
 }
 
+/* Messages up to this size are copied into the call's arena for decoding; larger ones into a
+ * buffer freed as soon as they are decoded (above M_MMAP_THRESHOLD glibc maps and unmaps it), so
+ * that a call holds a large request once, decoded, and not a second time until it ends. */
+#define DECODE_ARENA_MAX (64 * 1024)
+
+/* Checks the wire bytes of a request and decodes them into the arena. */
+static menu_status decode_bytes(rpc_ctx *ctx, const unsigned char *data, size_t n,
+                                ProtobufCMessage **req) {
+  const ProtobufCMessageDescriptor *in = ctx->method->def.in;
+  *req = protobuf_c_message_unpack(in, &ctx->arena.pb, n, data);
+  if (!*req) return MENU_INVALID("request does not decode as %s", in->name);
+  /* NUL, control characters, bad UTF-8, version at its maximum: before any handler sees them. */
+  return strict_strings_check(in, data, n);
+}
+
 /* Decodes the request into the arena and prepares the response message. */
 static menu_status call_decode(rpc_ctx *ctx, ProtobufCMessage **req) {
   rpc_method *m = ctx->method;
-  unsigned char *data;
-  size_t n = rpc_read_byte_buffer(ctx->payload, &ctx->arena, &data);
+  size_t n = grpc_byte_buffer_length(ctx->payload);
+  bool large = n > DECODE_ARENA_MAX;
+  unsigned char *data = large ? malloc(n) : arena_alloc(&ctx->arena, n ? n : 1);
+  if (!data) abort();
+  bool readable = rpc_byte_buffer_copy(ctx->payload, data);
   grpc_byte_buffer_destroy(ctx->payload);
   ctx->payload = NULL;
   ctx->msg_received = true;
-  *req = protobuf_c_message_unpack(m->def.in, &ctx->arena.pb, n, data);
-  if (!*req) return MENU_INVALID("request does not decode as %s", m->def.in->name);
-  /* NUL, control characters, bad UTF-8, version at its maximum: before any handler sees them. */
-  menu_status strict = strict_strings_check(m->def.in, data, n);
-  if (!menu_status_is_ok(&strict)) return strict;
+  menu_status st = readable ? decode_bytes(ctx, data, n, req)
+                            : MENU_INVALID("request does not decode as %s", m->def.in->name);
+  if (large) free(data);
+  if (!menu_status_is_ok(&st)) return st;
   ctx->resp = arena_alloc(&ctx->arena, m->def.out->sizeof_message);
   protobuf_c_message_init(m->def.out, ctx->resp);
   return MENU_OK;
@@ -428,12 +445,7 @@ static void call_finish(rpc_ctx *ctx) {
     else
       s->calls = ctx->next;
     if (ctx->next) ctx->next->prev = ctx->prev;
-    s->bytes_charged -= (int64_t)ctx->charged;
-    ctx->charged = 0;
-    rpc_ctx *start = budget_take_waiters(s, false);
     pthread_mutex_unlock(&s->calls_mu);
-    recv_start_list(start);
-    atomic_fetch_sub(&s->in_flight, 1);
   }
   gpr_timespec end = now_mono();
   grpc_status_code code = ctx->status.code;
@@ -464,6 +476,15 @@ static void call_finish(rpc_ctx *ctx) {
   if (ctx->peer) gpr_free(ctx->peer);
   grpc_call_unref(ctx->call);
   arena_free(&ctx->arena);
+  /* Only now that its memory is back are the call's bytes and slot given to others. */
+  if (ctx->admitted) {
+    pthread_mutex_lock(&s->calls_mu);
+    s->bytes_charged -= (int64_t)ctx->charged;
+    rpc_ctx *start = budget_take_waiters(s, false);
+    pthread_mutex_unlock(&s->calls_mu);
+    recv_start_list(start);
+    atomic_fetch_sub(&s->in_flight, 1);
+  }
   free(ctx);
 }
 

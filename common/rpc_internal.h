@@ -41,6 +41,9 @@ void rpc_cq_run(grpc_completion_queue *cq);
 
 /* The packed message as a new slice; caller unrefs. */
 grpc_slice rpc_slice_from_message(const ProtobufCMessage *m);
+/* Copies a received byte buffer's bytes into dst, which holds grpc_byte_buffer_length(bb)
+ * bytes; false when it cannot be read. bb stays the caller's. */
+bool rpc_byte_buffer_copy(grpc_byte_buffer *bb, unsigned char *dst);
 /* Reads a whole byte buffer into arena memory; returns its length. */
 size_t rpc_read_byte_buffer(grpc_byte_buffer *bb, arena *a, unsigned char **out);
 
