@@ -353,9 +353,20 @@ def test_drain_keeps_serving_then_new_calls_get_unavailable(start_service):
 
 
 def test_a_flood_of_4mb_requests_keeps_memory_bounded(start_service):
-    """100 concurrent 4 MB requests: the excess is refused before its message is read, the
-    admitted ones are read a few at a time; the gateway's peak RSS stays under 64 MiB."""
+    """100 concurrent 4 MB requests (400 MB): the excess is refused before its message is read,
+    the admitted ones are read a few at a time (GRPC_MAX_QUEUED_BYTES, 8 MiB), so the gateway
+    grows by tens of MiB at most, whatever the flood's size, and gives most of it back. With no
+    byte budget (GRPC_MAX_QUEUED_BYTES=1 GiB) the same flood grows it by 350 MiB or more. The
+    bound is on growth over the gateway's own idle RSS, which moves with everything else it
+    holds."""
     svc = start_service("gateway")
+
+    def rss_kb():
+        status = open(f"/proc/{svc.proc.pid}/status").read()
+        return {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines()
+                if line.startswith(("VmHWM", "VmRSS"))}
+
+    idle = rss_kb()["VmRSS"]
     GetStoreMenuRequest = pb.message("menu.v1.GetStoreMenuRequest")
     body = GetStoreMenuRequest(store_code="x" * 4_000_000).SerializeToString()
     channels = [svc.channel() for _ in range(4)]
@@ -369,8 +380,6 @@ def test_a_flood_of_4mb_requests_keeps_memory_bounded(start_service):
     assert set(codes) <= {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED}, \
         set(codes)
     assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes
-    status = open(f"/proc/{svc.proc.pid}/status").read()
-    kb = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines()
-          if line.startswith(("VmHWM", "VmRSS"))}
-    assert kb["VmHWM"] < 64 * 1024, kb
-    assert kb["VmRSS"] < 64 * 1024, kb
+    kb = rss_kb()
+    assert kb["VmHWM"] - idle < 64 * 1024, (idle, kb)
+    assert kb["VmRSS"] - idle < 48 * 1024, (idle, kb)
