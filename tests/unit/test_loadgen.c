@@ -6,11 +6,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "menu/v1/ghost_swap.pb-c.h"
 #include "menu/v1/product_availability.pb-c.h"
 #include "menu/v1/menu.pb-c.h"
+#include "menu/v1/reference_data.pb-c.h"
 #include "tools/loadgen/delivery.h"
 #include "tools/loadgen/mix.h"
 #include "tools/loadgen/stats.h"
@@ -113,6 +116,77 @@ static void test_bodies_vary_and_decode(void **state) {
     grpc_slice_unref(b);
   }
   assert_true(differ > 10);
+  lg_mix_destroy(mix);
+}
+
+/* A fake sql-svc ListRestaurants: on channel 1, S00002, S00005 and S00009 (and a demo store R001
+ * and S99999, which are not the mix's), two to a page; no store on any other channel. */
+static int fake_list_restaurants(void *ctx, const char *path, grpc_slice body, grpc_slice *resp) {
+  int *calls = ctx;
+  (*calls)++;
+  assert_string_equal(path, "/menu.v1.ReferenceDataService/ListRestaurants");
+  Menu__V1__ListRestaurantsRequest *r = menu__v1__list_restaurants_request__unpack(
+      NULL, GRPC_SLICE_LENGTH(body), GRPC_SLICE_START_PTR(body));
+  assert_non_null(r);
+  static const char *codes[] = {"R001", "S00002", "S00005", "S99999", "S00009"};
+  int from = r->page && r->page->after[0] ? atoi(r->page->after) : 0;
+  int n = r->channel == 1 ? 5 : 0;
+  Menu__V1__Restaurant nodes[2];
+  Menu__V1__RestaurantEdge edges[2], *ep[2];
+  Menu__V1__ListRestaurantsResponse out = MENU__V1__LIST_RESTAURANTS_RESPONSE__INIT;
+  Menu__V1__PageInfo pi = MENU__V1__PAGE_INFO__INIT;
+  char next[16];
+  for (int i = from; i < n && i < from + 2; i++) {
+    menu__v1__restaurant__init(&nodes[i - from]);
+    nodes[i - from].restaurant_code = (char *)codes[i];
+    menu__v1__restaurant_edge__init(&edges[i - from]);
+    edges[i - from].node = &nodes[i - from];
+    ep[i - from] = &edges[i - from];
+    out.n_edges++;
+  }
+  out.edges = ep;
+  snprintf(next, sizeof next, "%d", from + 2);
+  pi.has_next_page = from + 2 < n;
+  pi.end_cursor = next;
+  out.page_info = &pi;
+  menu__v1__list_restaurants_request__free_unpacked(r, NULL);
+  *resp = grpc_slice_malloc(menu__v1__list_restaurants_response__get_packed_size(&out));
+  menu__v1__list_restaurants_response__pack(&out, GRPC_SLICE_START_PTR(*resp));
+  return 0;
+}
+
+/* With the stores known, store-menu names only stores that sell on the channel, by popularity
+ * among them; a channel with none of them is a failed discovery. */
+static void test_store_menu_names_only_stores_on_the_channel(void **state) {
+  lg_mix_config c = mix_config(LG_M_STORE_MENU);
+  c.stores = 10;
+  c.channel = 1;
+  c.zipf = 1.1;
+  lg_mix *mix = lg_mix_create(&c);
+  int calls = 0;
+  assert_int_equal(lg_mix_discover_stores(mix, fake_list_restaurants, &calls), 3);
+  assert_int_equal(calls, 3); /* followed the cursor over three pages */
+  int seen[10] = {0};
+  for (int i = 0; i < 300; i++) {
+    lg_req_key key;
+    grpc_slice b = lg_mix_next(mix, &key);
+    Menu__V1__GetStoreMenuRequest *r = menu__v1__get_store_menu_request__unpack(
+        NULL, GRPC_SLICE_LENGTH(b), GRPC_SLICE_START_PTR(b));
+    assert_non_null(r);
+    int n = 0;
+    assert_int_equal(sscanf(r->store_code, "S%d", &n), 1);
+    assert_true(n == 2 || n == 5 || n == 9);
+    assert_int_equal(key.store_index, n - 1);
+    seen[n]++;
+    menu__v1__get_store_menu_request__free_unpacked(r, NULL);
+    grpc_slice_unref(b);
+  }
+  assert_true(seen[2] > seen[5] && seen[5] > seen[9] && seen[9] > 0); /* Zipf over the three */
+  lg_mix_destroy(mix);
+
+  c.channel = 2;
+  mix = lg_mix_create(&c);
+  assert_int_equal(lg_mix_discover_stores(mix, fake_list_restaurants, &calls), 0);
   lg_mix_destroy(mix);
 }
 
@@ -229,6 +303,7 @@ int main(void) {
       cmocka_unit_test(test_errors_counted_apart),
       cmocka_unit_test(test_samples_past_capacity_still_counted),
       cmocka_unit_test(test_bodies_vary_and_decode),
+      cmocka_unit_test(test_store_menu_names_only_stores_on_the_channel),
       cmocka_unit_test(test_list_follows_the_returned_cursor),
       cmocka_unit_test(test_delivery_latency_and_misses),
       cmocka_unit_test(test_delivery_without_writes),

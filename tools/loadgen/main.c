@@ -46,6 +46,8 @@ static void usage(FILE *f) {
       "  --seed N          mix random seed (default 1)\n"
       "  --zipf S          store popularity Zipf-like with exponent S (default 0: uniform)\n"
       "  --if-none-match   store-menu: send back the etag last answered for the store\n"
+      "  --stores-from 127.0.0.1:PORT  store-menu, list-availabilities: ask sql-svc which\n"
+      "                    stores sell on each channel and name only those\n"
       "  --label TEXT      copied into the JSON\n"
       "watch (WatchStoreMenu streams; --duration bounds the run; --channel default 1):\n"
       "  --watchers N      streams (default 100), round-robin over --connections\n"
@@ -84,6 +86,7 @@ static int parse_double(const char *s, const char *opt, double lo, double hi, do
 
 typedef struct {
   const char *target, *method, *label;
+  const char *stores_from; /* sql-svc, for lg_mix_discover_stores; NULL: every store */
   lg_mix_config mix;
   lg_run_config run;
   bool watch;
@@ -93,23 +96,19 @@ typedef struct {
 
 /* Fills *out from argv: -1 when the run may go ahead, else the exit code (0 after --help). */
 static int options_parse(int argc, char **argv, options *out) {
-  static const struct option opts[] = {{"target", 1, 0, 't'},        {"method", 1, 0, 'm'},
-                                       {"concurrency", 1, 0, 'c'},   {"rate", 1, 0, 'r'},
-                                       {"duration", 1, 0, 'd'},      {"count", 1, 0, 'n'},
-                                       {"connections", 1, 0, 'k'},   {"max-inflight", 1, 0, 'i'},
-                                       {"deadline-ms", 1, 0, 'D'},   {"stores", 1, 0, 's'},
-                                       {"store-prefix", 1, 0, 'S'},  {"products", 1, 0, 'p'},
-                                       {"product-base", 1, 0, 'B'},  {"page", 1, 0, 'P'},
-                                       {"follow", 1, 0, 'f'},        {"swap-codes", 1, 0, 'w'},
-                                       {"channel", 1, 0, 'C'},       {"health-service", 1, 0, 'H'},
-                                       {"seed", 1, 0, 'e'},          {"store-digits", 1, 0, 'W'},
-                                       {"label", 1, 0, 'l'},         {"zipf", 1, 0, 'z'},
-                                       {"if-none-match", 0, 0, 'I'}, {"watchers", 1, 0, 'N'},
-                                       {"writes", 1, 0, 'F'},        {"watch-stores", 1, 0, 'M'},
-                                       {"ready-file", 1, 0, 'R'},    {"done-file", 1, 0, 'X'},
-                                       {"settle", 1, 0, 'T'},        {"connect-timeout", 1, 0, 'O'},
-                                       {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
-  const char *target = NULL, *method = NULL, *label = "";
+  static const struct option opts[] = {
+      {"target", 1, 0, 't'},       {"method", 1, 0, 'm'},        {"concurrency", 1, 0, 'c'},
+      {"rate", 1, 0, 'r'},         {"duration", 1, 0, 'd'},      {"count", 1, 0, 'n'},
+      {"connections", 1, 0, 'k'},  {"max-inflight", 1, 0, 'i'},  {"deadline-ms", 1, 0, 'D'},
+      {"stores", 1, 0, 's'},       {"store-prefix", 1, 0, 'S'},  {"products", 1, 0, 'p'},
+      {"product-base", 1, 0, 'B'}, {"page", 1, 0, 'P'},          {"follow", 1, 0, 'f'},
+      {"swap-codes", 1, 0, 'w'},   {"channel", 1, 0, 'C'},       {"health-service", 1, 0, 'H'},
+      {"seed", 1, 0, 'e'},         {"store-digits", 1, 0, 'W'},  {"label", 1, 0, 'l'},
+      {"zipf", 1, 0, 'z'},         {"if-none-match", 0, 0, 'I'}, {"watchers", 1, 0, 'N'},
+      {"writes", 1, 0, 'F'},       {"watch-stores", 1, 0, 'M'},  {"ready-file", 1, 0, 'R'},
+      {"done-file", 1, 0, 'X'},    {"settle", 1, 0, 'T'},        {"connect-timeout", 1, 0, 'O'},
+      {"stores-from", 1, 0, 'Q'},  {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
+  const char *target = NULL, *method = NULL, *label = "", *stores_from = NULL;
   lg_mix_config mc = {.stores = 2000,
                       .store_prefix = "S",
                       .store_digits = 5,
@@ -130,6 +129,9 @@ static int options_parse(int argc, char **argv, options *out) {
     switch (o) {
       case 't':
         target = optarg;
+        break;
+      case 'Q':
+        stores_from = optarg;
         break;
       case 'm':
         method = optarg;
@@ -231,9 +233,13 @@ static int options_parse(int argc, char **argv, options *out) {
     usage(stderr);
     return 2;
   }
-  /* Load only ever goes to this machine's loopback. */
+  /* Load (and discovery) only ever goes to this machine's loopback. */
   if (strncmp(target, "127.0.0.1:", 10) != 0 || strlen(target) < 11) {
     fprintf(stderr, "loadgen: --target must be 127.0.0.1:PORT\n");
+    return 2;
+  }
+  if (stores_from && (strncmp(stores_from, "127.0.0.1:", 10) != 0 || strlen(stores_from) < 11)) {
+    fprintf(stderr, "loadgen: --stores-from must be 127.0.0.1:PORT\n");
     return 2;
   }
   if (strcmp(method, "watch") == 0) {
@@ -278,8 +284,26 @@ static int options_parse(int argc, char **argv, options *out) {
                                   : rc.concurrency < 4 ? rc.concurrency
                                                        : 4);
   rc.target = target;
-  *out = (options){.target = target, .method = method, .label = label, .mix = mc, .run = rc};
+  *out = (options){.target = target,
+                   .method = method,
+                   .label = label,
+                   .stores_from = stores_from,
+                   .mix = mc,
+                   .run = rc};
   return -1;
+}
+
+/* --stores-from: which stores sell on which channel, from sql-svc; false (said) on failure. */
+static bool discover_stores(lg_mix *mix, const char *addr) {
+  lg_client *sq = lg_client_create(addr, 1);
+  size_t pairs = sq ? lg_mix_discover_stores(mix, lg_client_call, sq) : 0;
+  lg_client_destroy(sq);
+  if (pairs == 0)
+    fprintf(stderr,
+            "loadgen: --stores-from %s: ListRestaurants failed, or a channel has none of the "
+            "mix's stores\n",
+            addr);
+  return pairs > 0;
 }
 
 /* --method watch: the streams, then the delivery of the writer's writes; prints the JSON. */
@@ -357,6 +381,7 @@ int main(int argc, char **argv) {
   if (mc.method == LG_M_GET_CATEGORY &&
       lg_mix_discover_categories(mix, lg_client_call, cl, 10000) == 0)
     fprintf(stderr, "loadgen: no categories found; GetCategory will ask for an unknown id\n");
+  if (opt.stores_from && !discover_stores(mix, opt.stores_from)) goto out;
   lg_run_result res;
   if (lg_client_run(cl, &rc, mix, st, &res) != 0) goto out;
   json_t *out = lg_stats_to_json(st, res.elapsed_s);

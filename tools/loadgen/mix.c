@@ -11,6 +11,7 @@
 #include "menu/v1/ghost_swap.pb-c.h"
 #include "menu/v1/menu.pb-c.h"
 #include "menu/v1/product_availability.pb-c.h"
+#include "menu/v1/reference_data.pb-c.h"
 
 #define CHANNELS 5 /* CHANNEL_KIOSK (1) .. CHANNEL_DELIVERY (5) */
 #define RING 1024  /* next-page cursors kept for later requests */
@@ -37,6 +38,11 @@ struct lg_mix {
   double *zipf_cdf; /* cfg.zipf > 0: cumulative weights of the stores, last = 1 */
   char **etags;     /* cfg.if_none_match: the last etag per (store, channel); owned */
   uint64_t not_modified;
+  /* lg_mix_discover_stores: per channel, the indices of the stores that sell on it, in store
+   * order (popularity rank by Zipf is the position in this list); owned. */
+  int *selling[CHANNELS + 1];
+  int n_selling[CHANNELS + 1];
+  bool stores_known;
 };
 
 static const struct {
@@ -98,6 +104,7 @@ void lg_mix_destroy(lg_mix *m) {
       free(m->etags[i]);
   free(m->etags);
   free(m->zipf_cdf);
+  for (int ch = 0; ch <= CHANNELS; ch++) free(m->selling[ch]);
   free(m);
 }
 
@@ -111,11 +118,12 @@ static uint64_t rnd(lg_mix *m) {
 static int rnd_below(lg_mix *m, int n) { return n > 0 ? (int)(rnd(m) % (uint64_t)n) : 0; }
 static double rnd_unit(lg_mix *m) { return (double)(rnd(m) >> 11) / 9007199254740992.0; }
 
-/* A store number, 0-based: uniform, or by Zipf-like popularity (store 0 the most asked). */
-static int pick_store(lg_mix *m) {
-  if (!m->zipf_cdf) return rnd_below(m, m->cfg.stores);
-  double u = rnd_unit(m);
-  int lo = 0, hi = m->cfg.stores - 1;
+/* A rank in 0..n-1: uniform, or by Zipf-like popularity (rank 0 the most asked; the weights
+ * of the first n stores, renormalised). */
+static int pick_rank(lg_mix *m, int n) {
+  if (!m->zipf_cdf) return rnd_below(m, n);
+  double u = rnd_unit(m) * m->zipf_cdf[n - 1];
+  int lo = 0, hi = n - 1;
   while (lo < hi) {
     int mid = (lo + hi) / 2;
     if (m->zipf_cdf[mid] < u)
@@ -124,6 +132,12 @@ static int pick_store(lg_mix *m) {
       hi = mid;
   }
   return lo;
+}
+
+/* A store number, 0-based, among the stores that sell on `channel` once they are known. */
+static int pick_store(lg_mix *m, int channel) {
+  if (!m->stores_known) return pick_rank(m, m->cfg.stores);
+  return m->selling[channel][pick_rank(m, m->n_selling[channel])];
 }
 
 static char **etag_slot(lg_mix *m, const lg_req_key *key) {
@@ -165,7 +179,7 @@ static void pick_page(lg_mix *m, lg_req_key *key, bool with_store, char **cursor
   key->store[0] = '\0';
   key->store_index = -1;
   if (with_store) {
-    key->store_index = pick_store(m);
+    key->store_index = pick_store(m, key->channel);
     snprintf(key->store, sizeof key->store, "%.8s%0*d", m->cfg.store_prefix, m->cfg.store_digits,
              1 + key->store_index);
   }
@@ -346,6 +360,79 @@ size_t lg_mix_discover_categories(lg_mix *m, lg_call_fn call, void *ctx, size_t 
     free(after);
   }
   return m->n_ids;
+}
+
+/* The 0-based index of a generated store code (<prefix><digits>) within cfg.stores; -1 when it
+ * is another store. */
+static int store_index_of(const lg_mix *m, const char *code) {
+  size_t plen = strlen(m->cfg.store_prefix);
+  if (strncmp(code, m->cfg.store_prefix, plen) != 0) return -1;
+  const char *d = code + plen;
+  if (strlen(d) != (size_t)m->cfg.store_digits) return -1;
+  int n = 0;
+  for (; *d; d++) {
+    if (*d < '0' || *d > '9') return -1;
+    n = n * 10 + (*d - '0');
+  }
+  return n >= 1 && n <= m->cfg.stores ? n - 1 : -1;
+}
+
+/* Lists the mix's stores that sell on `ch` into m->selling[ch]; false when a call fails. */
+static bool discover_channel(lg_mix *m, int ch, lg_call_fn call, void *ctx) {
+  int *list = malloc((size_t)m->cfg.stores * sizeof *list);
+  if (!list) return false;
+  int n = 0;
+  char *after = NULL;
+  bool ok = true;
+  for (;;) {
+    Menu__V1__PageRequest page = MENU__V1__PAGE_REQUEST__INIT;
+    page.first = 128;
+    page.after = after ? after : "";
+    Menu__V1__ListRestaurantsRequest r = MENU__V1__LIST_RESTAURANTS_REQUEST__INIT;
+    r.channel = (Menu__V1__Channel)ch;
+    r.page = &page;
+    grpc_slice body = pack(&r.base), resp;
+    int rc = call(ctx, "/menu.v1.ReferenceDataService/ListRestaurants", body, &resp);
+    grpc_slice_unref(body);
+    free(after);
+    after = NULL;
+    Menu__V1__ListRestaurantsResponse *lr =
+        rc != 0 ? NULL
+                : menu__v1__list_restaurants_response__unpack(NULL, GRPC_SLICE_LENGTH(resp),
+                                                              GRPC_SLICE_START_PTR(resp));
+    if (rc == 0) grpc_slice_unref(resp);
+    if (!lr) {
+      ok = false;
+      break;
+    }
+    for (size_t i = 0; i < lr->n_edges; i++) {
+      int k = lr->edges[i]->node ? store_index_of(m, lr->edges[i]->node->restaurant_code) : -1;
+      if (k >= 0 && n < m->cfg.stores) list[n++] = k;
+    }
+    if (lr->page_info && lr->page_info->has_next_page && lr->page_info->end_cursor[0])
+      after = strdup(lr->page_info->end_cursor);
+    menu__v1__list_restaurants_response__free_unpacked(lr, NULL);
+    if (!after) break;
+  }
+  if (!ok || n == 0) {
+    free(list);
+    return false;
+  }
+  free(m->selling[ch]);
+  m->selling[ch] = list;
+  m->n_selling[ch] = n;
+  return true;
+}
+
+size_t lg_mix_discover_stores(lg_mix *m, lg_call_fn call, void *ctx) {
+  size_t pairs = 0;
+  for (int ch = 1; ch <= CHANNELS; ch++) {
+    if (m->cfg.channel && ch != m->cfg.channel) continue;
+    if (!discover_channel(m, ch, call, ctx)) return 0;
+    pairs += (size_t)m->n_selling[ch];
+  }
+  m->stores_known = true;
+  return pairs;
 }
 
 json_t *lg_mix_to_json(const lg_mix *m) {

@@ -75,6 +75,13 @@ typedef int (*lg_call_fn)(void *ctx, const char *path, grpc_slice body, grpc_sli
  * `max_ids`) through `call`. Returns the number of ids found. */
 size_t lg_mix_discover_categories(lg_mix *m, lg_call_fn call, void *ctx, size_t max_ids);
 
+/* Store-scoped methods: lists through `call` (sql-svc's ReferenceDataService) the stores of
+ * the mix that sell on each channel it picks (the configured one, or all five), so that calls
+ * name only those (a store off a channel answers FAILED_PRECONDITION, which measures nothing).
+ * Returns the number of (store, channel) pairs; 0 when a call fails or a channel has none of
+ * the mix's stores (the mix is then unchanged). */
+size_t lg_mix_discover_stores(lg_mix *m, lg_call_fn call, void *ctx);
+
 /* {"first_pages", "followed_pages", "cursors_kept", "category_ids", "not_modified"}. New
  * reference. */
 json_t *lg_mix_to_json(const lg_mix *m);
