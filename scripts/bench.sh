@@ -231,7 +231,10 @@ gateway_polls() {
   $PY tools/bench_metrics.py menu_revision_polls_total "${a[@]}"
 }
 cache_bench() {
+  # only stores that sell on the channel (asked of sql-svc): a store off it answers
+  # FAILED_PRECONDITION, which measures nothing
   local zipf="--method store-menu --stores 2000 --zipf 1.1 --page 0 --follow 0 --channel 1"
+  zipf+=" --stores-from $sql"
   local warm_s=60
   [ "$quick" = 1 ] && warm_s=15
   local stale_s=${BENCH_STALENESS_SECONDS:-300}
@@ -255,13 +258,17 @@ cache_bench() {
     --concurrency 64 --duration "$secs"
   # if_none_match: every call sends back the etag the store's last answer carried
   $lg --target "$cgw" $zipf --if-none-match --concurrency 16 --duration 2 --count 100000 >/dev/null
-  local rt0 p0
+  local rt0 p0 miss0 ev0 cm="${MADDR[cache-gateway]}"
   rt0=$(owner_round_trips) p0=$(gateway_polls)
+  miss0=$($PY tools/bench_metrics.py menu_cache_misses_total "$cm")
+  ev0=$($PY tools/bench_metrics.py menu_cache_evictions_total "$cm")
   measure store-menu-zipf-inm-c64 $lg --target "$cgw" $zipf --if-none-match --concurrency 64 \
     --duration "$secs"
   jq --argjson rt "$(($(owner_round_trips) - rt0))" --argjson polls "$(($(gateway_polls) - p0))" \
-    '. + {owner_round_trips: $rt, gateway_polls: $polls}' "$out/store-menu-zipf-inm-c64.json" \
-    >"$out/inm.tmp" && mv "$out/inm.tmp" "$out/store-menu-zipf-inm-c64.json"
+    --argjson miss "$(($($PY tools/bench_metrics.py menu_cache_misses_total "$cm") - miss0))" \
+    --argjson ev "$(($($PY tools/bench_metrics.py menu_cache_evictions_total "$cm") - ev0))" \
+    '. + {owner_round_trips: $rt, gateway_polls: $polls, cache_misses: $miss, cache_evictions: $ev}' \
+    "$out/store-menu-zipf-inm-c64.json" >"$out/inm.tmp" && mv "$out/inm.tmp" "$out/store-menu-zipf-inm-c64.json"
   # the staleness bound under load: zipf load on one replica while the probe reads both
   $lg --target "$cgw" $zipf --concurrency 16 --duration "$((stale_s + 3))" --count 5000000 \
     >"$out/staleness-load.raw" &

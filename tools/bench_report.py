@@ -125,7 +125,13 @@ def cache_section(d, L):
               f"`not_modified`; the owners made {inm.get('owner_round_trips', 0)} datastore round "
               f"trips during the run, {inm.get('gateway_polls', 0)} of them the gateways' revision "
               f"polls, so {max(rt, 0)} for the calls: {max(rt, 0) / inm['calls']:.4f} per call "
-              "(target: none when cached)."]
+              "(target: none when cached, at most one cheap revision read otherwise). Over the "
+              f"same run the cache recorded {inm.get('cache_misses', '-')} misses and "
+              f"{inm.get('cache_evictions', '-')} evictions (all parts): the calls that made "
+              "round trips are the ones the cache did not hold (a store not asked for before in "
+              "the run, or evicted); a cached if_none_match makes none, which "
+              "`test_gateway_cache.py::test_etag_round_trip_answers_not_modified_without_a_"
+              "backend_call` checks call by call."]
     if stale:
         v = stale.get("visible_after_ack_ms") or {}
         L += ["", f"Staleness under load: {stale['writes']} category writes (one a second) over "
