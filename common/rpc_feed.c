@@ -1,7 +1,9 @@
 /* Feeds: long-lived server streams whose messages come from their owner (rpc_server.h). One
  * batch is in flight per stream at a time; the outbox holds the item being sent and at most one
  * queued item, which a newer one replaces. A stream is over when RECV_CLOSE_ON_SERVER has
- * completed and no batch is in flight; it is freed once its owner has released it too. */
+ * completed and no batch is in flight; it is freed once its owner has released it too. With
+ * tracing on, a stream is one SERVER span from arrival to its final status, with a "message"
+ * event per message (added under the feed's lock, so one thread at a time touches the span). */
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <math.h>
@@ -54,6 +56,7 @@ struct rpc_feed {
   char *peer;
   grpc_metadata_array md;
   gpr_timespec started;
+  trace_span *span;   /* SERVER span, NULL when tracing is off; ended when the stream is over */
   pthread_mutex_t mu; /* guards everything below */
   int refs;           /* the owner's and the stream's */
   bool md_sent, sending, closed, end_requested, status_sent, over;
@@ -131,6 +134,8 @@ static void feed_pump(rpc_feed *f) {
       ops[n].op = GRPC_OP_SEND_MESSAGE;
       ops[n++].data.send_message.send_message = f->bb;
       f->sent++;
+      rpc_trace_message(f->span, true, f->sent,
+                        GRPC_SLICE_LENGTH(f->current->msgs[f->next_msg - 1]));
       metrics_add(f->server->m_msg_sent,
                   METRICS_LABELS(f->method->type, f->method->service, f->method->name), 1);
     }
@@ -179,6 +184,8 @@ static void feed_over(rpc_feed *f) {
   metrics_add(s->m_handled,
               METRICS_LABELS(m->type, m->service, m->name, menu_status_code_name(code)), 1);
   metrics_observe(s->m_seconds, METRICS_LABELS(m->type, m->service, m->name), secs);
+  /* The stream's last log lines (its own and the owner's) name its trace. */
+  trace_span *outer = trace_current_set(f->span);
   feed_log(f, code, secs);
   pthread_mutex_lock(&f->mu);
   rpc_feed_ended_fn fn = f->on_end;
@@ -186,6 +193,11 @@ static void feed_over(rpc_feed *f) {
   f->on_end = NULL;
   pthread_mutex_unlock(&f->mu);
   if (fn) fn(f, code, arg);
+  trace_current_set(outer);
+  rpc_trace_end(f->span, true, code,
+                f->status_sent && !f->cancelled ? f->end_status.message
+                                                : "ended by the caller or the server");
+  f->span = NULL;
   pthread_mutex_lock(&f->mu);
   bool last = unref_locked(f);
   pthread_mutex_unlock(&f->mu);
@@ -301,6 +313,11 @@ void rpc_feed_arrived(rpc_server *s, rpc_method *m, grpc_call *call, grpc_metada
   f->started = gpr_now(GPR_CLOCK_MONOTONIC);
   f->end_details = grpc_empty_slice();
   f->refs = 2;
+  if (s->tracer) {
+    f->span = rpc_trace_server_start(s->tracer, m->path, m->service, m->name, &f->md,
+                                     s->cfg.listen_addr, s->port, f->peer);
+    if (payload) rpc_trace_message(f->span, false, 1, grpc_byte_buffer_length(payload));
+  }
   pthread_mutex_init(&f->mu, NULL);
   pthread_mutex_lock(&s->feeds_mu);
   bool refused = s->feeds_ended;
@@ -325,7 +342,9 @@ void rpc_feed_arrived(rpc_server *s, rpc_method *m, grpc_call *call, grpc_metada
     rpc_feed_end(f, st);
     rpc_feed_release(f);
   } else {
+    trace_span *outer = trace_current_set(f->span); /* the handler's log lines */
     m->def.feed_fn(f, req, m->def.arg);
+    trace_current_set(outer);
   }
   arena_free(&a);
   /* Only now: the handler has had its chance to set on_end before the stream can be over. */

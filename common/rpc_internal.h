@@ -31,6 +31,10 @@ trace_span *rpc_trace_client_start(trace_span *parent, const char *path, const c
                                    const char *method, const char *target);
 /* Records the status (rpc.grpc.status_code; ERROR as the conventions say) and ends the span. */
 void rpc_trace_end(trace_span *span, bool server, grpc_status_code code, const char *message);
+/* A "message" event of a streaming call (RPC conventions: message.type SENT or RECEIVED,
+ * message.id counting from 1 per direction, message.uncompressed_size). Nothing when the span
+ * is not recording; past the span's event limit only a counter moves. */
+void rpc_trace_message(trace_span *span, bool sent, uint64_t id, size_t bytes);
 /* Writes traceparent (and tracestate when there is one) for a call made under span into md
  * (room for 2); returns how many entries (0 for NULL). The values are new slices: caller
  * unrefs. */

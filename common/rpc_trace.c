@@ -106,6 +106,14 @@ void rpc_trace_end(trace_span *span, bool server, grpc_status_code code, const c
   trace_span_end(span);
 }
 
+void rpc_trace_message(trace_span *span, bool sent, uint64_t id, size_t bytes) {
+  if (!trace_span_recording(span)) return;
+  trace_span_event(span, "message");
+  trace_span_event_str(span, "message.type", sent ? "SENT" : "RECEIVED");
+  trace_span_event_int(span, "message.id", (int64_t)id);
+  trace_span_event_int(span, "message.uncompressed_size", (int64_t)bytes);
+}
+
 trace_span *rpc_trace_client_start(trace_span *parent, const char *path, const char *service,
                                    const char *method, const char *target) {
   trace_span *span = trace_span_start_child(parent, path + 1, TRACE_SPAN_CLIENT);

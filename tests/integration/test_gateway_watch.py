@@ -25,12 +25,13 @@ GET = "/menu.v1.MenuService/GetStoreMenu"
 class Watcher:
     """One WatchStoreMenu stream read by a thread: messages and the final status in a queue."""
 
-    def __init__(self, ch, timeout=60, **fields):
+    def __init__(self, ch, timeout=60, metadata=None, **fields):
         fields.setdefault("store_code", STORE)
         fields.setdefault("channel", KIOSK)
         fn = ch.unary_stream(WATCH, request_serializer=lambda m: m.SerializeToString(),
                                   response_deserializer=menu_pb2.GetStoreMenuResponse.FromString)
-        self.call = fn(menu_pb2.WatchStoreMenuRequest(**fields), timeout=timeout)
+        self.call = fn(menu_pb2.WatchStoreMenuRequest(**fields), timeout=timeout,
+                       metadata=metadata)
         self.q = queue.Queue()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()

@@ -4,7 +4,8 @@ ONE trace whose gateway SERVER span is the parent of its CLIENT spans, each back
 a child of the matching CLIENT span, and the DynamoDB and SQL spans below the backend spans;
 an incoming traceparent is honoured; a sampled-out parent produces no spans; a collector that
 is gone never slows or fails a call and is counted; log lines carry the trace and span ids;
-spans still queued at SIGTERM are sent before the process exits."""
+spans still queued at SIGTERM are sent before the process exits; a WatchStoreMenu stream is one
+SERVER span from its start to its final status, with a "message" event per message sent."""
 
 import os
 import re
@@ -19,10 +20,12 @@ import pytest
 from conftest import BIN, CURSOR_KEY, env_of, free_port, unary
 from otlp_receiver import OtlpReceiver
 from test_gateway_menu import dyn_env, up  # noqa: F401 (dyn_env: a fixture)
+from test_gateway_watch import Watcher
 
 from menu.v1 import common_pb2, menu_pb2  # noqa: E402
 
 MENU = "/menu.v1.MenuService/GetStoreMenu"
+WATCH = "/menu.v1.MenuService/WatchStoreMenu"
 SERVER, CLIENT = 2, 3  # OTLP SpanKind
 STATUS_ERROR = 2
 
@@ -257,3 +260,64 @@ def test_spans_queued_at_sigterm_are_flushed_and_failures_are_errors(start_servi
     path, ctype, headers = receiver.requests[0]
     assert path == "/v1/traces" and ctype == "application/x-protobuf"
     assert headers.get("x-api-key") == "s3cr3t"
+
+
+def watch_span(receiver, trace_id):
+    spans = receiver.wait_for(lambda spans: [
+        s for s in spans if s.trace_id == trace_id and s.kind == SERVER
+        and s.name == "menu.v1.MenuService/WatchStoreMenu"])
+    assert spans, f"no WatchStoreMenu span in {receiver.trace(trace_id)}"
+    time.sleep(0.3)  # a second span of the stream would have arrived by now
+    spans = [s for s in receiver.trace(trace_id) if s.kind == SERVER]
+    assert len(spans) == 1, spans
+    return spans[0]
+
+
+def messages(span, kind):
+    return [e for name, e in span.events if name == "message" and e["message.type"] == kind]
+
+
+def test_a_watch_stream_is_one_server_span_until_its_final_status(start_service, sql_env,
+                                                                  dyn_env, receiver):
+    gw, dyn, sql = start_stack(start_service, sql_env, dyn_env, [receiver.endpoint] * 3)
+    trace_id, parent = "5eed" * 8, "00f067aa0ba902b7"
+    with gw.channel() as ch:
+        w = Watcher(ch, metadata=[("traceparent", f"00-{trace_id}-{parent}-01")])
+        pages = w.version()
+        assert receiver.trace(trace_id) == [], "the span lasts as long as the stream"
+        w.call.cancel()
+        assert w.next() == grpc.StatusCode.CANCELLED
+        span = watch_span(receiver, trace_id)
+        assert span.parent_id == parent and span.service == "gateway"
+        assert span.attrs["rpc.system"] == "grpc"
+        assert span.attrs["rpc.service"] == "menu.v1.MenuService"
+        assert span.attrs["rpc.method"] == "WatchStoreMenu"
+        assert span.attrs["rpc.grpc.status_code"] == grpc.StatusCode.CANCELLED.value[0]
+        assert span.pb.status.code != STATUS_ERROR  # the caller left: not a server failure
+        assert span.attrs["network.peer.address"] == "127.0.0.1"
+        sent = messages(span, "SENT")
+        assert [e["message.id"] for e in sent] == list(range(1, len(pages) + 1))
+        assert all(e["message.uncompressed_size"] > 0 for e in sent)
+        assert [e["message.id"] for e in messages(span, "RECEIVED")] == [1]
+        # The stream's log line names its trace and span.
+        lines = [r for r in gw.log_lines() if r["msg"] == "rpc" and r.get("method") == WATCH]
+        assert [(r["trace_id"], r["span_id"]) for r in lines] == [(trace_id, span.span_id)]
+
+        # A stream refused at once: its status, no message sent.
+        bad = "ba5e" * 8
+        w = Watcher(ch, store_code="", metadata=[("traceparent", f"00-{bad}-{parent}-01")])
+        assert w.next() == grpc.StatusCode.INVALID_ARGUMENT
+        span = watch_span(receiver, bad)
+        assert span.attrs["rpc.grpc.status_code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+        assert messages(span, "SENT") == []
+
+        # A stream the server ends (it is stopping): UNAVAILABLE, a server failure.
+        stop = "c105e" + "0" * 27
+        w = Watcher(ch, metadata=[("traceparent", f"00-{stop}-{parent}-01")])
+        pages = w.version()
+        assert gw.stop() == 0
+        assert w.next() == grpc.StatusCode.UNAVAILABLE
+        span = watch_span(receiver, stop)
+        assert span.attrs["rpc.grpc.status_code"] == grpc.StatusCode.UNAVAILABLE.value[0]
+        assert span.pb.status.code == STATUS_ERROR
+        assert len(messages(span, "SENT")) == len(pages)
