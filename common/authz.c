@@ -369,6 +369,7 @@ struct authz {
   struct stat seen; /* of the file last loaded (or last failed) */
   atomic_uint_fast64_t reloads, failures;
   pthread_t watcher;
+  bool watching; /* the watcher was started */
   pthread_mutex_t stop_mu;
   pthread_cond_t stop_cond;
   bool stopping;
@@ -395,14 +396,6 @@ static authz_policy *load_file(const char *path, struct stat *st) {
     free(err);
   }
   return p;
-}
-
-bool authz_policy_file_check(const char *path, char **err) {
-  struct stat st;
-  *err = NULL;
-  authz_policy *p = read_policy(path, &st, err);
-  authz_policy_free(p);
-  return p != NULL;
 }
 
 static bool same_file(const struct stat *a, const struct stat *b) {
@@ -444,32 +437,40 @@ static void *watch_main(void *arg) {
   return NULL;
 }
 
-authz *authz_create(const char *path, int64_t refresh_ms) {
+authz *authz_load(const char *path, int64_t refresh_ms, char **err) {
+  *err = NULL;
+  struct stat seen;
+  authz_policy *p = read_policy(path, &seen, err);
+  if (!p) return NULL;
   authz *a = calloc(1, sizeof *a);
+  if (!a) abort();
   a->path = xstrdup(path);
   a->refresh_ms = refresh_ms > 0 ? refresh_ms : 1000;
-  a->policy = load_file(path, &a->seen);
-  if (!a->policy) {
-    free(a->path);
-    free(a);
-    return NULL;
-  }
+  a->policy = p;
+  a->seen = seen;
   atomic_store(&a->reloads, 1);
   pthread_rwlock_init(&a->lock, NULL);
   pthread_mutex_init(&a->stop_mu, NULL);
   mono_cond_init(&a->stop_cond);
-  pthread_create(&a->watcher, NULL, watch_main, a);
-  log_info("authz: policy loaded", "path", path, "policy", a->policy->name, NULL);
+  log_info("authz: policy loaded", "path", path, "policy", p->name, NULL);
   return a;
+}
+
+void authz_watch_start(authz *a) {
+  if (a->watching) return;
+  a->watching = true;
+  pthread_create(&a->watcher, NULL, watch_main, a);
 }
 
 void authz_destroy(authz *a) {
   if (!a) return;
-  pthread_mutex_lock(&a->stop_mu);
-  a->stopping = true;
-  pthread_cond_signal(&a->stop_cond);
-  pthread_mutex_unlock(&a->stop_mu);
-  pthread_join(a->watcher, NULL);
+  if (a->watching) {
+    pthread_mutex_lock(&a->stop_mu);
+    a->stopping = true;
+    pthread_cond_signal(&a->stop_cond);
+    pthread_mutex_unlock(&a->stop_mu);
+    pthread_join(a->watcher, NULL);
+  }
   authz_policy_free(a->policy);
   pthread_rwlock_destroy(&a->lock);
   pthread_mutex_destroy(&a->stop_mu);

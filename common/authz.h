@@ -8,7 +8,9 @@
  * libgrpc 1.51 as Debian ships it exports no policy provider constructors, so the runtime
  * applies the format itself. The policy file is re-read when it changes (a watcher thread
  * polls its mtime/size/inode); a reload that does not parse is logged and the last good policy
- * stays. Thread-safe: authz_check may run on any thread while a reload swaps the policy. */
+ * stays. The file is read once at start-up (authz_load, by the configuration loader) and that
+ * same policy is the one served first. Thread-safe: authz_check may run on any thread while a
+ * reload swaps the policy. */
 #ifndef MENU_AUTHZ_H
 #define MENU_AUTHZ_H
 
@@ -50,14 +52,15 @@ const char *authz_policy_name(const authz_policy *p);
 bool authz_policy_check(const authz_policy *p, const authz_peer *peer, const char *path,
                         const grpc_metadata_array *md, const char **rule);
 
-/* Reads and parses the policy file without keeping it: false with a message in *err (caller
- * frees) when it cannot be read or is invalid. For configuration checks at start-up. */
-bool authz_policy_file_check(const char *path, char **err);
-
-/* Loads the policy file and starts its watcher (refresh_ms between checks). NULL when the file
- * cannot be read or parsed (logged): the server must not start with a policy it cannot apply.
- * Caller destroys. */
-authz *authz_create(const char *path, int64_t refresh_ms);
+/* Reads and parses the policy file once, without a thread yet: NULL with a message in *err
+ * (caller frees) when the file cannot be read or the policy is invalid. The file's identity
+ * (inode, size, mtime) is taken with it, so a change made after this is seen by the watcher.
+ * Caller destroys (authz_destroy), or hands it to whoever does (rpc_server_create). */
+authz *authz_load(const char *path, int64_t refresh_ms, char **err);
+/* Starts the watcher that re-reads the file refresh_ms after it changed. At most once per
+ * authz, from the thread that loaded it, before authz_check runs on other threads. */
+void authz_watch_start(authz *a);
+/* Stops the watcher (if started) and frees the policy. */
 void authz_destroy(authz *a);
 
 /* Checks a call against the current policy. `rule_buf` receives the matched rule's name

@@ -65,8 +65,12 @@ static void destroy_unstarted(rpc_server *s) {
 
 int rpc_server_start(rpc_server *s) {
   if (s->cfg.authz_policy_file) {
-    s->authz = authz_create(s->cfg.authz_policy_file, s->cfg.authz_refresh_ms);
-    if (!s->authz) return -1;
+    /* Loaded by rpc_server_config_load; without it the server must not start. */
+    if (!s->authz) {
+      log_error("authz: no policy loaded", "path", s->cfg.authz_policy_file, NULL);
+      return -1;
+    }
+    authz_watch_start(s->authz);
     if (!s->cfg.tls_client_ca_file)
       log_warn(
           "authz: without mutual TLS no caller has a principal; only rules without "

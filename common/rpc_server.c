@@ -33,6 +33,8 @@ rpc_server *rpc_server_create(const rpc_server_config *cfg, metrics_registry *me
   rpc_server *s = calloc(1, sizeof *s);
   if (!s) abort();
   s->cfg = *cfg;
+  s->authz = cfg->authz; /* taken: the server destroys it */
+  s->cfg.authz = NULL;
   if (s->cfg.max_in_flight <= 0) s->cfg.max_in_flight = 4 * s->cfg.handler_threads;
   if (s->cfg.max_queued_bytes <= 0) s->cfg.max_queued_bytes = 8 << 20;
   if (s->cfg.max_concurrent_streams <= 0) s->cfg.max_concurrent_streams = 100;

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "common/arena.h"
+#include "common/authz.h"
 #include "common/config.h"
 #include "common/metrics.h"
 #include "common/status.h"
@@ -196,15 +197,20 @@ typedef struct {
       max_connection_idle_ms;   /* GRPC_MAX_CONNECTION_IDLE_MS: close idle connections, 0 = never */
   int64_t keepalive_time_ms;    /* GRPC_KEEPALIVE_TIME_MS: ping each connection this often */
   int64_t keepalive_timeout_ms; /* GRPC_KEEPALIVE_TIMEOUT_MS: no ack in time: connection dead */
+  /* AUTHZ_POLICY_FILE as rpc_server_config_load read and parsed it (the only parse at start-up),
+   * NULL when unset or invalid; owned by the config until rpc_server_create takes it. */
+  authz *authz;
 } rpc_server_config;
 
-/* Reads the variables named above with per-binary defaults for the two addresses. The
- * strings are borrowed from the environment. */
+/* Reads the variables named above with per-binary defaults for the two addresses, and loads
+ * AUTHZ_POLICY_FILE (a file that cannot be read or parsed is a configuration error). The
+ * strings are borrowed from the environment; out->authz is owned by out (rpc_server_create
+ * takes it; a config that never reaches a server must authz_destroy it). */
 void rpc_server_config_load(config *c, rpc_server_config *out, const char *service_name,
                             const char *default_listen, const char *default_metrics);
 
 /* Creates the server (not yet listening); caller destroys. The registry is borrowed and must
- * outlive it. */
+ * outlive it. Takes cfg->authz (the server destroys it); the rest of cfg is copied. */
 rpc_server *rpc_server_create(const rpc_server_config *cfg, metrics_registry *metrics);
 
 /* Registers every method of `desc`; those without an entry in `impls` (terminated by a

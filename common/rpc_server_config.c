@@ -37,10 +37,11 @@ void rpc_server_config_load(config *c, rpc_server_config *out, const char *servi
   out->keepalive_timeout_ms = config_int(c, "GRPC_KEEPALIVE_TIMEOUT_MS", 20000, 100, INT32_MAX);
   if (out->authz_policy_file) {
     /* A policy that does not parse stops the start (exit 2), like any bad setting: serving
-     * without the authorization the operator asked for is not an option. */
+     * without the authorization the operator asked for is not an option. The policy read here
+     * is the one the server applies (rpc_server_create takes it). */
     char *err = NULL;
-    if (!authz_policy_file_check(out->authz_policy_file, &err))
-      config_error(c, "AUTHZ_POLICY_FILE=%s: %s", out->authz_policy_file, err);
+    out->authz = authz_load(out->authz_policy_file, out->authz_refresh_ms, &err);
+    if (!out->authz) config_error(c, "AUTHZ_POLICY_FILE=%s: %s", out->authz_policy_file, err);
     free(err);
   }
   if (!out->tls_cert_file != !out->tls_key_file)

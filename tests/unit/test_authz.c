@@ -176,12 +176,17 @@ static void test_reload(void **state) {
   assert_non_null(mkdtemp(dir));
   char path[300];
   snprintf(path, sizeof path, "%s/policy.json", dir);
-  assert_null(authz_create(path, 20)); /* missing file: refuse to start */
+  char *err = NULL;
+  assert_null(authz_load(path, 20, &err)); /* missing file: refuse to start */
+  assert_non_null(strstr(err, "cannot read"));
+  free(err);
   write_file(path,
              "{\"name\":\"v1\",\"allow_rules\":[{\"name\":\"gets\","
              "\"request\":{\"paths\":[\"*/Get\"]}}]}");
-  authz *a = authz_create(path, 20);
+  authz *a = authz_load(path, 20, &err);
   assert_non_null(a);
+  assert_null(err);
+  authz_watch_start(a);
   authz_peer plain = {0};
   char rule[64];
   assert_true(authz_check(a, &plain, "/a.B/Get", NULL, rule, sizeof rule));
@@ -206,12 +211,47 @@ static void test_reload(void **state) {
   rmdir(dir);
 }
 
+/* The policy served first is the one read at load time; a change made between the load and the
+ * watcher's start is still picked up, and a never-watched authz is destroyed cleanly. */
+static void test_change_before_watch_start(void **state) {
+  (void)state;
+  char dir[] = "/tmp/authz-test-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[300];
+  snprintf(path, sizeof path, "%s/policy.json", dir);
+  write_file(path,
+             "{\"name\":\"v1\",\"allow_rules\":[{\"name\":\"gets\","
+             "\"request\":{\"paths\":[\"*/Get\"]}}]}");
+  char *err = NULL;
+  authz *unwatched = authz_load(path, 20, &err);
+  assert_non_null(unwatched);
+  authz_destroy(unwatched);
+  authz *a = authz_load(path, 20, &err);
+  assert_non_null(a);
+  write_file(path,
+             "{\"name\":\"v2\",\"allow_rules\":[{\"name\":\"puts\","
+             "\"request\":{\"paths\":[\"*/Put\"]}}]}");
+  authz_peer plain = {0};
+  char rule[64];
+  assert_true(authz_check(a, &plain, "/a.B/Get", NULL, rule, sizeof rule));
+  assert_string_equal(rule, "gets");
+  authz_watch_start(a);
+  for (int i = 0; i < 200 && authz_reloads(a) < 2; i++) usleep(10000);
+  assert_int_equal(authz_reloads(a), 2);
+  assert_true(authz_check(a, &plain, "/a.B/Put", NULL, rule, sizeof rule));
+  assert_false(authz_check(a, &plain, "/a.B/Get", NULL, rule, sizeof rule));
+  authz_destroy(a);
+  unlink(path);
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decisions),
       cmocka_unit_test(test_empty_rule_matches_everything),
       cmocka_unit_test(test_invalid_policies),
       cmocka_unit_test(test_reload),
+      cmocka_unit_test(test_change_before_watch_start),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
