@@ -3,20 +3,13 @@
 
 #include <string.h>
 
-#include "common/authz.h"
 #include "common/validate.h"
 
 static bool set(const char *s) { return s && *s; }
 
-const char *audit_principal(rpc_ctx *ctx) {
-  authz_peer peer;
-  authz_peer_from_call(rpc_ctx_call(ctx), rpc_ctx_arena(ctx), &peer);
-  return peer.principal;
-}
-
 menu_status audit_identity(rpc_ctx *ctx, const char *given, const char *field, size_t max_bytes,
                            const char **out) {
-  const char *principal = audit_principal(ctx);
+  const char *principal = rpc_ctx_principal(ctx);
   const char *user = rpc_ctx_metadata(ctx, "x-user");
   const char *id;
   if (principal) {

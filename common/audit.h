@@ -10,11 +10,8 @@
 #include "common/rpc_server.h"
 #include "common/status.h"
 
-/* The caller's authenticated principal, or NULL without a verified client certificate.
- * Arena-owned (the call's). */
-const char *audit_principal(rpc_ctx *ctx);
-
-/* The identity to record. `given` is the request's field (may be NULL or empty), `field` its
+/* The identity to record, from the call's principal as authorization saw it
+ * (rpc_ctx_principal). `given` is the request's field (may be NULL or empty), `field` its
  * name for errors, `max_bytes` the column size. INVALID_ARGUMENT naming the field when there is
  * no identity or it does not fit. *out is arena-owned. */
 menu_status audit_identity(rpc_ctx *ctx, const char *given, const char *field, size_t max_bytes,

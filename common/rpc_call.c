@@ -173,10 +173,10 @@ void rpc_call_arrived(rpc_server *s, rpc_method *m, grpc_call *call, grpc_comple
     ctx->pending_tags = 1; /* cannot happen on a fresh call; finish without it */
 
   if (s->authz) {
-    const char *principal;
+    const authz_peer *peer = rpc_ctx_peer_identity(ctx);
     char why[300];
-    bool ok = rpc_authorize(s, m->path, call, &ctx->md, &ctx->arena, &principal, why, sizeof why);
-    rpc_ctx_log_str(ctx, "principal", principal);
+    bool ok = rpc_authorize(s, m->path, peer, &ctx->md, why, sizeof why);
+    rpc_ctx_log_str(ctx, "principal", peer->principal);
     if (!ok) {
       reject(ctx, "unauthorized", menu_status_make(GRPC_STATUS_PERMISSION_DENIED, "%s", why));
       return;

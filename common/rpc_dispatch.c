@@ -62,15 +62,16 @@ static bool stream_allowed(rpc_server *s, rpc_method *m, rpc_request *r) {
   if (!s->authz) return true;
   arena a;
   arena_init(&a);
-  const char *principal;
+  authz_peer peer;
+  authz_peer_from_call(r->call, &a, &peer);
   char why[300];
-  bool ok = rpc_authorize(s, m->path, r->call, &r->md, &a, &principal, why, sizeof why);
+  bool ok = rpc_authorize(s, m->path, &peer, &r->md, why, sizeof why);
   if (!ok) {
     log_line *l = log_begin(LOG_WARN, "rpc");
     log_str(l, "method", m->path);
     log_str(l, "status", "PERMISSION_DENIED");
     log_str(l, "error", why);
-    log_str(l, "principal", principal);
+    log_str(l, "principal", peer.principal);
     char *peer = grpc_call_get_peer(r->call);
     log_str(l, "peer", peer);
     gpr_free(peer);

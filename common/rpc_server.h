@@ -63,6 +63,10 @@ const char *rpc_ctx_request_id(const rpc_ctx *ctx);
 const char *rpc_ctx_metadata(rpc_ctx *ctx, const char *key);
 const char *rpc_ctx_peer(rpc_ctx *ctx);         /* borrowed, valid during the call */
 const char *rpc_ctx_method(const rpc_ctx *ctx); /* "/menu.v1.X/Y", borrowed */
+/* The caller's authenticated principal: its verified client certificate's first URI SAN, else
+ * DNS SAN, else subject; NULL without one. The identity the authorization policy matched, derived
+ * once per call. Arena-owned. */
+const char *rpc_ctx_principal(rpc_ctx *ctx);
 /* The server call, as the parent of outbound calls (deadline and cancellation propagation). */
 grpc_call *rpc_ctx_call(const rpc_ctx *ctx);
 /* The call's SERVER span, NULL when tracing is off: add attributes, or start children. Borrowed,

@@ -3,6 +3,7 @@
  *   rpc_server_config.c  the environment variables
  *   rpc_dispatch.c       requested calls, admission control, unknown methods, streams
  *   rpc_call.c           one unary call: read, decode, handler, the reply, accounting
+ *   rpc_authorize.c      the peer identity of a call (derived once) and the policy decision
  *   rpc_workqueue.c      the handler pool
  *   rpc_feed.c           long-lived server streams fed by their owner (rpc_feed)
  *   rpc_local.c          in-process calls of asynchronous handlers
@@ -63,6 +64,8 @@ struct rpc_ctx {
   arena arena;
   const char *request_id;
   char *peer;
+  authz_peer identity; /* the peer's authenticated identity, once identity_known (arena-owned) */
+  bool identity_known; /* derived (rpc_ctx_peer_identity): at most once per call */
   ProtobufCMessage *resp;
   menu_status status;
   grpc_status_code forced_code; /* OK, or what the server cancelled the call with */
@@ -143,11 +146,15 @@ void rpc_server_metrics_init_series(rpc_server *s);
 /* rpc_dispatch.c: posts the outstanding requests of every method on every queue. */
 void rpc_dispatch_post_all(rpc_server *s);
 
-/* rpc_authorize.c: the authorization policy applied to a call that just arrived (CQ thread).
- * True when allowed; otherwise `why` (of size n) says who may not call what. `principal`
- * receives the peer's principal (arena-owned, NULL without a client certificate). */
-bool rpc_authorize(rpc_server *s, const char *path, grpc_call *call, grpc_metadata_array *md,
-                   arena *a, const char **principal, char *why, size_t n);
+/* rpc_authorize.c: the authorization policy applied to a call that just arrived (CQ thread),
+ * whose peer identity is `peer` (borrowed). True when allowed; otherwise `why` (of size n) says
+ * who may not call what. */
+bool rpc_authorize(rpc_server *s, const char *path, const authz_peer *peer,
+                   const grpc_metadata_array *md, char *why, size_t n);
+/* The call's peer identity from its auth context, derived on the first use and kept in the
+ * ctx: authorization, the log line and audit fields (rpc_ctx_principal) all see this one.
+ * Borrowed, arena-owned; a local call (no grpc_call) has an empty identity (no TLS). */
+const authz_peer *rpc_ctx_peer_identity(rpc_ctx *ctx);
 
 /* rpc_feed.c: a feed stream that just arrived with its request (CQ thread); takes the call
  * and the payload. */

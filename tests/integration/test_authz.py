@@ -205,6 +205,24 @@ def test_shipped_dynamo_policy(pki, dynalite, start_service, tmp_path):
     assert code == grpc.StatusCode.PERMISSION_DENIED
 
 
+def test_audit_fields_from_the_principal_without_a_policy(pki, sql_db, start_service):
+    """Mutual TLS without AUTHZ_POLICY_FILE: no authorization step runs, and the audit fields
+    still come from the verified certificate, not from what the caller says."""
+    env = {k: v for k, v in tls_env(pki, None).items() if not k.startswith("AUTHZ_")}
+    svc = wait_tls(start_service("sql-svc", env={**sql_db, **env}, wait=False), pki)
+    rule = pa.AvailabilityRule(product_code="P1003", rule_group_id=group_id(sql_db),
+                               rule_type=pa.RULE_TYPE_RESTAURANT, created_by="bob",
+                               rule_effect=pa.RULE_EFFECT_DENY, restaurant_code="R001",
+                               channel=cm.CHANNEL_KIOSK)
+    created = call(svc, pki, "stranger", AVAIL + "CreateAvailabilityRule",
+                   pa.CreateAvailabilityRuleRequest(rule=rule), pa.CreateAvailabilityRuleResponse,
+                   metadata=(("x-user", "mallory"),)).rule
+    assert created.created_by == "spiffe://menu/stranger (x-user: mallory)"
+    stored = sql(sql_db, "SELECT createdBy, updatedBy FROM productAvailabilityRule WHERE "
+                         f"productAvailabilityRuleId = {created.rule_id}")[0]
+    assert list(stored) == ["spiffe://menu/stranger (x-user: mallory)"] * 2
+
+
 def test_a_policy_that_does_not_parse_stops_the_start(pki, sql_db, start_service, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"name":"x","allow_rules":[{"name":"a","source":{"ips":["10.0.0.0/8"]}}]}')
