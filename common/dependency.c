@@ -13,6 +13,9 @@
 #include "common/metrics.h"
 
 #define MAX_SERVICES 16 /* per dependency */
+/* What real calls reported is looked at this often, whatever the probe interval: readiness
+ * follows the calls within this of DEPENDENCY_UNHEALTHY_AFTER_MS (and of the first success). */
+#define EVALUATE_EVERY_MS 100
 
 struct dependency {
   struct dependency *next;
@@ -136,11 +139,14 @@ void dependency_report(dependency *d, bool reachable) {
   }
 }
 
-/* One round: probe everything, then decide each dependency's health and each service's
- * readiness from what probes and calls reported. */
-static void monitor_round(dependency_monitor *m) {
+static void monitor_probe(dependency_monitor *m) {
   for (dependency *d = m->deps; d; d = d->next)
     dependency_report(d, d->probe(d->arg, m->cfg.probe_timeout_ms));
+}
+
+/* Decides each dependency's health and each service's readiness from what probes and calls
+ * reported. */
+static void monitor_evaluate(dependency_monitor *m) {
   int64_t now = mono_now_ms();
   for (dependency *d = m->deps; d; d = d->next) {
     int64_t since = atomic_load(&d->down_since_ms);
@@ -168,13 +174,21 @@ static void monitor_round(dependency_monitor *m) {
   }
 }
 
+/* Probes every probe_interval_ms and evaluates every EVALUATE_EVERY_MS (and after each
+ * probe round). */
 static void *monitor_main(void *arg) {
   dependency_monitor *m = arg;
+  int64_t next_probe = mono_now_ms();
   pthread_mutex_lock(&m->mu);
   while (!m->stopping) {
     pthread_mutex_unlock(&m->mu);
-    int64_t next = mono_now_ms() + m->cfg.probe_interval_ms;
-    monitor_round(m);
+    if (mono_now_ms() >= next_probe) {
+      next_probe = mono_now_ms() + m->cfg.probe_interval_ms;
+      monitor_probe(m);
+    }
+    monitor_evaluate(m);
+    int64_t next = mono_now_ms() + EVALUATE_EVERY_MS;
+    if (next > next_probe) next = next_probe;
     pthread_mutex_lock(&m->mu);
     struct timespec ts = {.tv_sec = next / 1000, .tv_nsec = (next % 1000) * 1000000};
     while (!m->stopping && mono_now_ms() < next) pthread_cond_timedwait(&m->wake, &m->mu, &ts);

@@ -1,6 +1,7 @@
 /* Dependency monitor: readiness that tells the truth without cascading. A background thread
  * probes each dependency of the process (DynamoDB, MySQL, a backend service) every
- * DEPENDENCY_PROBE_INTERVAL_MS; real calls may report their outcome too. A dependency that has
+ * DEPENDENCY_PROBE_INTERVAL_MS; real calls may report their outcome too (looked at every
+ * 100 ms, so a long probe interval does not slow down what calls see). A dependency that has
  * been unreachable for DEPENDENCY_UNHEALTHY_AFTER_MS makes the service names that need it
  * NOT_SERVING (rpc_server_set_service_ready); the first success makes them SERVING again.
  * The whole server ("", the kubelet's probe) is never touched: a datastore outage must not
