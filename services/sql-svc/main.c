@@ -35,6 +35,8 @@ static const rpc_method_impl methods[] = {
 
 static bool probe_mysql(void *arg, int64_t timeout_ms) { return pool_probe(arg, timeout_ms); }
 
+static void report_reachability(void *arg, bool reachable) { dependency_report(arg, reachable); }
+
 static void *init(config *c, rpc_server *s) {
   sqlsvc *svc = calloc(1, sizeof *svc);
   pool_config pc;
@@ -53,9 +55,11 @@ static void *init(config *c, rpc_server *s) {
       rpc_server_add_service(s, &menu__v1__reference_data_service__descriptor, reference_methods,
                              svc))
     return NULL;
-  /* Every menu.v1 service of this process needs MySQL. */
+  /* Every menu.v1 service of this process needs MySQL; calls report what they saw too, so an
+   * outage is noticed by the first failed call, not only by the next probe. */
   svc->deps = dependency_monitor_create(&dc, s);
-  dependency_add(svc->deps, "mysql", NULL, probe_mysql, svc->pool);
+  dependency *d = dependency_add(svc->deps, "mysql", NULL, probe_mysql, svc->pool);
+  pool_on_reachability(svc->pool, report_reachability, d);
   if (dependency_monitor_start(svc->deps)) return NULL;
   return svc;
 }

@@ -1,6 +1,7 @@
 /* The MySQL connection pool: checkout within a deadline, validation of idle connections and
  * reconnection, the per-connection prepared statement cache (one variant per time-limit level,
- * stmt_limit.h), transactions, error mapping, and the deadline watchdog that stops a statement
+ * stmt_limit.h), transactions, error mapping (and with it whether the server was reached, told
+ * to the readiness monitor once per checkout), and the deadline watchdog that stops a statement
  * past its call's deadline with KILL QUERY from its own admin connection. */
 #include "services/sql-svc/pool.h"
 #include "common/mono_clock.h"
@@ -38,6 +39,13 @@
 #define ADMIN_CONNECT_TIMEOUT_S 1
 #define STMT_VARIANTS 3 /* prepared variants (time-limit levels) kept per statement */
 
+/* What a checkout learned about the server, reported on release (pool_on_reachability). */
+typedef enum {
+  REACH_UNKNOWN, /* nothing sent, or only client-side errors */
+  REACH_ANSWERED,
+  REACH_LOST, /* no connection, or it broke */
+} conn_reach;
+
 typedef struct {
   MYSQL_STMT *stmt;
   int level_ms;
@@ -53,9 +61,11 @@ struct pool_conn {
   uint64_t stamp;
   int64_t deadline_ms; /* DISARMED unless checked out; read by the watchdog under p->mu */
   int64_t last_used_ms;
-  uint64_t checkout;       /* bumped at every acquire (under p->mu) */
-  pthread_mutex_t kill_mu; /* held by the watchdog while it kills this connection's statement,
-                              and by pool_release, so a KILL never reaches the next checkout */
+  int64_t connecting_since_ms; /* a connect attempt in flight since then, else 0; under p->mu */
+  conn_reach reach;            /* this checkout's last outcome; owner only */
+  uint64_t checkout;           /* bumped at every acquire (under p->mu) */
+  pthread_mutex_t kill_mu;     /* held by the watchdog while it kills this connection's statement,
+                                  and by pool_release, so a KILL never reaches the next checkout */
   bool in_use;
   bool in_txn;
   bool broken; /* network-level failure: close on release */
@@ -81,6 +91,8 @@ struct pool {
   MYSQL *probe; /* pool_probe's own connection, touched only by its one caller thread */
   metrics_family *m_query, *m_errors, *m_wait, *m_timeouts, *m_reconnects, *m_size, *m_in_use,
       *m_kills;
+  pool_reachability_fn on_reach; /* set before use, read-only afterwards */
+  void *on_reach_arg;
 };
 
 static const double query_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -349,6 +361,43 @@ bool pool_probe(pool *p, int64_t timeout_ms) {
   return p->probe != NULL;
 }
 
+void pool_on_reachability(pool *p, pool_reachability_fn fn, void *arg) {
+  p->on_reach = fn;
+  p->on_reach_arg = arg;
+}
+
+static void reach_report(pool *p, conn_reach r) {
+  if (p->on_reach && r != REACH_UNKNOWN) p->on_reach(p->on_reach_arg, r == REACH_ANSWERED);
+}
+
+/* Whether an error number means the server answered (any server error: a duplicate key, a
+ * deadlock, a lock wait timeout, a statement limit), could not be reached (the connection
+ * failed, broke or is being closed by a server shutting down), or says nothing (the client
+ * library's own errors: out of sync, bad parameters). */
+static conn_reach reach_of_errno(unsigned err) {
+  switch (err) {
+    case CR_CONNECTION_ERROR:
+    case CR_CONN_HOST_ERROR:
+    case CR_IPSOCK_ERROR:
+    case CR_UNKNOWN_HOST:
+    case CR_SERVER_GONE_ERROR:
+    case CR_SERVER_HANDSHAKE_ERR:
+    case CR_SERVER_LOST:
+    case CR_SERVER_LOST_EXTENDED:
+    case CR_ERR_NET_READ:
+    case CR_ERR_NET_WRITE:
+    case ER_SERVER_SHUTDOWN:
+    case ERRNO_MARIADB_CONNECTION_KILLED:
+      return REACH_LOST;
+    default:
+      break;
+  }
+  if (err == 0 || (err >= CR_MIN_ERROR && err <= CR_MAX_ERROR) ||
+      (err >= CR_EVENT_CREATE_FAILED && err < CR_EVENT_CREATE_FAILED + 1000))
+    return REACH_UNKNOWN; /* Connector/C's own numbers: 2000-2999, 5000-5999 */
+  return REACH_ANSWERED;
+}
+
 void pool_stats(pool *p, int *size, int *in_use) {
   pthread_mutex_lock(&p->mu);
   *size = p->size;
@@ -428,12 +477,21 @@ static menu_status acquire(pool *p, int64_t deadline_ms, pool_conn **out, trace_
     }
   }
   if (!c) {
+    /* Busy connections are not an unreachable server, but a connect attempt hanging since
+     * before this checkout began to wait is: the server did not accept one all that time. */
+    bool connect_hangs = false;
+    for (int i = 0; i < p->size; i++) {
+      int64_t since = p->conns[i].connecting_since_ms;
+      if (since && since <= start) connect_hangs = true;
+    }
     pthread_mutex_unlock(&p->mu);
+    if (connect_hangs) reach_report(p, REACH_LOST);
     if (p->m_timeouts) metrics_add(p->m_timeouts, METRICS_NO_LABELS, 1);
     if (p->m_wait) metrics_observe(p->m_wait, METRICS_NO_LABELS, (mono_now_ms() - start) / 1e3);
     return MENU_UNAVAILABLE("mysql: all %d pooled connections busy until the deadline", p->size);
   }
   c->in_use = true;
+  c->reach = REACH_UNKNOWN;
   c->broken = c->killed = c->in_txn = false;
   c->deadline_ms = deadline_ms;
   c->checkout++;
@@ -445,12 +503,16 @@ static menu_status acquire(pool *p, int64_t deadline_ms, pool_conn **out, trace_
 
   /* Validate only a connection idle for a while: one that sat across a server restart fails
    * its ping and is replaced; a recently used one costs no extra round trip. */
-  if (c->m && now - c->last_used_ms > VALIDATE_IDLE_MS && mysql_ping(c->m) != 0) {
-    trace_span_event(span, "mysql.validation_failed");
-    trace_span_event_str(span, "error", mysql_error(c->m));
-    log_info("mysql pool: dropping a connection that failed validation", "error", mysql_error(c->m),
-             NULL);
-    conn_close(c);
+  if (c->m && now - c->last_used_ms > VALIDATE_IDLE_MS) {
+    if (mysql_ping(c->m) == 0) {
+      c->reach = REACH_ANSWERED;
+    } else {
+      trace_span_event(span, "mysql.validation_failed");
+      trace_span_event_str(span, "error", mysql_error(c->m));
+      log_info("mysql pool: dropping a connection that failed validation", "error",
+               mysql_error(c->m), NULL);
+      conn_close(c); /* the reconnect below tells whether the server is there */
+    }
   }
   if (!c->m) {
     int64_t left = deadline_ms - mono_now_ms();
@@ -461,7 +523,16 @@ static menu_status acquire(pool *p, int64_t deadline_ms, pool_conn **out, trace_
     int t = (int)((left + 999) / 1000);
     if (t > p->cfg.connect_timeout_s) t = p->cfg.connect_timeout_s;
     menu_status st;
+    pthread_mutex_lock(&p->mu);
+    c->connecting_since_ms = mono_now_ms();
+    pthread_mutex_unlock(&p->mu);
     MYSQL *m = pool_connect_one(&p->cfg, t, false, &st);
+    pthread_mutex_lock(&p->mu);
+    c->connecting_since_ms = 0;
+    pthread_mutex_unlock(&p->mu);
+    /* Any failed connect counts, as for the probe: refused, timed out, or refused by the
+     * server itself (credentials, too many connections) leave the service without MySQL. */
+    c->reach = m ? REACH_ANSWERED : REACH_LOST;
     if (p->m_reconnects) metrics_add(p->m_reconnects, METRICS_LABELS(m ? "ok" : "error"), 1);
     trace_span_event(span, "mysql.connect");
     trace_span_event_str(span, "result", m ? "ok" : "error");
@@ -477,6 +548,8 @@ static menu_status acquire(pool *p, int64_t deadline_ms, pool_conn **out, trace_
 
 void pool_release(pool *p, pool_conn *c) {
   if (!c) return;
+  reach_report(p, c->reach);
+  c->reach = REACH_UNKNOWN;
   /* A transaction the handler left open (an error path) is rolled back; if that fails the
    * connection's state is unknown and it is dropped. */
   if (c->in_txn && c->m && !c->broken && mysql_rollback(c->m)) c->broken = true;
@@ -513,6 +586,8 @@ static menu_status mysql_unavailable(const char *what, const char *msg) {
 }
 
 menu_status pool_error_status(pool_conn *c, unsigned err, const char *msg, const char *what) {
+  conn_reach r = reach_of_errno(err);
+  if (r != REACH_UNKNOWN) c->reach = r;
   switch (err) {
     case ERRNO_MARIADB_CONSTRAINT_FAILED:
     case ERRNO_MYSQL_CHECK_VIOLATED: {
@@ -637,6 +712,7 @@ static menu_status exec_stmt(pool_conn *c, stmt_id id, MYSQL_BIND *params, MYSQL
   if (mysql_stmt_execute(s)) goto fail_stmt;
   if (mysql_stmt_field_count(s) > 0 && mysql_stmt_store_result(s)) goto fail_stmt;
   if (c->p->m_query) metrics_observe(c->p->m_query, METRICS_LABELS(d->name), elapsed_s(&t0));
+  c->reach = REACH_ANSWERED;
   *out = s;
   return MENU_OK;
 
@@ -675,6 +751,7 @@ static menu_status txn_query(pool_conn *c, const char *sql, const char *what) {
   }
   if (mysql_real_query(c->m, sql, strlen(sql)))
     return pool_error_status(c, mysql_errno(c->m), mysql_error(c->m), what);
+  c->reach = REACH_ANSWERED;
   return MENU_OK;
 }
 

@@ -3,8 +3,10 @@ datastore stopped, a service's per-service health names go NOT_SERVING once the 
 been unreachable for DEPENDENCY_UNHEALTHY_AFTER_MS (not before), while the whole server ("",
 what the kubelet probes) stays SERVING; menu_dependency_up says 0; with the datastore back,
 SERVING and 1 again, in the same process, and Health/Watch streams see every transition. The
-gateway does the same for its backends. Each test stops a datastore or backend of its own
-(never the session-shared ones other tests use)."""
+gateway does the same for its backends. sql-svc's calls tell readiness what they saw, so with
+the probe nearly off an outage is still noticed (and its end too), while calls failing with
+query-level errors (the server answered) never count. Each test stops a datastore or backend of
+its own (never the session-shared ones other tests use)."""
 
 import os
 import signal
@@ -16,8 +18,11 @@ import urllib.request
 import grpc
 import pytest
 
+from menu.v1 import common_pb2 as cm, product_availability_pb2 as pa
 from conftest import (DB_PASSWORD, ROOT, STATE, HealthCheckRequest, HealthCheckResponse, Service,
-                      dynamo_tables_env, env_of, free_port)
+                      dynamo_tables_env, env_of, free_port, rich_status)
+from test_sql_rules import group_id
+from test_sql_support import call, demo_database, get_one, sql
 
 SERVING, NOT_SERVING = 1, 2
 AFTER_MS = 1500  # DEPENDENCY_UNHEALTHY_AFTER_MS in these tests
@@ -28,6 +33,31 @@ DYNAMO_SERVICES = ["menu.v1.CategoryService", "menu.v1.GhostSwapService",
 SQL_SERVICES = ["menu.v1.ProductAvailabilityService", "menu.v1.ReferenceDataService"]
 MARIADB = str(ROOT / "scripts/mariadb.sh")
 DYNALITE = str(ROOT / "scripts/dynalite.sh")
+
+
+@pytest.fixture(scope="module")
+def own_mariadb():
+    """A MariaDB of this module's own with the demo data (the tests stop and start it):
+    (sql-svc's env, stop(), start())."""
+    port = str(free_port())
+    d = STATE / "mariadb-readiness"
+    db_env = {**os.environ, "MENU_DB_PASSWORD": DB_PASSWORD}
+    subprocess.run([MARIADB, "stop", str(d)], check=False)
+    subprocess.run(["rm", "-rf", str(d)], check=True)
+
+    def start():
+        subprocess.run([MARIADB, "start", str(d), port], check=True, env=db_env)
+
+    def stop():
+        subprocess.run([MARIADB, "stop", str(d)], check=True)
+
+    start()
+    try:
+        env = demo_database({"MYSQL_HOST": "127.0.0.1", "MYSQL_PORT": port, "MYSQL_USER": "menu",
+                             "MYSQL_PASSWORD": DB_PASSWORD}, "menu_t_readiness")
+        yield env, stop, start
+    finally:
+        subprocess.run([MARIADB, "stop", str(d)], check=False)
 
 
 def health(svc, service=""):
@@ -135,24 +165,95 @@ def test_dynamo_svc_not_serving_while_dynamodb_is_down(start_service):
         subprocess.run([DYNALITE, "stop", str(d)], check=False)
 
 
-def test_sql_svc_not_serving_while_mysql_is_down(start_service):
-    port = str(free_port())
-    d = STATE / "mariadb-readiness"
-    db_env = {**os.environ, "MENU_DB_PASSWORD": DB_PASSWORD}
-    subprocess.run([MARIADB, "stop", str(d)], check=False)
-    subprocess.run(["rm", "-rf", str(d)], check=True)
-    subprocess.run([MARIADB, "start", str(d), port], check=True, env=db_env)
+def test_sql_svc_not_serving_while_mysql_is_down(start_service, own_mariadb):
+    env, stop, start = own_mariadb
+    svc = start_service("sql-svc", env={**env, "MYSQL_POOL_SIZE": "2", **FAST})
+    outage_and_back(svc, SQL_SERVICES, "mysql", stop, start)
+
+
+def rule_count(env, g):
+    return int(sql(env, "SELECT COUNT(*) FROM productAvailabilityRule"
+                        f" WHERE productAvailabilityRuleGroupId = {g}")[0][0])
+
+
+def test_sql_svc_calls_tell_readiness_before_the_probe(start_service, own_mariadb):
+    """The probe runs once at start-up and then not for ten minutes: only calls can tell."""
+    env, stop, start = own_mariadb
+    svc = start_service("sql-svc", env={
+        **env, "MYSQL_POOL_SIZE": "2", "DEPENDENCY_UNHEALTHY_AFTER_MS": str(AFTER_MS),
+        "DEPENDENCY_PROBE_INTERVAL_MS": "600000", "DEPENDENCY_PROBE_TIMEOUT_MS": "1000"})
+    kiosk = cm.CHANNEL_KIOSK
+    assert get_one(svc, "R001", kiosk, "P1000").product_availability.product_code == "P1000"
+
+    # Query-level errors only, for longer than AFTER_MS: a client holds the rule group's row,
+    # so each create waits for its lock until the server stops it at the call's deadline.
+    # The server answered every time: it stays SERVING.
+    g = group_id(env, "KIOSK", "restaurant")
+    before = rule_count(env, g)
+    holder = subprocess.Popen(
+        ["mariadb", "--no-defaults", "-n", "-h", env["MYSQL_HOST"], "-P", env["MYSQL_PORT"],
+         "-u", env["MYSQL_USER"], f"-p{env['MYSQL_PASSWORD']}", "--batch", "--skip-column-names",
+         env["MYSQL_DATABASE"]],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        env = {"MYSQL_HOST": "127.0.0.1", "MYSQL_PORT": port, "MYSQL_USER": "menu",
-               "MYSQL_PASSWORD": DB_PASSWORD, "MYSQL_DATABASE": "menu", "MYSQL_POOL_SIZE": "2",
-               **FAST}
-        svc = start_service("sql-svc", env=env)
-        outage_and_back(svc, SQL_SERVICES, "mysql",
-                        lambda: subprocess.run([MARIADB, "stop", str(d)], check=True),
-                        lambda: subprocess.run([MARIADB, "start", str(d), port], check=True,
-                                               env=db_env))
+        holder.stdin.write("START TRANSACTION; SELECT productAvailabilityRuleGroupId FROM"
+                           f" productAvailabilityRuleGroup WHERE productAvailabilityRuleGroupId = {g}"
+                           " FOR UPDATE;\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == str(g)  # the lock is held
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < AFTER_MS / 1000 + 0.8:
+            req = pa.CreateAvailabilityRuleRequest(rule=pa.AvailabilityRule(
+                product_code="P1001", rule_group_id=g, rule_type=pa.RULE_TYPE_RESTAURANT,
+                rule_effect=pa.RULE_EFFECT_DENY, restaurant_code="R001"))
+            with pytest.raises(grpc.RpcError) as e:
+                call(svc, "CreateAvailabilityRule", req, pa.CreateAvailabilityRuleResponse,
+                     timeout=1.5, metadata=(("x-user", "readiness"),))
+            assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        for s in SQL_SERVICES:
+            assert health(svc, s) == SERVING
+        assert metric(svc, "menu_dependency_up", dependency="mysql") == 1
     finally:
-        subprocess.run([MARIADB, "stop", str(d)], check=False)
+        holder.kill()
+        holder.wait()
+    assert rule_count(env, g) == before  # nothing written by the stopped creates
+
+    # MariaDB stops: calls fail at once with UNAVAILABLE, and after AFTER_MS of nothing but
+    # such failures the services are NOT_SERVING; "" stays SERVING.
+    stop()
+    try:
+        t_stop = time.monotonic()
+        while health(svc, SQL_SERVICES[0]) != NOT_SERVING:
+            assert time.monotonic() - t_stop < AFTER_MS / 1000 + 3, "still SERVING"
+            t = time.monotonic()
+            with pytest.raises(grpc.RpcError) as e:
+                get_one(svc, "R001", kiosk, "P1000")
+            assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert time.monotonic() - t < 1.0  # refused at once, not at the deadline
+            _, info, _ = rich_status(e.value)
+            assert info.reason == "DATASTORE_UNAVAILABLE"
+            time.sleep(0.1)
+        assert time.monotonic() - t_stop >= AFTER_MS / 1000 - 0.1
+        for s in SQL_SERVICES:
+            assert health(svc, s) == NOT_SERVING
+        assert health(svc, "") == SERVING
+        assert metric(svc, "menu_dependency_up", dependency="mysql") == 0
+    finally:
+        start()
+
+    # Back: the first call that gets through makes it SERVING again (no probe needed).
+    t0 = time.monotonic()
+    while True:
+        try:
+            get_one(svc, "R001", kiosk, "P1000")
+            break
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.UNAVAILABLE
+            assert time.monotonic() - t0 < 15, "MariaDB did not come back"
+            time.sleep(0.1)
+    wait_for(lambda: health(svc, SQL_SERVICES[0]), SERVING, 1)
+    assert metric(svc, "menu_dependency_up", dependency="mysql") == 1
+    assert svc.proc.poll() is None
 
 
 def test_gateway_menu_service_not_serving_while_sql_svc_is_down(start_service, mariadb, dynalite):
