@@ -1,39 +1,24 @@
 /* HMAC-authenticated cursors with OpenSSL. */
 #include "common/cursor.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hmac.h"
 #include "common/log.h"
 
 #define TAG_LEN 16
 #define MAX_CURSOR_LEN 1024
-
-/* A fresh HMAC-SHA256 context keyed with the key bytes; NULL when OpenSSL cannot make one. */
-static EVP_MAC_CTX *mac_keyed(const unsigned char *bytes, size_t len) {
-  EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-  EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL; /* holds its own reference */
-  EVP_MAC_free(mac);
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-      OSSL_PARAM_construct_end()};
-  if (ctx && !EVP_MAC_init(ctx, bytes, len, params)) {
-    EVP_MAC_CTX_free(ctx);
-    ctx = NULL;
-  }
-  return ctx;
-}
 
 int cursor_key_set(cursor_key *out, const void *bytes, size_t len) {
   memset(out, 0, sizeof *out);
   if (len > sizeof out->bytes) len = sizeof out->bytes;
   memcpy(out->bytes, bytes, len);
   out->len = len;
-  out->mac = mac_keyed(out->bytes, out->len);
+  out->mac = hmac_sha256_ctx_new(out->bytes, out->len);
   return out->mac ? 0 : -1;
 }
 
@@ -72,7 +57,7 @@ void cursor_key_load(config *c, cursor_key *out) {
  * list page makes one tag per item. */
 static void tag(const cursor_key *k, const char *scope, const unsigned char *p, size_t n,
                 unsigned char out[32]) {
-  EVP_MAC_CTX *ctx = k->mac ? EVP_MAC_CTX_dup(k->mac) : mac_keyed(k->bytes, k->len);
+  EVP_MAC_CTX *ctx = k->mac ? EVP_MAC_CTX_dup(k->mac) : hmac_sha256_ctx_new(k->bytes, k->len);
   size_t len = 0;
   if (!ctx || !EVP_MAC_update(ctx, (const unsigned char *)scope, strlen(scope) + 1) ||
       !EVP_MAC_update(ctx, p, n) || !EVP_MAC_final(ctx, out, &len, 32) || len != 32)

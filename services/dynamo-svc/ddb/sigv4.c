@@ -3,7 +3,6 @@
 #include "services/dynamo-svc/ddb/sigv4.h"
 
 #include <ctype.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -14,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/hmac.h"
 #include "common/strbuf.h"
 
 static const char hexdig[] = "0123456789abcdef";
@@ -236,21 +236,6 @@ static void signing_key(const char *secret_key, const char *date, const char *re
   hmac(k, 32, "aws4_request", k);
 }
 
-/* An HMAC-SHA256 context keyed with k, or NULL. */
-static EVP_MAC_CTX *mac_keyed(const unsigned char k[32]) {
-  EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-  EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL; /* holds its own reference */
-  EVP_MAC_free(mac);
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-      OSSL_PARAM_construct_end()};
-  if (ctx && !EVP_MAC_init(ctx, k, 32, params)) {
-    EVP_MAC_CTX_free(ctx);
-    ctx = NULL;
-  }
-  return ctx;
-}
-
 struct sigv4_key_cache {
   pthread_mutex_t mu;
   char date[9], region[64], service[64];
@@ -293,7 +278,7 @@ static EVP_MAC_CTX *cache_mac(sigv4_key_cache *c, const char *secret_key, const 
     cache_clear(c);
     unsigned char k[32];
     signing_key(secret_key, date, region, service, k);
-    c->mac = mac_keyed(k);
+    c->mac = hmac_sha256_ctx_new(k, 32);
     OPENSSL_cleanse(k, sizeof k);
     c->secret = strdup(secret_key);
     if (!c->secret) cache_clear(c);
