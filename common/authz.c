@@ -377,7 +377,7 @@ struct authz {
 
 /* Reads and parses the file; NULL with a message in *err (caller frees). */
 static authz_policy *read_policy(const char *path, struct stat *st, char **err) {
-  if (stat(path, st) != 0) memset(st, 0, sizeof *st);
+  file_stat_or_zero(path, st);
   char *text = file_read_all(path, FILE_CONFIG_MAX, NULL);
   if (!text) {
     *err = errorf("cannot read: %s", strerror(errno));
@@ -398,11 +398,6 @@ static authz_policy *load_file(const char *path, struct stat *st) {
   return p;
 }
 
-static bool same_file(const struct stat *a, const struct stat *b) {
-  return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
-         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
 /* Kubernetes updates a mounted ConfigMap by swapping a symlink: stat() follows it, so the
  * inode changes and the new file is read. */
 static void *watch_main(void *arg) {
@@ -414,7 +409,7 @@ static void *watch_main(void *arg) {
     if (a->stopping) break;
     pthread_mutex_unlock(&a->stop_mu);
     struct stat st;
-    if (stat(a->path, &st) == 0 && !same_file(&st, &a->seen)) {
+    if (stat(a->path, &st) == 0 && !file_stat_same(&st, &a->seen)) {
       struct stat loaded;
       authz_policy *p = load_file(a->path, &loaded);
       a->seen = st; /* a bad file is reported once, not every interval */

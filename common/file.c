@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/strbuf.h"
 
@@ -40,4 +41,13 @@ char *file_read_trimmed(const char *path, size_t max) {
   while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
     s[--n] = '\0';
   return s;
+}
+
+void file_stat_or_zero(const char *path, struct stat *st) {
+  if (stat(path, st) != 0) memset(st, 0, sizeof *st);
+}
+
+bool file_stat_same(const struct stat *a, const struct stat *b) {
+  return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }

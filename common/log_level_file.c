@@ -24,15 +24,6 @@ struct log_level_file {
   pthread_t thread;
 };
 
-static void stat_or_zero(const char *path, struct stat *st) {
-  if (stat(path, st) != 0) memset(st, 0, sizeof *st);
-}
-
-static bool same_file(const struct stat *a, const struct stat *b) {
-  return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
-         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
 /* The level in the file, or false with why. */
 static bool file_level(const char *path, log_level *out, char *why, size_t n) {
   char *text = file_read_trimmed(path, 64);
@@ -49,7 +40,7 @@ static bool file_level(const char *path, log_level *out, char *why, size_t n) {
 static void reload(log_level_file *f, const char *trigger) {
   log_level now = log_level_get(), want;
   char why[128];
-  stat_or_zero(f->path, &f->seen);
+  file_stat_or_zero(f->path, &f->seen);
   if (!file_level(f->path, &want, why, sizeof why)) {
     if (!f->warned)
       log_warn("LOG_LEVEL_FILE unusable; keeping the level", "file", f->path, "error", why, "level",
@@ -83,8 +74,8 @@ static void *watch_main(void *arg) {
       continue;
     }
     struct stat st;
-    stat_or_zero(f->path, &st);
-    if (!same_file(&st, &f->seen)) reload(f, "file changed");
+    file_stat_or_zero(f->path, &st);
+    if (!file_stat_same(&st, &f->seen)) reload(f, "file changed");
   }
   return NULL;
 }
@@ -101,7 +92,7 @@ log_level_file *log_level_file_start(const char *path, int64_t refresh_ms, char 
   f->path = strdup(path);
   if (!f->path) abort();
   f->refresh_ms = refresh_ms > 0 ? refresh_ms : 1000;
-  stat_or_zero(path, &f->seen);
+  file_stat_or_zero(path, &f->seen);
   log_level_set(level);
   atomic_init(&f->stop, false);
   if (pthread_create(&f->thread, NULL, watch_main, f) != 0) abort();

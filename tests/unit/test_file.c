@@ -71,6 +71,30 @@ static void test_trimmed_drops_trailing_newlines_only(void **state) {
   free(s);
 }
 
+/* A watcher sees a file replaced the way a ConfigMap update does it (a new file renamed over the
+ * old one: another inode), and a missing file as all zero. */
+static void test_stat_identity_changes_when_the_file_is_replaced(void **state) {
+  write_file("a", 1);
+  struct stat first, again, replaced, missing;
+  file_stat_or_zero(path, &first);
+  file_stat_or_zero(path, &again);
+  assert_true(first.st_ino != 0);
+  assert_true(file_stat_same(&first, &again));
+  char tmp[80];
+  snprintf(tmp, sizeof tmp, "%s.new", path);
+  FILE *f = fopen(tmp, "wb");
+  assert_non_null(f);
+  fputs("a", f); /* same size, same content */
+  fclose(f);
+  assert_int_equal(rename(tmp, path), 0);
+  file_stat_or_zero(path, &replaced);
+  assert_false(file_stat_same(&first, &replaced));
+  file_stat_or_zero("/nonexistent/dir/file", &missing);
+  assert_int_equal(missing.st_ino, 0);
+  assert_int_equal(missing.st_size, 0);
+  assert_false(file_stat_same(&missing, &replaced));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_reads_every_byte_including_nul, make_file, remove_file),
@@ -79,6 +103,8 @@ int main(void) {
       cmocka_unit_test(test_missing_file_is_enoent),
       cmocka_unit_test_setup_teardown(test_trimmed_drops_trailing_newlines_only, make_file,
                                       remove_file),
+      cmocka_unit_test_setup_teardown(test_stat_identity_changes_when_the_file_is_replaced,
+                                      make_file, remove_file),
   };
   return cmocka_run_group_tests_name("file", tests, NULL, NULL);
 }
