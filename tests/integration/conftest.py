@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -44,12 +45,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_serving(addr, timeout=15.0, service=""):
+def wait_serving(addr, timeout=15.0, service="", creds=None, proc=None):
     """Polls grpc.health.v1.Health/Check until SERVING or the timeout. A fresh channel per try:
-    a channel that failed to connect would otherwise back off for seconds."""
+    a channel that failed to connect would otherwise back off for seconds. `creds`:
+    grpc.ssl_channel_credentials for a server that speaks TLS; `proc`: stop waiting as soon as
+    that process has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with grpc.insecure_channel(addr) as ch:
+        if proc is not None and proc.poll() is not None:
+            return False
+        with (grpc.secure_channel(addr, creds) if creds else grpc.insecure_channel(addr)) as ch:
             check = ch.unary_unary(
                 "/grpc.health.v1.Health/Check",
                 request_serializer=HealthCheckRequest.SerializeToString,
@@ -93,8 +98,10 @@ class Service:
             [str(BIN / name), *args], env=full_env, stdout=self.log, stderr=subprocess.STDOUT
         )
 
-    def wait_ready(self, timeout=15.0):
-        if not wait_serving(self.addr, timeout):
+    def wait_ready(self, timeout=15.0, creds=None):
+        """Returns self once SERVING (over TLS with `creds`); otherwise stops the process and
+        raises with its log."""
+        if not wait_serving(self.addr, timeout, creds=creds, proc=self.proc):
             self.stop()
             raise RuntimeError(f"{self.name} did not become SERVING:\n{self.log_text()}")
         return self
@@ -195,6 +202,47 @@ def dynamo_tables_env():
         "DYNAMODB_GHOST_SWAP_TABLE": f"it-{tag}-swaps",
         "DYNAMODB_PRODUCT_COLLECTION_TABLE": f"it-{tag}-collections",
     }
+
+
+@pytest.fixture(scope="module")
+def dynamo_env(dynalite):
+    """dynamo-svc's environment for one test module: the session's dynalite, tables of its own."""
+    return {**env_of(dynalite), **dynamo_tables_env()}
+
+
+@pytest.fixture(scope="module")
+def dynamo_ch(dynamo_env):
+    """A channel to one dynamo-svc for the whole module (its state is all in dynalite)."""
+    svc = Service("dynamo-svc", env=dynamo_env).wait_ready()
+    with svc.channel() as channel:
+        yield channel
+    assert svc.stop() == 0
+
+
+def tls_gateway_with_health(start_service, tmp_path):
+    """A gateway serving TLS on GRPC_ADDR (a self-signed certificate for 127.0.0.1, made with
+    the openssl CLI) and plaintext health only on HEALTH_ADDR, SERVING there.
+    Returns (svc, health_addr, the certificate's path)."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    health_addr = f"127.0.0.1:{free_port()}"
+    svc = start_service("gateway", wait=False, env={
+        "TLS_CERT_FILE": str(cert), "TLS_KEY_FILE": str(key), "HEALTH_ADDR": health_addr})
+    assert wait_serving(health_addr, 15, proc=svc.proc), svc.log_text()
+    return svc, health_addr, cert
+
+
+def metric(svc, name, **labels):
+    """The value of the series `name{labels}` (exactly those labels, in that order) on the
+    service's /metrics, or None when it is absent."""
+    text = urllib.request.urlopen(f"http://{svc.metrics_addr}/metrics", timeout=5).read().decode()
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{want}}} "):
+            return float(line.split()[-1])
+    return None
 
 
 def env_of(info):

@@ -60,16 +60,8 @@ def code_of(fn):
 
 
 def wait_tls(svc, pki, timeout=20.0):
-    """Waits until health answers SERVING over mutual TLS (any identity may call health)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if call(svc, pki, "stranger", HEALTH, HealthCheckRequest(),
-                    HealthCheckResponse).status == SERVING:
-                return svc
-        except grpc.RpcError:
-            time.sleep(0.1)
-    raise AssertionError("not SERVING over TLS:\n" + svc.log_text())
+    """The service once health answers SERVING over mutual TLS (any identity may call health)."""
+    return svc.wait_ready(timeout, creds=creds_for(pki, "stranger"))
 
 
 @pytest.fixture(scope="module")

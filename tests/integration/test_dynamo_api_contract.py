@@ -9,7 +9,7 @@ import uuid
 import grpc
 import pytest
 
-from conftest import Service, dynamo_tables_env, env_of, rich_status, unary
+from conftest import rich_status, unary
 from google.protobuf import field_mask_pb2
 from menu.v1 import category_pb2 as cat
 from menu.v1 import common_pb2 as cm
@@ -21,78 +21,68 @@ CAT, GS, PC = ("/menu.v1.CategoryService/", "/menu.v1.GhostSwapService/",
 WEB, APP = cm.CHANNEL_WEB, cm.CHANNEL_APP
 
 
-@pytest.fixture(scope="module")
-def ch(dynalite):
-    env = env_of(dynalite)
-    env.update(dynamo_tables_env())
-    svc = Service("dynamo-svc", env=env).wait_ready()
-    with svc.channel() as channel:
-        yield channel
-    assert svc.stop() == 0
+def call(dynamo_ch, method, req, resp_cls):
+    return unary(dynamo_ch, method, req, resp_cls, timeout=10)[0]
 
 
-def call(ch, method, req, resp_cls):
-    return unary(ch, method, req, resp_cls, timeout=10)[0]
-
-
-def error(ch, method, req, resp_cls):
+def error(dynamo_ch, method, req, resp_cls):
     with pytest.raises(grpc.RpcError) as e:
-        call(ch, method, req, resp_cls)
+        call(dynamo_ch, method, req, resp_cls)
     return e.value
 
 
-def categories(ch, channel):
-    page = call(ch, CAT + "ListCategories", cat.ListCategoriesRequest(
+def categories(dynamo_ch, channel):
+    page = call(dynamo_ch, CAT + "ListCategories", cat.ListCategoriesRequest(
         channel=channel, page=cm.PageRequest(first=128)), cat.ListCategoriesResponse)
     return [e.node for e in page.edges]
 
 
-def test_repeated_request_id_returns_the_original_and_writes_nothing(ch):
+def test_repeated_request_id_returns_the_original_and_writes_nothing(dynamo_ch):
     rid = str(uuid.uuid4())
     req = cat.CreateCategoryRequest(request_id=rid, category=cat.Category(
         channel=WEB, name="Soups", display_order=15))
-    first = call(ch, CAT + "CreateCategory", req, cat.CreateCategoryResponse).category
-    again = call(ch, CAT + "CreateCategory", req, cat.CreateCategoryResponse).category
+    first = call(dynamo_ch, CAT + "CreateCategory", req, cat.CreateCategoryResponse).category
+    again = call(dynamo_ch, CAT + "CreateCategory", req, cat.CreateCategoryResponse).category
     assert again == first  # same server-generated id, same version and times
-    assert [c.id for c in categories(ch, WEB) if c.name == "Soups"] == [first.id]
+    assert [c.id for c in categories(dynamo_ch, WEB) if c.name == "Soups"] == [first.id]
 
     # The same key for another request is the caller's bug, not a repeat.
     other = cat.CreateCategoryRequest(request_id=rid, category=cat.Category(
         channel=WEB, name="Salads"))
-    err = error(ch, CAT + "CreateCategory", other, cat.CreateCategoryResponse)
+    err = error(dynamo_ch, CAT + "CreateCategory", other, cat.CreateCategoryResponse)
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in rich_status(err)[2].field_violations] == ["request_id"]
-    assert not [c for c in categories(ch, WEB) if c.name == "Salads"]
-    err = error(ch, CAT + "CreateCategory", cat.CreateCategoryRequest(
+    assert not [c for c in categories(dynamo_ch, WEB) if c.name == "Salads"]
+    err = error(dynamo_ch, CAT + "CreateCategory", cat.CreateCategoryRequest(
         request_id="not-a-uuid", category=cat.Category(channel=WEB, name="X")),
         cat.CreateCategoryResponse)
     assert [v.field for v in rich_status(err)[2].field_violations] == ["request_id"]
 
     # Without request_id, two creates are two categories (as before).
     plain = cat.CreateCategoryRequest(category=cat.Category(channel=WEB, name="Twice"))
-    call(ch, CAT + "CreateCategory", plain, cat.CreateCategoryResponse)
-    call(ch, CAT + "CreateCategory", plain, cat.CreateCategoryResponse)
-    assert len([c for c in categories(ch, WEB) if c.name == "Twice"]) == 2
+    call(dynamo_ch, CAT + "CreateCategory", plain, cat.CreateCategoryResponse)
+    call(dynamo_ch, CAT + "CreateCategory", plain, cat.CreateCategoryResponse)
+    assert len([c for c in categories(dynamo_ch, WEB) if c.name == "Twice"]) == 2
 
 
-def test_repeated_put_and_collection_create(ch):
+def test_repeated_put_and_collection_create(dynamo_ch):
     rid = str(uuid.uuid4())
     put = gs.PutGhostSwapRequest(request_id=rid, ghost_swap=gs.GhostSwap(
         channel=APP, product_code="P1", swap_product_code="P2"))
-    first = call(ch, GS + "PutGhostSwap", put, gs.PutGhostSwapResponse).ghost_swap
-    assert call(ch, GS + "PutGhostSwap", put, gs.PutGhostSwapResponse).ghost_swap == first
+    first = call(dynamo_ch, GS + "PutGhostSwap", put, gs.PutGhostSwapResponse).ghost_swap
+    assert call(dynamo_ch, GS + "PutGhostSwap", put, gs.PutGhostSwapResponse).ghost_swap == first
     assert first.version == 1  # not ALREADY_EXISTS, not a second write
 
     rid = str(uuid.uuid4())
     create = pc.CreateProductCollectionRequest(request_id=rid, product_collection=pc.
                                                ProductCollection(channel=APP, name="Combo"))
-    a = call(ch, PC + "CreateProductCollection", create, pc.CreateProductCollectionResponse)
-    b = call(ch, PC + "CreateProductCollection", create, pc.CreateProductCollectionResponse)
+    a = call(dynamo_ch, PC + "CreateProductCollection", create, pc.CreateProductCollectionResponse)
+    b = call(dynamo_ch, PC + "CreateProductCollection", create, pc.CreateProductCollectionResponse)
     assert a == b
 
 
-def test_update_mask_changes_only_the_masked_fields(ch):
-    c = call(ch, CAT + "CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
+def test_update_mask_changes_only_the_masked_fields(dynamo_ch):
+    c = call(dynamo_ch, CAT + "CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
         channel=APP, name="Burgers", display_order=42, product_codes=["P1", "P2"])),
         cat.CreateCategoryResponse).category
 
@@ -101,10 +91,10 @@ def test_update_mask_changes_only_the_masked_fields(ch):
             channel=APP, id=c.id, version=current().version, **fields))
         if mask is not None:
             req.update_mask.CopyFrom(field_mask_pb2.FieldMask(paths=mask))
-        return call(ch, CAT + "UpdateCategory", req, cat.UpdateCategoryResponse).category
+        return call(dynamo_ch, CAT + "UpdateCategory", req, cat.UpdateCategoryResponse).category
 
     def current():
-        return call(ch, CAT + "GetCategory", cat.GetCategoryRequest(channel=APP, id=c.id),
+        return call(dynamo_ch, CAT + "GetCategory", cat.GetCategoryRequest(channel=APP, id=c.id),
                     cat.GetCategoryResponse).category
 
     # No mask: the fields set. A rename keeps display_order and the products.
@@ -126,7 +116,7 @@ def test_update_mask_changes_only_the_masked_fields(ch):
                                                           version=got.version),
                                     update_mask=field_mask_pb2.FieldMask(
                                         paths=["nme", "name", "category.id"]))
-    err = error(ch, CAT + "UpdateCategory", req, cat.UpdateCategoryResponse)
+    err = error(dynamo_ch, CAT + "UpdateCategory", req, cat.UpdateCategoryResponse)
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     bad = rich_status(err)[2]
     assert [v.field for v in bad.field_violations] == ["update_mask.paths[0]",
@@ -135,25 +125,25 @@ def test_update_mask_changes_only_the_masked_fields(ch):
     assert current() == got
 
     # Collections too.
-    col = call(ch, PC + "CreateProductCollection", pc.CreateProductCollectionRequest(
+    col = call(dynamo_ch, PC + "CreateProductCollection", pc.CreateProductCollectionRequest(
         product_collection=pc.ProductCollection(channel=APP, name="Kids", product_codes=["P3"])),
         pc.CreateProductCollectionResponse).product_collection
-    upd = call(ch, PC + "UpdateProductCollection", pc.UpdateProductCollectionRequest(
+    upd = call(dynamo_ch, PC + "UpdateProductCollection", pc.UpdateProductCollectionRequest(
         product_collection=pc.ProductCollection(channel=APP, id=col.id, version=1,
                                                 name="Kids meals")),
         pc.UpdateProductCollectionResponse).product_collection
     assert (upd.name, list(upd.product_codes)) == ("Kids meals", ["P3"])
 
 
-def test_before_takes_a_forward_pages_start_cursor(ch):
+def test_before_takes_a_forward_pages_start_cursor(dynamo_ch):
     channel = cm.CHANNEL_DRIVE_THRU
     for i in range(7):
-        call(ch, CAT + "CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
+        call(dynamo_ch, CAT + "CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
             channel=channel, id=f"c{i}", name=f"C{i}", display_order=i)),
             cat.CreateCategoryResponse)
 
     def page(**kw):
-        return call(ch, CAT + "ListCategories", cat.ListCategoriesRequest(
+        return call(dynamo_ch, CAT + "ListCategories", cat.ListCategoriesRequest(
             channel=channel, page=cm.PageRequest(**kw)), cat.ListCategoriesResponse)
 
     p1 = page(first=3)

@@ -21,7 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import grpc
 import pytest
 
-from conftest import ROOT, STATE, Service, dynamo_tables_env as tables_env, env_of, free_port, unary
+from conftest import (ROOT, STATE, Service, dynamo_tables_env as tables_env, env_of, free_port,
+                      metric, unary)
 from menu.v1 import category_pb2 as cat  # noqa: E402
 from menu.v1 import common_pb2  # noqa: E402
 from menu.v1 import ghost_swap_pb2 as gs  # noqa: E402
@@ -155,15 +156,6 @@ def proxied(dynalite):
     proxy.close()
 
 
-def metric(svc, name, **labels):
-    text = urllib.request.urlopen(f"http://{svc.metrics_addr}/metrics", timeout=5).read().decode()
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    for line in text.splitlines():
-        if line.startswith(f"{name}{{{want}}} "):
-            return float(line.split()[-1])
-    return 0.0
-
-
 def create(channel, cid, timeout=10):
     return unary(channel, CAT + "CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
         id=cid, channel=KIOSK, name=cid, display_order=1)), cat.CreateCategoryResponse,
@@ -226,7 +218,8 @@ def test_throttling_and_500_are_retried(proxied):
     proxy, channel, svc = proxied
     create(channel, "retry-1")
     before = proxy.count("GetItem")
-    throttles = metric(svc, "menu_dynamodb_retries_total", operation="GetItem", reason="throttling")
+    throttles = metric(svc, "menu_dynamodb_retries_total", operation="GetItem",
+                       reason="throttling") or 0.0
     proxy.faults["GetItem"] = [throttle(), SERVER_ERROR]
     assert get(channel, "retry-1").id == "retry-1"
     assert proxy.count("GetItem") - before == 3

@@ -27,21 +27,6 @@ CAT, GS, PC = "/menu.v1.CategoryService/", "/menu.v1.GhostSwapService/", \
 LEASE_S = 3 + 1  # DYNAMODB_WRITE_LEASE_MS default + the margin
 
 
-@pytest.fixture(scope="module")
-def svc_env(dynalite):
-    env = env_of(dynalite)
-    env.update(tables_env())
-    return env
-
-
-@pytest.fixture(scope="module")
-def ch(svc_env):
-    svc = Service("dynamo-svc", env=svc_env).wait_ready()
-    with svc.channel() as channel:
-        yield channel
-    assert svc.stop() == 0
-
-
 def rpc(channel, method, req, resp_cls, timeout=10):
     return unary(channel, method, req, resp_cls, timeout=timeout)[0]
 
@@ -66,47 +51,47 @@ def raw_item(dynalite, table, pk, sk="-"):
         return json.loads(r.read()).get("Item")
 
 
-def test_never_written_channel_is_revision_zero_and_settled(ch):
-    r = revision(ch, DELIVERY)
+def test_never_written_channel_is_revision_zero_and_settled(dynamo_ch):
+    r = revision(dynamo_ch, DELIVERY)
     assert (r.channel, r.revision, r.HasField("unsettled_until")) == (DELIVERY, 0, False)
 
 
-def test_every_write_kind_advances_only_its_channel_and_reads_do_not(ch):
-    web = revision(ch, WEB).revision
-    cat_ = rpc(ch, CAT + "CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
+def test_every_write_kind_advances_only_its_channel_and_reads_do_not(dynamo_ch):
+    web = revision(dynamo_ch, WEB).revision
+    cat_ = rpc(dynamo_ch, CAT + "CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
         channel=KIOSK, id="rev-soups", name="Soups", display_order=3)),
         cat.CreateCategoryResponse).category
     writes = [
-        lambda: rpc(ch, CAT + "UpdateCategory", cat.UpdateCategoryRequest(category=cat.Category(
+        lambda: rpc(dynamo_ch, CAT + "UpdateCategory", cat.UpdateCategoryRequest(category=cat.Category(
             channel=KIOSK, id="rev-soups", name="Soups & stews", version=cat_.version)),
             cat.UpdateCategoryResponse),
-        lambda: rpc(ch, CAT + "DeleteCategory", cat.DeleteCategoryRequest(
+        lambda: rpc(dynamo_ch, CAT + "DeleteCategory", cat.DeleteCategoryRequest(
             channel=KIOSK, id="rev-soups", version=cat_.version + 1), cat.DeleteCategoryResponse),
-        lambda: rpc(ch, GS + "PutGhostSwap", gs.PutGhostSwapRequest(ghost_swap=gs.GhostSwap(
+        lambda: rpc(dynamo_ch, GS + "PutGhostSwap", gs.PutGhostSwapRequest(ghost_swap=gs.GhostSwap(
             channel=KIOSK, product_code="P3000", swap_product_code="P3001")),
             gs.PutGhostSwapResponse),
-        lambda: rpc(ch, GS + "PutGhostSwap", gs.PutGhostSwapRequest(ghost_swap=gs.GhostSwap(
+        lambda: rpc(dynamo_ch, GS + "PutGhostSwap", gs.PutGhostSwapRequest(ghost_swap=gs.GhostSwap(
             channel=KIOSK, product_code="P3000", swap_product_code="P3002", version=1)),
             gs.PutGhostSwapResponse),
-        lambda: rpc(ch, GS + "DeleteGhostSwap", gs.DeleteGhostSwapRequest(
+        lambda: rpc(dynamo_ch, GS + "DeleteGhostSwap", gs.DeleteGhostSwapRequest(
             channel=KIOSK, product_code="P3000", version=2), gs.DeleteGhostSwapResponse),
-        lambda: rpc(ch, PC + "CreateProductCollection", pc.CreateProductCollectionRequest(
+        lambda: rpc(dynamo_ch, PC + "CreateProductCollection", pc.CreateProductCollectionRequest(
             product_collection=pc.ProductCollection(channel=KIOSK, id="rev-combo", name="Combo",
                                                     product_codes=["P3000"])),
             pc.CreateProductCollectionResponse),
-        lambda: rpc(ch, PC + "UpdateProductCollection", pc.UpdateProductCollectionRequest(
+        lambda: rpc(dynamo_ch, PC + "UpdateProductCollection", pc.UpdateProductCollectionRequest(
             product_collection=pc.ProductCollection(channel=KIOSK, id="rev-combo", name="Combo 2",
                                                     version=1)),
             pc.UpdateProductCollectionResponse),
-        lambda: rpc(ch, PC + "DeleteProductCollection", pc.DeleteProductCollectionRequest(
+        lambda: rpc(dynamo_ch, PC + "DeleteProductCollection", pc.DeleteProductCollectionRequest(
             channel=KIOSK, id="rev-combo", version=2), pc.DeleteProductCollectionResponse),
     ]
-    before = revision(ch, KIOSK)
+    before = revision(dynamo_ch, KIOSK)
     assert before.revision >= 2
     for i, write in enumerate(writes):
         t0 = time.time()
         write()
-        after = revision(ch, KIOSK)
+        after = revision(dynamo_ch, KIOSK)
         # One bump before the item write, one after.
         assert after.revision == before.revision + 2, f"write {i}"
         # The lease of that write: in the future, at most lease + margin from its start.
@@ -114,54 +99,54 @@ def test_every_write_kind_advances_only_its_channel_and_reads_do_not(ch):
         assert t0 < until <= time.time() + LEASE_S + 0.5, f"write {i}"
         before = after
     # Reads of every kind change nothing.
-    rpc(ch, CAT + "ListCategories", cat.ListCategoriesRequest(channel=KIOSK),
+    rpc(dynamo_ch, CAT + "ListCategories", cat.ListCategoriesRequest(channel=KIOSK),
         cat.ListCategoriesResponse)
-    rpc(ch, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(
+    rpc(dynamo_ch, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(
         channel=KIOSK, product_codes=["P3000"]), gs.BatchGetGhostSwapsResponse)
-    rpc(ch, PC + "ListProductCollections", pc.ListProductCollectionsRequest(channel=KIOSK),
+    rpc(dynamo_ch, PC + "ListProductCollections", pc.ListProductCollectionsRequest(channel=KIOSK),
         pc.ListProductCollectionsResponse)
-    assert revision(ch, KIOSK).revision == before.revision
-    assert revision(ch, WEB).revision == web  # another channel: untouched
+    assert revision(dynamo_ch, KIOSK).revision == before.revision
+    assert revision(dynamo_ch, WEB).revision == web  # another channel: untouched
 
 
-def test_a_failed_write_moves_the_revision_once_and_changes_nothing_else(ch, svc_env, dynalite):
-    c = rpc(ch, CAT + "CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
+def test_a_failed_write_moves_the_revision_once_and_changes_nothing_else(dynamo_ch, dynamo_env, dynalite):
+    c = rpc(dynamo_ch, CAT + "CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
         channel=WEB, id="rev-fail", name="Kept", display_order=1)),
         cat.CreateCategoryResponse).category
-    before = revision(ch, WEB).revision
+    before = revision(dynamo_ch, WEB).revision
     with pytest.raises(grpc.RpcError) as e:
-        rpc(ch, CAT + "UpdateCategory", cat.UpdateCategoryRequest(category=cat.Category(
+        rpc(dynamo_ch, CAT + "UpdateCategory", cat.UpdateCategoryRequest(category=cat.Category(
             channel=WEB, id="rev-fail", name="Lost", version=c.version + 5)),
             cat.UpdateCategoryResponse)
     assert e.value.code() == grpc.StatusCode.ABORTED
     assert rich_status(e.value)[1].reason == "STALE_VERSION"
     # The item is unchanged; the revision item holds the first bump only, with its lease.
-    item = raw_item(dynalite, svc_env["DYNAMODB_CATEGORY_TABLE"], "CHANNEL#WEB", "rev-fail")
+    item = raw_item(dynalite, dynamo_env["DYNAMODB_CATEGORY_TABLE"], "CHANNEL#WEB", "rev-fail")
     assert (item["name"]["S"], item["version"]["N"]) == ("Kept", "1")
-    rev = raw_item(dynalite, svc_env["DYNAMODB_CATEGORY_TABLE"], "REVISION#WEB")
+    rev = raw_item(dynalite, dynamo_env["DYNAMODB_CATEGORY_TABLE"], "REVISION#WEB")
     assert int(rev["revision"]["N"]) == before + 1
     assert rev["channel"]["S"] == "WEB"
     assert int(rev["unsettled_until"]["N"]) / 1000 > time.time()
-    assert revision(ch, WEB).revision == before + 1
+    assert revision(dynamo_ch, WEB).revision == before + 1
     # A create of an existing id: the same (ALREADY_EXISTS, one bump).
     with pytest.raises(grpc.RpcError) as e:
-        rpc(ch, CAT + "CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
+        rpc(dynamo_ch, CAT + "CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
             channel=WEB, id="rev-fail", name="Again", display_order=1)),
             cat.CreateCategoryResponse)
     assert e.value.code() == grpc.StatusCode.ALREADY_EXISTS
-    assert revision(ch, WEB).revision == before + 2
+    assert revision(dynamo_ch, WEB).revision == before + 2
 
 
-def test_bad_channel_is_invalid_argument_naming_it(ch):
+def test_bad_channel_is_invalid_argument_naming_it(dynamo_ch):
     for bad in (common_pb2.CHANNEL_UNSPECIFIED, 42):
         with pytest.raises(grpc.RpcError) as e:
-            revision(ch, bad)
+            revision(dynamo_ch, bad)
         assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert e.value.details().startswith("channel:")
 
 
-def test_health_lists_the_service(ch):
-    r = rpc(ch, "/grpc.health.v1.Health/Check",
+def test_health_lists_the_service(dynamo_ch):
+    r = rpc(dynamo_ch, "/grpc.health.v1.Health/Check",
             HealthCheckRequest(service="menu.v1.CatalogRevisionService"), HealthCheckResponse)
     assert r.status == 1
 

@@ -24,21 +24,6 @@ KIOSK, WEB, APP = common_pb2.CHANNEL_KIOSK, common_pb2.CHANNEL_WEB, common_pb2.C
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
 
-@pytest.fixture(scope="module")
-def svc_env(dynalite):
-    env = env_of(dynalite)
-    env.update(tables_env())
-    return env
-
-
-@pytest.fixture(scope="module")
-def ch(svc_env):
-    svc = Service("dynamo-svc", env=svc_env).wait_ready()
-    with svc.channel() as channel:
-        yield channel
-    assert svc.stop() == 0
-
-
 def rpc(channel, method, req, resp_cls, timeout=10):
     return unary(channel, method, req, resp_cls, timeout=timeout)[0]
 
@@ -63,30 +48,30 @@ def get_swap(channel, ch_id, code):
 # ---- ghost swaps -----------------------------------------------------------------------------
 
 
-def test_ghost_swap_put_get_replace_delete(ch):
-    s = put_swap(ch, KIOSK, "P2000", "P2001")
+def test_ghost_swap_put_get_replace_delete(dynamo_ch):
+    s = put_swap(dynamo_ch, KIOSK, "P2000", "P2001")
     assert (s.product_code, s.swap_product_code, s.version, s.channel) == ("P2000", "P2001", 1, KIOSK)
-    assert get_swap(ch, KIOSK, "P2000") == s
-    e = err(ch, GS + "PutGhostSwap", gs.PutGhostSwapRequest(ghost_swap=gs.GhostSwap(
+    assert get_swap(dynamo_ch, KIOSK, "P2000") == s
+    e = err(dynamo_ch, GS + "PutGhostSwap", gs.PutGhostSwapRequest(ghost_swap=gs.GhostSwap(
         channel=KIOSK, product_code="P2000", swap_product_code="P2002")), gs.PutGhostSwapResponse)
     assert e.code() == grpc.StatusCode.ALREADY_EXISTS
-    s2 = put_swap(ch, KIOSK, "P2000", "P2002", version=1)
+    s2 = put_swap(dynamo_ch, KIOSK, "P2000", "P2002", version=1)
     assert (s2.swap_product_code, s2.version, s2.create_time) == ("P2002", 2, s.create_time)
-    e = err(ch, GS + "PutGhostSwap", gs.PutGhostSwapRequest(ghost_swap=gs.GhostSwap(
+    e = err(dynamo_ch, GS + "PutGhostSwap", gs.PutGhostSwapRequest(ghost_swap=gs.GhostSwap(
         channel=KIOSK, product_code="P2000", swap_product_code="P2003", version=1)),
         gs.PutGhostSwapResponse)
     assert e.code() == grpc.StatusCode.ABORTED
-    assert get_swap(ch, KIOSK, "P2000").swap_product_code == "P2002"
-    e = err(ch, GS + "PutGhostSwap", gs.PutGhostSwapRequest(ghost_swap=gs.GhostSwap(
+    assert get_swap(dynamo_ch, KIOSK, "P2000").swap_product_code == "P2002"
+    e = err(dynamo_ch, GS + "PutGhostSwap", gs.PutGhostSwapRequest(ghost_swap=gs.GhostSwap(
         channel=KIOSK, product_code="P2999", swap_product_code="P2003", version=4)),
         gs.PutGhostSwapResponse)
     assert e.code() == grpc.StatusCode.NOT_FOUND
-    e = err(ch, GS + "DeleteGhostSwap", gs.DeleteGhostSwapRequest(
+    e = err(dynamo_ch, GS + "DeleteGhostSwap", gs.DeleteGhostSwapRequest(
         channel=KIOSK, product_code="P2000", version=1), gs.DeleteGhostSwapResponse)
     assert e.code() == grpc.StatusCode.ABORTED
-    rpc(ch, GS + "DeleteGhostSwap", gs.DeleteGhostSwapRequest(
+    rpc(dynamo_ch, GS + "DeleteGhostSwap", gs.DeleteGhostSwapRequest(
         channel=KIOSK, product_code="P2000", version=2), gs.DeleteGhostSwapResponse)
-    e = err(ch, GS + "GetGhostSwap", gs.GetGhostSwapRequest(channel=KIOSK, product_code="P2000"),
+    e = err(dynamo_ch, GS + "GetGhostSwap", gs.GetGhostSwapRequest(channel=KIOSK, product_code="P2000"),
             gs.GetGhostSwapResponse)
     assert e.code() == grpc.StatusCode.NOT_FOUND
 
@@ -102,18 +87,18 @@ def test_ghost_swap_put_get_replace_delete(ch):
     (gs.GhostSwap(channel=KIOSK, product_code="P1", swap_product_code="P2", version=-1),
      "ghost_swap.version"),
 ])
-def test_ghost_swap_validation(ch, swap, field):
-    e = err(ch, GS + "PutGhostSwap", gs.PutGhostSwapRequest(ghost_swap=swap), gs.PutGhostSwapResponse)
+def test_ghost_swap_validation(dynamo_ch, swap, field):
+    e = err(dynamo_ch, GS + "PutGhostSwap", gs.PutGhostSwapRequest(ghost_swap=swap), gs.PutGhostSwapResponse)
     assert e.code() == INVALID and e.details().startswith(field), e.details()
 
 
-def test_ghost_swaps_list_by_product_code_both_ways(ch):
+def test_ghost_swaps_list_by_product_code_both_ways(dynamo_ch):
     codes = [f"Q{n:04d}" for n in range(150)]
     with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda c: put_swap(ch, APP, c, "Z" + c), reversed(codes)))
+        list(pool.map(lambda c: put_swap(dynamo_ch, APP, c, "Z" + c), reversed(codes)))
     seen, after = [], ""
     while True:
-        r = rpc(ch, GS + "ListGhostSwaps", gs.ListGhostSwapsRequest(
+        r = rpc(dynamo_ch, GS + "ListGhostSwaps", gs.ListGhostSwapsRequest(
             channel=APP, page=common_pb2.PageRequest(first=40, after=after)), gs.ListGhostSwapsResponse)
         seen += [e.node.product_code for e in r.edges]
         if not r.page_info.has_next_page:
@@ -122,7 +107,7 @@ def test_ghost_swaps_list_by_product_code_both_ways(ch):
     assert seen == codes
     back, before = [], ""
     while True:
-        r = rpc(ch, GS + "ListGhostSwaps", gs.ListGhostSwapsRequest(
+        r = rpc(dynamo_ch, GS + "ListGhostSwaps", gs.ListGhostSwapsRequest(
             channel=APP, page=common_pb2.PageRequest(last=33, before=before)), gs.ListGhostSwapsResponse)
         back = [e.node.product_code for e in r.edges] + back
         if not r.page_info.has_previous_page:
@@ -130,34 +115,34 @@ def test_ghost_swaps_list_by_product_code_both_ways(ch):
         before = r.page_info.start_cursor
     assert back == codes
     # Another channel's cursor is refused.
-    e = err(ch, GS + "ListGhostSwaps", gs.ListGhostSwapsRequest(
+    e = err(dynamo_ch, GS + "ListGhostSwaps", gs.ListGhostSwapsRequest(
         channel=WEB, page=common_pb2.PageRequest(after=after)), gs.ListGhostSwapsResponse)
     assert e.code() == INVALID and "page.after" in e.details()
 
 
-def test_batch_get_ghost_swaps(ch):
+def test_batch_get_ghost_swaps(dynamo_ch):
     for n in range(120):
-        put_swap(ch, WEB, f"B{n:03d}", f"B{n + 500:03d}")
+        put_swap(dynamo_ch, WEB, f"B{n:03d}", f"B{n + 500:03d}")
     asked = ["B007", "NOPE", "B003", "B007", "B119"]
-    r = rpc(ch, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(
+    r = rpc(dynamo_ch, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(
         channel=WEB, product_codes=asked), gs.BatchGetGhostSwapsResponse)
     assert [(s.product_code, s.swap_product_code) for s in r.ghost_swaps] == [
         ("B007", "B507"), ("B003", "B503"), ("B119", "B619")]
     hundred = [f"B{n:03d}" for n in range(100)]
-    r = rpc(ch, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(
+    r = rpc(dynamo_ch, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(
         channel=WEB, product_codes=hundred), gs.BatchGetGhostSwapsResponse)
     assert [s.product_code for s in r.ghost_swaps] == hundred
     # Same codes on another channel: nothing.
-    r = rpc(ch, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(
+    r = rpc(dynamo_ch, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(
         channel=common_pb2.CHANNEL_DRIVE_THRU, product_codes=hundred), gs.BatchGetGhostSwapsResponse)
     assert len(r.ghost_swaps) == 0
-    e = err(ch, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(
+    e = err(dynamo_ch, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(
         channel=WEB, product_codes=hundred + ["B100"]), gs.BatchGetGhostSwapsResponse)
     assert e.code() == INVALID and e.details().startswith("product_codes")
-    e = err(ch, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(
+    e = err(dynamo_ch, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(
         channel=WEB, product_codes=["B001", "bad code"]), gs.BatchGetGhostSwapsResponse)
     assert e.code() == INVALID and e.details().startswith("product_codes[1]")
-    e = err(ch, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(product_codes=["B001"]),
+    e = err(dynamo_ch, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(product_codes=["B001"]),
             gs.BatchGetGhostSwapsResponse)
     assert e.code() == INVALID and e.details().startswith("channel")
 
@@ -165,32 +150,32 @@ def test_batch_get_ghost_swaps(ch):
 # ---- product collections -------------------------------------------------------------------
 
 
-def test_collection_crud(ch):
-    c = rpc(ch, PC + "CreateProductCollection", pc.CreateProductCollectionRequest(
+def test_collection_crud(dynamo_ch):
+    c = rpc(dynamo_ch, PC + "CreateProductCollection", pc.CreateProductCollectionRequest(
         product_collection=pc.ProductCollection(id="lunch", channel=KIOSK, name="Lunch",
                                                 product_codes=["P1002", "P1000", "P1001"])),
         pc.CreateProductCollectionResponse).product_collection
     assert (c.id, c.version, list(c.product_codes)) == ("lunch", 1, ["P1002", "P1000", "P1001"])
-    got = rpc(ch, PC + "GetProductCollection", pc.GetProductCollectionRequest(channel=KIOSK, id="lunch"),
+    got = rpc(dynamo_ch, PC + "GetProductCollection", pc.GetProductCollectionRequest(channel=KIOSK, id="lunch"),
               pc.GetProductCollectionResponse).product_collection
     assert got == c
-    e = err(ch, PC + "CreateProductCollection", pc.CreateProductCollectionRequest(
+    e = err(dynamo_ch, PC + "CreateProductCollection", pc.CreateProductCollectionRequest(
         product_collection=pc.ProductCollection(id="lunch", channel=KIOSK, name="Again")),
         pc.CreateProductCollectionResponse)
     assert e.code() == grpc.StatusCode.ALREADY_EXISTS
-    up = rpc(ch, PC + "UpdateProductCollection", pc.UpdateProductCollectionRequest(
+    up = rpc(dynamo_ch, PC + "UpdateProductCollection", pc.UpdateProductCollectionRequest(
         product_collection=pc.ProductCollection(id="lunch", channel=KIOSK, name="Lunch 2",
                                                 product_codes=[], version=1),
         update_mask=field_mask_pb2.FieldMask(paths=["*"])),  # a full replace
         pc.UpdateProductCollectionResponse).product_collection
     assert (up.name, list(up.product_codes), up.version) == ("Lunch 2", [], 2)
-    e = err(ch, PC + "UpdateProductCollection", pc.UpdateProductCollectionRequest(
+    e = err(dynamo_ch, PC + "UpdateProductCollection", pc.UpdateProductCollectionRequest(
         product_collection=pc.ProductCollection(id="lunch", channel=KIOSK, name="Late",
                                                 version=1)), pc.UpdateProductCollectionResponse)
     assert e.code() == grpc.StatusCode.ABORTED
-    rpc(ch, PC + "DeleteProductCollection", pc.DeleteProductCollectionRequest(
+    rpc(dynamo_ch, PC + "DeleteProductCollection", pc.DeleteProductCollectionRequest(
         channel=KIOSK, id="lunch", version=2), pc.DeleteProductCollectionResponse)
-    e = err(ch, PC + "GetProductCollection", pc.GetProductCollectionRequest(channel=KIOSK, id="lunch"),
+    e = err(dynamo_ch, PC + "GetProductCollection", pc.GetProductCollectionRequest(channel=KIOSK, id="lunch"),
             pc.GetProductCollectionResponse)
     assert e.code() == grpc.StatusCode.NOT_FOUND
 
@@ -206,22 +191,22 @@ def test_collection_crud(ch):
     (pc.ProductCollection(id="x", channel=KIOSK, name=""), "product_collection.name"),
     (pc.ProductCollection(id="x", name="n"), "product_collection.channel"),
 ])
-def test_collection_validation(ch, coll, field):
-    e = err(ch, PC + "CreateProductCollection",
+def test_collection_validation(dynamo_ch, coll, field):
+    e = err(dynamo_ch, PC + "CreateProductCollection",
             pc.CreateProductCollectionRequest(product_collection=coll),
             pc.CreateProductCollectionResponse)
     assert e.code() == INVALID and e.details().startswith(field), e.details()
 
 
-def test_collections_list_by_id(ch):
+def test_collections_list_by_id(dynamo_ch):
     ids = [f"col-{n:03d}" for n in range(40)]
     for i in reversed(ids):
-        rpc(ch, PC + "CreateProductCollection", pc.CreateProductCollectionRequest(
+        rpc(dynamo_ch, PC + "CreateProductCollection", pc.CreateProductCollectionRequest(
             product_collection=pc.ProductCollection(id=i, channel=APP, name=i)),
             pc.CreateProductCollectionResponse)
     seen, after = [], ""
     while True:
-        r = rpc(ch, PC + "ListProductCollections", pc.ListProductCollectionsRequest(
+        r = rpc(dynamo_ch, PC + "ListProductCollections", pc.ListProductCollectionsRequest(
             channel=APP, page=common_pb2.PageRequest(first=7, after=after)),
             pc.ListProductCollectionsResponse)
         seen += [e.node.id for e in r.edges]
@@ -229,7 +214,7 @@ def test_collections_list_by_id(ch):
             break
         after = r.page_info.end_cursor
     assert seen == ids
-    r = rpc(ch, PC + "ListProductCollections", pc.ListProductCollectionsRequest(
+    r = rpc(dynamo_ch, PC + "ListProductCollections", pc.ListProductCollectionsRequest(
         channel=APP, page=common_pb2.PageRequest(last=3)), pc.ListProductCollectionsResponse)
     assert [e.node.id for e in r.edges] == ids[-3:]
 

@@ -13,7 +13,8 @@ import grpc
 import pytest
 
 import pb
-from conftest import BIN, ROOT, HealthCheckRequest, HealthCheckResponse, free_port, wait_serving
+from conftest import (BIN, ROOT, HealthCheckRequest, HealthCheckResponse, free_port,
+                      tls_gateway_with_health)
 
 
 REVISION = r"[0-9a-f]{12}(-dirty)?|unknown"
@@ -122,14 +123,7 @@ def test_cancelled_call_and_unknown_method_log_the_real_peer(start_service):
 
 
 def test_failed_tls_handshake_logs_a_warning_not_an_error(start_service, tmp_path):
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    health_addr = f"127.0.0.1:{free_port()}"
-    svc = start_service("gateway", wait=False, env={
-        "TLS_CERT_FILE": str(cert), "TLS_KEY_FILE": str(key), "HEALTH_ADDR": health_addr})
-    assert wait_serving(health_addr, 15), svc.log_text()
+    svc, _, _ = tls_gateway_with_health(start_service, tmp_path)
     with socket.create_connection(("127.0.0.1", svc.port), timeout=5) as s:  # plaintext to TLS
         s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\0" * 64)
         s.settimeout(5)

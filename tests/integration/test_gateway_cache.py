@@ -5,8 +5,6 @@ by every gateway replica within the bound, in a write-then-read loop too), etag 
 if_none_match / not_modified without any backend call, fresh_read, a rule boundary passing
 without any write, the byte budget, and an owner down (no stale answer past the bound)."""
 
-import os
-import subprocess
 import time
 from types import SimpleNamespace
 
@@ -14,9 +12,10 @@ import grpc
 import pytest
 from google.protobuf import field_mask_pb2, timestamp_pb2
 
-from conftest import BIN, dynamo_tables_env, env_of, unary
+from conftest import unary
 from test_gateway_menu import (KIOSK, STORE, gateway_env, metric_value, metrics_text, rpc_lines,
                                up)
+from test_gateway_menu import dyn_env  # noqa: F401 (a module fixture: demo data)
 from test_sql_support import demo_database, sql
 
 from menu.v1 import category_pb2, menu_pb2  # noqa: E402
@@ -34,15 +33,6 @@ AVAIL = "/menu.v1.ProductAvailabilityService/"
 @pytest.fixture(scope="module")
 def sql_env(mariadb):
     return demo_database(mariadb, "menu_t_cache")
-
-
-@pytest.fixture(scope="module")
-def dyn_env(dynalite):
-    env = {**env_of(dynalite), **dynamo_tables_env()}
-    r = subprocess.run([str(BIN / "dynamo-svc"), "seed-demo"], env={**os.environ, **env},
-                       capture_output=True, timeout=180)
-    assert r.returncode == 0, f"dynamo-svc seed-demo: {r.stdout!r} {r.stderr!r}"
-    return env
 
 
 def gateway(start_service, dyns, sqls, **extra):

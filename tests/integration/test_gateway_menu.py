@@ -23,7 +23,6 @@ import pytest
 from google.protobuf import timestamp_pb2
 
 from conftest import BIN, CURSOR_KEY, dynamo_tables_env, env_of, unary
-from conftest import SERVING, HealthCheckRequest, HealthCheckResponse
 from demo_data import demo_products
 
 from menu.v1 import category_pb2, common_pb2, ghost_swap_pb2, menu_pb2  # noqa: E402
@@ -75,24 +74,10 @@ def dyn_env(dynalite):
 
 
 def up(start_service, name, env, creds=None):
-    """start_service, then wait for SERVING with a fresh channel per attempt: a channel that
-    saw the port closed backs off reconnecting for seconds, which would dominate test time.
-    `creds`: grpc.ssl_channel_credentials for a service that serves TLS."""
-    svc = start_service(name, env=env, wait=False)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if svc.proc.poll() is not None:
-            break
-        try:
-            with (grpc.secure_channel(svc.addr, creds) if creds else svc.channel()) as ch:
-                r, _ = unary(ch, "/grpc.health.v1.Health/Check", HealthCheckRequest(),
-                             HealthCheckResponse, timeout=0.5)
-            if r.status == SERVING:
-                return svc
-        except grpc.RpcError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{name} did not become SERVING:\n{svc.log_text()}")
+    """start_service, SERVING (conftest.wait_serving: a fresh channel per attempt, so a channel
+    that saw the port closed does not back off for seconds). `creds`:
+    grpc.ssl_channel_credentials for a service that serves TLS."""
+    return start_service(name, env=env, wait=False).wait_ready(creds=creds)
 
 
 def gateway_env(dynamo_target, sql_target, **extra):

@@ -3,15 +3,14 @@ binaries): a rolling restart of two replicas of each backend under steady load l
 GetStoreMenu call, and after a long outage of a backend the gateway answers again within
 seconds of that backend reporting SERVING (the reconnect backoff is capped)."""
 
-import os
-import subprocess
 import threading
 import time
 
 import grpc
 import pytest
 
-from conftest import BIN, CURSOR_KEY, Service, dynamo_tables_env, env_of, free_port, unary
+from conftest import Service, dynamo_tables_env, env_of, free_port, unary
+from test_gateway_menu import sql_env  # noqa: F401 (a module fixture: demo data)
 
 from menu.v1 import common_pb2, menu_pb2  # noqa: E402
 
@@ -20,18 +19,6 @@ MENU = "/menu.v1.MenuService/GetStoreMenu"
 # restarted (a cached menu would answer without them, and use up the load's budget at once).
 REQUEST = menu_pb2.GetStoreMenuRequest(store_code="R001", channel=common_pb2.CHANNEL_KIOSK,
                                        page=common_pb2.PageRequest(first=5), fresh_read=True)
-
-
-@pytest.fixture(scope="module")
-def sql_env(mariadb):
-    env = dict(os.environ)
-    env.update(env_of(mariadb))
-    env["CURSOR_KEY"] = CURSOR_KEY
-    for cmd in ("migrate", "seed-demo"):
-        r = subprocess.run([str(BIN / "sql-svc"), cmd], env=env, capture_output=True,
-                           timeout=180)
-        assert r.returncode == 0, f"sql-svc {cmd}: {r.stdout!r} {r.stderr!r}"
-    return env_of(mariadb)
 
 
 class Replicas:

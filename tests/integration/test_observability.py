@@ -6,9 +6,6 @@ names is one the metric carries (or a label Prometheus adds to every target). Na
 kube-state-metrics and Prometheus itself are allowed from an explicit list only."""
 
 import json
-import os
-import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
@@ -16,8 +13,8 @@ import grpc
 import pytest
 import yaml
 
-from conftest import BIN, CURSOR_KEY, HealthCheckRequest, HealthCheckResponse, SERVING
-from conftest import dynamo_tables_env, env_of, unary
+from conftest import unary
+from test_gateway_menu import dyn_env, sql_env  # noqa: F401 (module fixtures: demo data)
 from promql_names import (grafana_queries, grouping_labels, metric_names, parse_exposition,
                           resolve, selectors)
 
@@ -88,48 +85,22 @@ def test_every_rule_and_panel_has_an_expression_to_check():
 
 # ---- against the running binaries -------------------------------------------------------------
 
-def _wait_serving(svc, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if svc.proc.poll() is not None:
-            break
-        try:
-            with svc.channel() as ch:
-                r, _ = unary(ch, "/grpc.health.v1.Health/Check", HealthCheckRequest(),
-                             HealthCheckResponse, timeout=0.5)
-            if r.status == SERVING:
-                return svc
-        except grpc.RpcError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{svc.name} did not become SERVING:\n{svc.log_text()}")
-
-
 @pytest.fixture(scope="module")
-def scraped(mariadb, dynalite):
+def scraped(sql_env, dyn_env):
     """{service: its /metrics text} of the three binaries, after real calls."""
     from conftest import Service
 
-    sql_env = env_of(mariadb)
-    env = {**os.environ, **sql_env, "CURSOR_KEY": CURSOR_KEY}
-    for cmd in ("migrate", "seed-demo"):
-        r = subprocess.run([str(BIN / "sql-svc"), cmd], env=env, capture_output=True, timeout=180)
-        assert r.returncode == 0, f"sql-svc {cmd}: {r.stdout!r} {r.stderr!r}"
-    dyn_env = {**env_of(dynalite), **dynamo_tables_env()}
-    r = subprocess.run([str(BIN / "dynamo-svc"), "seed-demo"], env={**os.environ, **dyn_env},
-                       capture_output=True, timeout=180)
-    assert r.returncode == 0, f"dynamo-svc seed-demo: {r.stdout!r} {r.stderr!r}"
     started = []
     try:
         dyn = Service("dynamo-svc", dyn_env)
         started.append(dyn)
         sql = Service("sql-svc", sql_env)
         started.append(sql)
-        _wait_serving(dyn), _wait_serving(sql)
+        dyn.wait_ready(20), sql.wait_ready(20)
         gw = Service("gateway", {"DYNAMO_SVC_TARGET": f"dns:///{dyn.addr}",
                                  "SQL_SVC_TARGET": f"dns:///{sql.addr}"})
         started.append(gw)
-        _wait_serving(gw)
+        gw.wait_ready(20)
         # A few real calls: menus (backends, DynamoDB, MySQL), one of them failing on a bad
         # argument, so the series that exist only after traffic are there too.
         with gw.channel() as ch:

@@ -13,14 +13,13 @@ import signal
 import subprocess
 import threading
 import time
-import urllib.request
 
 import grpc
 import pytest
 
 from menu.v1 import common_pb2 as cm, product_availability_pb2 as pa
 from conftest import (DB_PASSWORD, ROOT, STATE, HealthCheckRequest, HealthCheckResponse, Service,
-                      dynamo_tables_env, env_of, free_port, rich_status)
+                      dynamo_tables_env, env_of, free_port, metric, rich_status)
 from test_sql_rules import group_id
 from test_sql_support import call, demo_database, get_one, sql
 
@@ -66,15 +65,6 @@ def health(svc, service=""):
                                request_serializer=HealthCheckRequest.SerializeToString,
                                response_deserializer=HealthCheckResponse.FromString)
         return check(HealthCheckRequest(service=service), timeout=2).status
-
-
-def metric(svc, name, **labels):
-    text = urllib.request.urlopen(f"http://{svc.metrics_addr}/metrics", timeout=5).read().decode()
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    for line in text.splitlines():
-        if line.startswith(f"{name}{{{want}}} "):
-            return float(line.split()[-1])
-    return None
 
 
 def wait_for(fn, want, timeout):

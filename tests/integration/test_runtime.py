@@ -262,15 +262,8 @@ def test_sigterm_lets_a_slow_call_finish(start_service):
 def test_tls_with_a_plaintext_health_only_listener(start_service, tmp_path):
     """Kubelet's gRPC probes cannot speak TLS: HEALTH_ADDR serves the health service, and only
     it, in plaintext while GRPC_ADDR requires TLS."""
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    from conftest import free_port, wait_serving
-    health_addr = f"127.0.0.1:{free_port()}"
-    svc = start_service("gateway", wait=False, env={
-        "TLS_CERT_FILE": str(cert), "TLS_KEY_FILE": str(key), "HEALTH_ADDR": health_addr})
-    assert wait_serving(health_addr, 15), svc.log_text()
+    from conftest import tls_gateway_with_health
+    svc, health_addr, cert = tls_gateway_with_health(start_service, tmp_path)
     with grpc.insecure_channel(health_addr) as ch:
         assert health_check(ch, "menu.v1.MenuService") == 1
         with pytest.raises(grpc.RpcError) as e:  # nothing but health on this port
