@@ -83,8 +83,8 @@ void trace_config_free(trace_config *cfg);
 typedef struct tracer tracer;
 
 /* NULL when cfg->enabled is false (tracing off). Starts the exporter thread; the metrics
- * otel_spans_exported_total, otel_spans_dropped_total and otel_export_failures_total go to m
- * (borrowed, may be NULL). cfg is copied. Caller destroys. */
+ * otel_spans_exported_total, otel_spans_dropped_total, otel_export_failures_total and
+ * otel_export_retries_total go to m (borrowed, may be NULL). cfg is copied. Caller destroys. */
 tracer *tracer_create(const trace_config *cfg, metrics_registry *m);
 /* Exports what is queued, waiting at most timeout_ms, and stops the exporter thread. Spans
  * ended afterwards are dropped. NULL is fine. */

@@ -1,9 +1,12 @@
 /* The batch span processor and OTLP/HTTP exporter: ended spans go into a bounded queue (a
  * full queue drops the span and counts it: a call never waits for tracing); one thread sends
  * them in batches of OTEL_BSP_MAX_EXPORT_BATCH_SIZE every OTEL_BSP_SCHEDULE_DELAY (or as soon
- * as a batch is full) as POST application/x-protobuf with libcurl, each export bounded by
- * OTEL_BSP_EXPORT_TIMEOUT. A failed export is counted and its spans dropped (no retry: the
- * next batch is already waiting). */
+ * as a batch is full) as POST application/x-protobuf with libcurl. An export the collector
+ * could not take for now (429, 502, 503, 504, no connection) is sent again after the
+ * collector's Retry-After or a jittered exponential backoff (trace_retry.c), by this thread
+ * only and all within OTEL_BSP_EXPORT_TIMEOUT (never once shutdown has begun); meanwhile the
+ * queue fills and, full, drops. An export refused for good, or out of time, is counted and its
+ * spans dropped. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,6 +18,7 @@
 
 #include "common/log.h"
 #include "common/mono_clock.h"
+#include "common/prng.h"
 #include "common/trace_internal.h"
 
 #define FAILURE_LOG_INTERVAL_MS 60000 /* one warning a minute while the collector is away */
@@ -34,7 +38,7 @@ struct trace_exporter {
   struct curl_slist *headers;
   int64_t last_failure_log; /* the thread's */
   unsigned long long failures_unlogged;
-  metrics_family *m_exported, *m_dropped, *m_failures;
+  metrics_family *m_exported, *m_dropped, *m_failures, *m_retries;
 };
 
 static void count_dropped(trace_exporter *e, const char *reason, size_t n) {
@@ -81,29 +85,74 @@ static void log_failure(trace_exporter *e, const char *why, size_t spans) {
   e->failures_unlogged = 0;
 }
 
-/* One POST of a batch, bounded by timeout_ms. */
+/* One POST of the encoded batch, bounded by timeout_ms: why[0] stays '\0' on success; what
+ * to do about a failure is returned, with the collector's Retry-After in *retry_after_ms (-1
+ * when it sent none). */
+static trace_retry_kind post_once(trace_exporter *e, const uint8_t *body, size_t len,
+                                  int64_t timeout_ms, char *why, size_t why_n,
+                                  int64_t *retry_after_ms) {
+  char curl_error[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(e->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+  curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : 1));
+  curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, curl_error);
+  CURLcode rc = curl_easy_perform(e->curl);
+  long status = 0;
+  curl_off_t retry_after = 0;
+  curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
+  /* Seconds, from either form of the header (delay-seconds or an HTTP-date); 0 when none. */
+  curl_easy_getinfo(e->curl, CURLINFO_RETRY_AFTER, &retry_after);
+  curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, NULL);
+  *retry_after_ms = retry_after > 0 ? (int64_t)retry_after * 1000 : -1;
+  if (rc != CURLE_OK)
+    snprintf(why, why_n, "%s", curl_error[0] ? curl_error : curl_easy_strerror(rc));
+  else if (status < 200 || status > 299)
+    snprintf(why, why_n, "HTTP %ld", status);
+  else
+    return TRACE_RETRY_NO;
+  return trace_retry_classify((int)rc, rc == CURLE_OK ? status : 0);
+}
+
+/* Waits until the monotonic instant `at` for the next attempt; false (at once) when that
+ * attempt would start at or after `deadline`, or when shutdown has begun: what time is left
+ * then goes to one attempt for each batch still queued, not to a collector that is away (a
+ * process would otherwise take its whole grace period to exit). */
+static bool retry_wait(trace_exporter *e, int64_t at, int64_t deadline) {
+  bool ok = true;
+  pthread_mutex_lock(&e->mu);
+  for (;;) {
+    if (e->stop || at >= deadline) {
+      ok = false;
+      break;
+    }
+    if (mono_now_ms() >= at) break;
+    struct timespec ts = mono_timespec(at);
+    /* Woken early by shutdown or by a full batch. */
+    pthread_cond_timedwait(&e->wake, &e->mu, &ts);
+  }
+  pthread_mutex_unlock(&e->mu);
+  return ok;
+}
+
+/* A batch, sent until the collector takes or refuses it or timeout_ms has passed. */
 static void export_batch(trace_exporter *e, trace_span **batch, size_t n, int64_t timeout_ms) {
+  int64_t deadline = mono_now_ms() + timeout_ms;
   size_t len = 0;
   uint8_t *body = trace_otlp_encode(&e->cfg, batch, n, &len);
   char why[CURL_ERROR_SIZE + 64] = "";
-  if (!body) {
-    snprintf(why, sizeof why, "cannot encode the batch");
-  } else {
-    char curl_error[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(e->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : 1));
-    curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, curl_error);
-    CURLcode rc = curl_easy_perform(e->curl);
-    long status = 0;
-    curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (rc != CURLE_OK)
-      snprintf(why, sizeof why, "%s", curl_error[0] ? curl_error : curl_easy_strerror(rc));
-    else if (status < 200 || status > 299)
-      snprintf(why, sizeof why, "HTTP %ld", status);
-    curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, NULL);
-    free(body);
+  if (!body) snprintf(why, sizeof why, "cannot encode the batch");
+  for (int attempt = 1; body; attempt++) {
+    int64_t retry_after_ms;
+    why[0] = '\0';
+    trace_retry_kind kind =
+        post_once(e, body, len, deadline - mono_now_ms(), why, sizeof why, &retry_after_ms);
+    if (kind == TRACE_RETRY_NO) break;
+    int64_t wait = retry_after_ms >= 0 ? retry_after_ms
+                                       : trace_retry_backoff_ms(attempt, (uint32_t)prng_u64());
+    if (!retry_wait(e, mono_now_ms() + wait, deadline)) break;
+    if (e->m_retries) metrics_add(e->m_retries, METRICS_LABELS(trace_retry_kind_name(kind)), 1);
   }
+  free(body);
   if (why[0]) {
     if (e->m_failures) metrics_add(e->m_failures, METRICS_NO_LABELS, 1);
     count_dropped(e, "export_failed", n);
@@ -195,13 +244,19 @@ trace_exporter *trace_exporter_create(const trace_config *cfg, metrics_registry 
                                    "export_failed, shutdown (not sent in time).",
                                    METRICS_LABELS("reason"));
     e->m_failures = metrics_counter(m, "otel_export_failures_total",
-                                    "OTLP export requests that failed (transport error or a "
-                                    "non-2xx answer).",
+                                    "OTLP exports that failed for good (refused, or still "
+                                    "failing when their time ran out); their spans are dropped.",
                                     METRICS_NO_LABELS);
+    e->m_retries = metrics_counter(m, "otel_export_retries_total",
+                                   "OTLP export requests sent again: throttling (429), "
+                                   "server_error (502, 503, 504), connection_error.",
+                                   METRICS_LABELS("reason"));
     metrics_add(e->m_exported, METRICS_NO_LABELS, 0);
     metrics_add(e->m_failures, METRICS_NO_LABELS, 0);
     static const char *const reasons[] = {"queue_full", "export_failed", "shutdown"};
     for (size_t i = 0; i < 3; i++) metrics_add(e->m_dropped, METRICS_LABELS(reasons[i]), 0);
+    for (trace_retry_kind k = TRACE_RETRY_THROTTLING; k <= TRACE_RETRY_CONNECTION; k++)
+      metrics_add(e->m_retries, METRICS_LABELS(trace_retry_kind_name(k)), 0);
   }
   e->accepting = true;
   if (pthread_create(&e->thread, NULL, exporter_main, e) != 0) goto fail;

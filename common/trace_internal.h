@@ -3,7 +3,8 @@
  *   trace_config.c   the OTEL_* variables
  *   trace_span.c     the tracer, sampling, spans, the current span of a thread
  *   trace_otlp.c     spans -> an OTLP ExportTraceServiceRequest (protobuf-c)
- *   trace_export.c   the bounded queue and the exporter thread (libcurl) */
+ *   trace_export.c   the bounded queue and the exporter thread (libcurl)
+ *   trace_retry.c    which failed exports are retried, and after how long */
 #ifndef MENU_TRACE_INTERNAL_H
 #define MENU_TRACE_INTERNAL_H
 
@@ -71,5 +72,25 @@ trace_exporter *trace_exporter_create(const trace_config *cfg, metrics_registry 
 void trace_exporter_push(trace_exporter *e, trace_span *s);
 void trace_exporter_shutdown(trace_exporter *e, int64_t timeout_ms);
 void trace_exporter_destroy(trace_exporter *e);
+
+/* trace_retry.c: the retry policy of OTLP/HTTP exports (pure functions). */
+typedef enum {
+  TRACE_RETRY_NO = 0,     /* done: success, or refused for good (400, 401, 413, 500...) */
+  TRACE_RETRY_THROTTLING, /* 429 */
+  TRACE_RETRY_SERVER,     /* 502, 503, 504 */
+  TRACE_RETRY_CONNECTION, /* the collector could not be reached, or dropped the connection */
+} trace_retry_kind;
+
+#define TRACE_RETRY_BASE_MS 1000 /* the first backoff's ceiling, doubled per attempt */
+#define TRACE_RETRY_CAP_MS 5000
+
+/* curl_rc: the transfer's CURLcode; status: the HTTP status (0 when no answer came). */
+trace_retry_kind trace_retry_classify(int curl_rc, long status);
+/* The reason label of otel_export_retries_total: "throttling", "server_error", ... */
+const char *trace_retry_kind_name(trace_retry_kind k);
+/* The wait before the next attempt when the collector gave no Retry-After: uniform in
+ * [c/2, c] where c = min(TRACE_RETRY_CAP_MS, TRACE_RETRY_BASE_MS * 2^(attempt-1)) and attempt
+ * is the number of attempts made so far (>= 1); rnd is any uniformly random 32-bit value. */
+int64_t trace_retry_backoff_ms(int attempt, uint32_t rnd);
 
 #endif

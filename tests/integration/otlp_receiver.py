@@ -1,10 +1,12 @@
 """A small OTLP/HTTP trace receiver for the tests: accepts POST /v1/traces with an
 application/x-protobuf ExportTraceServiceRequest, decodes it with the Python classes protoc
 generates from the vendored opentelemetry-proto files (make build/py/.stamp), and keeps every
-span with the service.name of its resource."""
+span with the service.name of its resource. fail() scripts refusals (e.g. 503, then 429 with
+Retry-After) for the requests that carry a given trace; every request is in `attempts`."""
 
 import threading
 import time
+from collections import namedtuple
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -38,11 +40,16 @@ def any_value(v):
     return getattr(v, which) if which else None
 
 
+Attempt = namedtuple("Attempt", "at status trace_ids span_ids")
+
+
 class OtlpReceiver:
     def __init__(self):
         self.spans = []
-        self.requests = []  # (path, content-type)
-        self.lock = threading.Lock()
+        self.requests = []  # (path, content-type, headers) of the accepted ones
+        self.attempts = []  # Attempt: every request, accepted or not
+        self.failures = {}  # trace id -> [(status, headers)] for its next requests
+        self.lock = threading.RLock()  # predicates of wait_for may call trace()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,10 +61,26 @@ class OtlpReceiver:
                     res = {kv.key: any_value(kv.value) for kv in rs.resource.attributes}
                     for ss in rs.scope_spans:
                         got.extend(Span(res, s) for s in ss.spans)
+                traces = {s.trace_id for s in got}
                 with receiver.lock:
-                    receiver.requests.append((self.path, self.headers.get("Content-Type"),
-                                              dict(self.headers)))
-                    receiver.spans.extend(got)
+                    status, extra = 200, {}
+                    for t in sorted(traces & receiver.failures.keys()):
+                        if receiver.failures[t]:
+                            status, extra = receiver.failures[t].pop(0)
+                            break
+                    receiver.attempts.append(Attempt(time.monotonic(), status, traces,
+                                                     [s.span_id for s in got]))
+                    if status == 200:
+                        receiver.requests.append((self.path, self.headers.get("Content-Type"),
+                                                  dict(self.headers)))
+                        receiver.spans.extend(got)
+                if status != 200:
+                    self.send_response(status)
+                    for k, v in extra.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 out = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
@@ -73,6 +96,16 @@ class OtlpReceiver:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def fail(self, trace_id, *answers):
+        """The next requests carrying a span of trace_id get these (status, headers) answers,
+        one each, instead of 200."""
+        with self.lock:
+            self.failures[trace_id] = list(answers)
+
+    def attempts_of(self, trace_id):
+        with self.lock:
+            return [a for a in self.attempts if trace_id in a.trace_ids]
 
     def trace(self, trace_id):
         with self.lock:

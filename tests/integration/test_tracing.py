@@ -5,7 +5,9 @@ a child of the matching CLIENT span, and the DynamoDB and SQL spans below the ba
 an incoming traceparent is honoured; a sampled-out parent produces no spans; a collector that
 is gone never slows or fails a call and is counted; log lines carry the trace and span ids;
 spans still queued at SIGTERM are sent before the process exits; a WatchStoreMenu stream is one
-SERVER span from its start to its final status, with a "message" event per message sent."""
+SERVER span from its start to its final status, with a "message" event per message sent; an
+export the collector refuses for now (503, 429 with Retry-After) is sent again, once refused
+for good (400) it is dropped and counted."""
 
 import os
 import re
@@ -17,7 +19,8 @@ import urllib.request
 import grpc
 import pytest
 
-from conftest import BIN, CURSOR_KEY, env_of, free_port, unary
+from conftest import BIN, CURSOR_KEY, HealthCheckRequest, HealthCheckResponse, env_of, free_port
+from conftest import unary
 from otlp_receiver import OtlpReceiver
 from test_gateway_menu import dyn_env, up  # noqa: F401 (dyn_env: a fixture)
 from test_gateway_watch import Watcher
@@ -321,3 +324,60 @@ def test_a_watch_stream_is_one_server_span_until_its_final_status(start_service,
         assert span.attrs["rpc.grpc.status_code"] == grpc.StatusCode.UNAVAILABLE.value[0]
         assert span.pb.status.code == STATUS_ERROR
         assert len(messages(span, "SENT")) == len(pages)
+
+
+def lone_gateway(start_service, receiver, **extra):
+    """A gateway whose backends are not there: its health checks are the traced calls."""
+    return up(start_service, "gateway", {
+        "DYNAMO_SVC_TARGET": f"dns:///127.0.0.1:{free_port()}",
+        "SQL_SVC_TARGET": f"dns:///127.0.0.1:{free_port()}",
+        **otel_env(receiver.endpoint, **extra)})
+
+
+def traced_check(gw, trace_id):
+    with gw.channel() as ch:
+        unary(ch, "/grpc.health.v1.Health/Check", HealthCheckRequest(), HealthCheckResponse,
+              timeout=5, metadata=[("traceparent", f"00-{trace_id}-{'1' * 16}-01")])
+
+
+def test_exports_are_retried_on_503_and_429_never_on_400(start_service, receiver):
+    gw = lone_gateway(start_service, receiver)
+    retries = '{reason="%s"}'
+
+    # 503, then accepted: the same batch again after a backoff, its spans kept once.
+    unavailable = "503" + "0" * 29
+    receiver.fail(unavailable, (503, {}))
+    traced_check(gw, unavailable)
+    assert receiver.wait_for(lambda _: receiver.trace(unavailable))
+    first, second = receiver.attempts_of(unavailable)
+    assert (first.status, second.status) == (503, 200)
+    assert first.span_ids == second.span_ids
+    assert 0.4 <= second.at - first.at <= 2.0, "a backoff of 0.5 to 1 s"
+    with receiver.lock:
+        ids = [s.span_id for s in receiver.spans]
+    assert len(ids) == len(set(ids)), "nothing exported twice"
+    assert metric(gw, "otel_export_retries_total", retries % "server_error") == 1
+
+    # 429 with Retry-After: 2 s, longer than any backoff of a first retry: honoured.
+    throttled = "429" + "0" * 29
+    receiver.fail(throttled, (429, {"Retry-After": "2"}))
+    traced_check(gw, throttled)
+    assert receiver.wait_for(lambda _: receiver.trace(throttled), timeout=10)
+    first, second = receiver.attempts_of(throttled)
+    assert (first.status, second.status) == (429, 200)
+    assert second.at - first.at >= 1.9
+    assert metric(gw, "otel_export_retries_total", retries % "throttling") == 1
+
+    # 400: refused for good, dropped and counted at once, never sent again.
+    dropped = metric(gw, "otel_spans_dropped_total", '{reason="export_failed"}')
+    refused = "400" + "0" * 29
+    receiver.fail(refused, (400, {}), (400, {}))
+    traced_check(gw, refused)
+    assert receiver.wait_for(lambda _: receiver.attempts_of(refused))
+    time.sleep(1.5)  # longer than a first retry's backoff
+    assert [a.status for a in receiver.attempts_of(refused)] == [400]
+    assert receiver.trace(refused) == []
+    assert metric(gw, "otel_export_failures_total") == 1
+    assert metric(gw, "otel_spans_dropped_total", '{reason="export_failed"}') > dropped
+    assert sum(metric(gw, "otel_export_retries_total", retries % r)
+               for r in ("throttling", "server_error", "connection_error")) == 2

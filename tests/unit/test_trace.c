@@ -1,9 +1,11 @@
 /* Tracing: W3C traceparent/tracestate parsing and formatting edge cases, the OTEL_* variables,
- * the samplers, and the OTLP encoding of a span read back with protobuf-c. */
+ * the samplers, the OTLP encoding of a span read back with protobuf-c, and which failed exports
+ * are retried after how long. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,6 +343,41 @@ static void test_otlp_encode(void **state) {
   tracer_destroy(t);
 }
 
+/* ---- export retries ----------------------------------------------------------------------- */
+
+static void test_retry_classify(void **state) {
+  /* The OTLP specification's retryable answers, and nothing else. */
+  assert_int_equal(trace_retry_classify(CURLE_OK, 429), TRACE_RETRY_THROTTLING);
+  assert_int_equal(trace_retry_classify(CURLE_OK, 502), TRACE_RETRY_SERVER);
+  assert_int_equal(trace_retry_classify(CURLE_OK, 503), TRACE_RETRY_SERVER);
+  assert_int_equal(trace_retry_classify(CURLE_OK, 504), TRACE_RETRY_SERVER);
+  const long final[] = {200, 204, 400, 401, 403, 404, 413, 415, 500, 501};
+  for (size_t i = 0; i < sizeof final / sizeof *final; i++)
+    if (trace_retry_classify(CURLE_OK, final[i]) != TRACE_RETRY_NO)
+      fail_msg("HTTP %ld retried", final[i]);
+  assert_int_equal(trace_retry_classify(CURLE_COULDNT_CONNECT, 0), TRACE_RETRY_CONNECTION);
+  assert_int_equal(trace_retry_classify(CURLE_GOT_NOTHING, 0), TRACE_RETRY_CONNECTION);
+  assert_int_equal(trace_retry_classify(CURLE_OPERATION_TIMEDOUT, 0), TRACE_RETRY_CONNECTION);
+  /* The shutdown's abort and a bad certificate are not retried. */
+  assert_int_equal(trace_retry_classify(CURLE_ABORTED_BY_CALLBACK, 0), TRACE_RETRY_NO);
+  assert_int_equal(trace_retry_classify(CURLE_PEER_FAILED_VERIFICATION, 0), TRACE_RETRY_NO);
+  assert_string_equal(trace_retry_kind_name(TRACE_RETRY_THROTTLING), "throttling");
+  assert_string_equal(trace_retry_kind_name(TRACE_RETRY_CONNECTION), "connection_error");
+}
+
+static void test_retry_backoff_doubles_capped_with_jitter(void **state) {
+  /* rnd 0 is the low end of the jitter (half the ceiling), UINT32_MAX the high end. */
+  assert_int_equal(trace_retry_backoff_ms(1, 0), TRACE_RETRY_BASE_MS / 2);
+  assert_int_equal(trace_retry_backoff_ms(1, UINT32_MAX), TRACE_RETRY_BASE_MS);
+  assert_int_equal(trace_retry_backoff_ms(2, 0), TRACE_RETRY_BASE_MS);
+  assert_int_equal(trace_retry_backoff_ms(2, UINT32_MAX), 2 * TRACE_RETRY_BASE_MS);
+  assert_int_equal(trace_retry_backoff_ms(3, UINT32_MAX), 4 * TRACE_RETRY_BASE_MS);
+  assert_int_equal(trace_retry_backoff_ms(30, UINT32_MAX), TRACE_RETRY_CAP_MS);
+  assert_int_equal(trace_retry_backoff_ms(1000, 0), TRACE_RETRY_CAP_MS / 2);
+  int64_t mid = trace_retry_backoff_ms(1, UINT32_MAX / 2);
+  assert_true(mid > TRACE_RETRY_BASE_MS / 2 && mid < TRACE_RETRY_BASE_MS);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_traceparent_valid),
@@ -352,6 +389,8 @@ int main(void) {
       cmocka_unit_test_setup(test_config_values, clear_env),
       cmocka_unit_test_setup(test_samplers, clear_env),
       cmocka_unit_test_setup(test_otlp_encode, clear_env),
+      cmocka_unit_test(test_retry_classify),
+      cmocka_unit_test(test_retry_backoff_doubles_capped_with_jitter),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
