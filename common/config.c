@@ -52,6 +52,15 @@ const char *config_str(config *c, const char *name, const char *def) {
   return (v && *v) ? v : def;
 }
 
+const char *config_str_or_empty(config *c, const char *name, const char *def) {
+  if (c->listing) {
+    var_record(c, name, "%s", def ? def : "(unset)");
+    return def;
+  }
+  const char *v = getenv(name);
+  return v ? v : def;
+}
+
 const char *config_listen_addr(config *c, const char *name, const char *def, bool allow_off) {
   const char *v = config_str(c, name, def);
   if (!v || (allow_off && !strcmp(v, "off"))) return v;

@@ -31,6 +31,9 @@ typedef struct {
 
 /* The variable's value, or `def` when unset or empty. Not copied: valid while env unchanged. */
 const char *config_str(config *c, const char *name, const char *def);
+/* Like config_str, but a variable set to the empty string returns "" (for variables where
+ * empty means something, e.g. DYNAMODB_ENDPOINT); `def` only when unset. */
+const char *config_str_or_empty(config *c, const char *name, const char *def);
 /* Integer in [min, max]; a malformed or out-of-range value is recorded and `def` returned. */
 int64_t config_int(config *c, const char *name, int64_t def, int64_t min, int64_t max);
 /* A listen address: "host:port" with a numeric host, "localhost" or "[v6]", or Go's ":PORT"

@@ -43,30 +43,48 @@ static bool probe_backend(void *arg, int64_t timeout_ms) {
   return health_client_check(p->channel, p->service, timeout_ms);
 }
 
-static void *init(config *c, rpc_server *s) {
-  gateway_backends_config bc;
-  gateway_backends_config_load(c, &bc);
-  int poll_ms = gateway_revisions_config_poll_ms(c);
+/* Everything the gateway reads from the environment beyond the common runtime. */
+typedef struct {
+  gateway_backends_config backends;
+  int poll_ms;
   size_t cache_bytes;
   int64_t staleness_ms;
-  menu_cache_config_load(c, &cache_bytes, &staleness_ms);
-  dependency_config dc;
-  dependency_config_load(c, &dc);
-  watch_config wc;
-  watch_config_load(c, &wc);
+  dependency_config deps;
+  watch_config watch;
+} gateway_config;
+
+/* The one place the gateway's variables are read: init and --help (config_list) both call
+ * it, so the listing cannot miss one. */
+static void gateway_config_load(config *c, gateway_config *out) {
+  gateway_backends_config_load(c, &out->backends);
+  out->poll_ms = gateway_revisions_config_poll_ms(c);
+  menu_cache_config_load(c, &out->cache_bytes, &out->staleness_ms);
+  dependency_config_load(c, &out->deps);
+  watch_config_load(c, &out->watch);
+}
+
+static void config_list(config *c) {
+  gateway_config gc;
+  gateway_config_load(c, &gc);
+}
+
+static void *init(config *c, rpc_server *s) {
+  gateway_config gc;
+  gateway_config_load(c, &gc);
   if (c->n_errors) return NULL; /* app_main reports them */
   gateway_state *g = calloc(1, sizeof *g);
   /* Client metrics (grpc_client_*) go to the same registry as the server's own. */
-  g->be = gateway_backends_create(&bc, rpc_server_metrics(s));
+  g->be = gateway_backends_create(&gc.backends, rpc_server_metrics(s));
   if (!g->be) goto Error;
-  g->revisions = gateway_revisions_create(g->be, poll_ms, rpc_server_metrics(s));
+  g->revisions = gateway_revisions_create(g->be, gc.poll_ms, rpc_server_metrics(s));
   if (!g->revisions) goto Error;
   /* MENU_CACHE_BYTES=0: no cache at all (every read goes to the owners). */
-  if (cache_bytes) g->cache = menu_cache_create(cache_bytes, staleness_ms, rpc_server_metrics(s));
+  if (gc.cache_bytes)
+    g->cache = menu_cache_create(gc.cache_bytes, gc.staleness_ms, rpc_server_metrics(s));
   g->env = (store_menu_env){
-      .be = g->be, .revisions = g->revisions, .cache = g->cache, .staleness_ms = staleness_ms};
+      .be = g->be, .revisions = g->revisions, .cache = g->cache, .staleness_ms = gc.staleness_ms};
   /* Watchers recompose through GetStoreMenu's own handler, told by the poller when to. */
-  g->watch = watch_create(&wc, s, rpc_server_metrics(s), g->revisions);
+  g->watch = watch_create(&gc.watch, s, rpc_server_metrics(s), g->revisions);
   if (!g->watch) goto Error;
   const rpc_method_impl impls[] = {
       {.name = "GetStoreMenu", .async_fn = store_menu_get},
@@ -79,7 +97,7 @@ static void *init(config *c, rpc_server *s) {
   static const char *const needs[] = {"menu.v1.MenuService", NULL};
   g->dynamo_probe = (backend_probe){g->be->dynamo, "menu.v1.CategoryService"};
   g->sql_probe = (backend_probe){g->be->sql, "menu.v1.ProductAvailabilityService"};
-  g->deps = dependency_monitor_create(&dc, s);
+  g->deps = dependency_monitor_create(&gc.deps, s);
   dependency_add(g->deps, "dynamo-svc", needs, probe_backend, &g->dynamo_probe);
   dependency_add(g->deps, "sql-svc", needs, probe_backend, &g->sql_probe);
   if (dependency_monitor_start(g->deps)) goto Error;
@@ -102,16 +120,6 @@ static void fini(void *state) {
   free(g);
 }
 
-/* The variables init reads, for --help. */
-static void config_load(config *c) {
-  gateway_backends_config bc;
-  gateway_backends_config_load(c, &bc);
-  gateway_revisions_config_poll_ms(c);
-  size_t cache_bytes;
-  int64_t staleness_ms;
-  menu_cache_config_load(c, &cache_bytes, &staleness_ms);
-}
-
 static int command(int argc, char **argv) {
   if (!strcmp(argv[1], "check-consistency")) return consistency_command_main(argc, argv);
   return APP_NOT_A_COMMAND;
@@ -128,7 +136,7 @@ int main(int argc, char **argv) {
       .commands_usage =
           "       gateway check-consistency CHANNEL   report the channel's dangling "
           "product references (JSON; exit 0 none, 1 some, 2 error)\n",
-      .config_load = config_load,
+      .config_load = config_list,
   };
   return app_main(&def, argc, argv);
 }

@@ -59,6 +59,13 @@ fail:
   return NULL;
 }
 
+/* --help: the loaders init runs (dyn_svc_create reads through dyn_svc_config_load's). */
+static void config_list(config *c) {
+  dependency_config dc;
+  dependency_config_load(c, &dc);
+  dyn_svc_config_load(c);
+}
+
 static int command(int argc, char **argv) {
   if (!strcmp(argv[1], "seed-demo")) return dyn_seed_demo_main();
   return APP_NOT_A_COMMAND;
@@ -73,7 +80,7 @@ int main(int argc, char **argv) {
       .fini = fini,
       .command = command,
       .commands_usage = "       dynamo-svc seed-demo    write the demo data set and exit\n",
-      .config_load = dyn_svc_config_load,
+      .config_load = config_list,
   };
   return app_main(&def, argc, argv);
 }

@@ -37,13 +37,28 @@ static bool probe_mysql(void *arg, int64_t timeout_ms) { return pool_probe(arg, 
 
 static void report_reachability(void *arg, bool reachable) { dependency_report(arg, reachable); }
 
+/* The service's variables: init and --help (config_list) both read them here, so the listing
+ * cannot miss one. Caller frees *pc (pool_config_free) and *key (cursor_key_free). */
+static void service_config_load(config *c, pool_config *pc, dependency_config *dc,
+                                cursor_key *key) {
+  pool_config_load(c, pc);
+  dependency_config_load(c, dc);
+  cursor_key_load(c, key);
+}
+
+/* The subcommands' variables (they connect on their own, without the pool): the MYSQL_*
+ * settings, MIGRATIONS_DIR (*dir, caller frees) and MYSQL_WAIT_S. */
+static void command_config_load(config *c, pool_config *pc, char **dir, int64_t *wait_s) {
+  pool_config_load(c, pc);
+  *dir = migrate_default_dir(c);
+  *wait_s = config_int(c, "MYSQL_WAIT_S", 30, 0, 3600);
+}
+
 static void *init(config *c, rpc_server *s) {
   sqlsvc *svc = calloc(1, sizeof *svc);
   pool_config pc;
-  pool_config_load(c, &pc);
   dependency_config dc;
-  dependency_config_load(c, &dc);
-  cursor_key_load(c, &svc->cursor_key);
+  service_config_load(c, &pc, &dc, &svc->cursor_key);
   if (c->n_errors) { /* app_main reports them; do not connect with half a configuration */
     pool_config_free(&pc);
     return svc;
@@ -83,14 +98,19 @@ static const char commands_usage[] =
     "                               with codes: BatchGetProductAvailabilities' statement;\n"
     "                               @revision: GetAvailabilityRevision's\n";
 
-/* The variables init reads, for --help. */
-static void config_load(config *c) {
+/* --help: the service's variables, then the subcommands'. */
+static void config_list(config *c) {
   pool_config pc;
-  pool_config_load(c, &pc);
-  pool_config_free(&pc);
+  dependency_config dc;
   cursor_key k;
-  cursor_key_load(c, &k);
+  service_config_load(c, &pc, &dc, &k);
+  pool_config_free(&pc);
   cursor_key_free(&k);
+  char *dir = NULL;
+  int64_t wait_s;
+  command_config_load(c, &pc, &dir, &wait_s);
+  pool_config_free(&pc);
+  free(dir);
 }
 
 /* One-shot commands: own connection, JSON log lines, exit code 0 / 1 / 2. */
@@ -98,10 +118,11 @@ static int run_command(int argc, char **argv) {
   config c = {0};
   log_init("sql-svc", config_str(&c, "LOG_LEVEL", "info"));
   pool_config pc;
-  pool_config_load(&c, &pc);
+  char *dir = NULL;
+  int64_t wait_s;
+  command_config_load(&c, &pc, &dir, &wait_s);
   /* Bulk statements run long; the per-call bound of the service does not apply here. */
   if (pc.io_timeout_s < 900) pc.io_timeout_s = 900;
-  char *dir = !strcmp(argv[1], "migrate") ? migrate_default_dir(&c) : NULL;
   seed_sizes sz;
   seed_sizes_default(&sz);
   if (!strcmp(argv[1], "generate") && argc >= 7) {
@@ -119,7 +140,7 @@ static int run_command(int argc, char **argv) {
   /* Retry the connection for a while: a Job or the stack may start us before the server. */
   menu_status st = MENU_OK;
   MYSQL *m = NULL;
-  int64_t give_up = mono_now_ms() + 1000LL * config_int(&c, "MYSQL_WAIT_S", 30, 0, 3600);
+  int64_t give_up = mono_now_ms() + 1000LL * wait_s;
   for (int attempt = 0; attempt < 3600; attempt++) {
     m = pool_connect_one(&pc, pc.connect_timeout_s, false, &st);
     if (m || mono_now_ms() >= give_up) break;
@@ -182,7 +203,7 @@ int main(int argc, char **argv) {
       .fini = fini,
       .command = command,
       .commands_usage = commands_usage,
-      .config_load = config_load,
+      .config_load = config_list,
   };
   return app_main(&def, argc, argv);
 }

@@ -69,6 +69,78 @@ def test_version_help_and_unknown_arguments(name):
         assert "usage:" in u.stderr and "serving" not in u.stderr
 
 
+def help_variables(name):
+    """Every variable `name --help` lists ("X or X_FILE" counts as both)."""
+    h = run(name, "--help")
+    assert h.returncode == 0, h.stderr
+    env = h.stdout.split("\nEnvironment", 1)[1]
+    found = re.findall(r"^  ([A-Z][A-Z0-9_]*)(?: or ([A-Z][A-Z0-9_]*))?\s", env, re.M)
+    return {v for pair in found for v in pair if v}
+
+
+VAR_TABLE = "| variable | default | meaning |"
+
+
+def table_variables(lines, i):
+    """The variable names in the first column of the table whose header is lines[i]."""
+    names = set()
+    for row in lines[i + 2:]:
+        if not row.startswith("|"):
+            break
+        names |= set(re.findall(r"`([A-Z][A-Z0-9_]*)`", row.split("|")[1]))
+    return names
+
+
+def readme_variables():
+    """{binary: variables} from README.md's variable tables, each assigned by the line that
+    leads into it: "Every binary ...:" or the binaries it names before any "(" or ":"."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    out = {b: set() for b in BINARIES}
+    tables = 0
+    for i, line in enumerate(lines):
+        if line.strip() != VAR_TABLE:
+            continue
+        tables += 1
+        lead = next(ln for ln in reversed(lines[:i]) if ln.strip())
+        assert lead.rstrip().endswith(":"), f"README table without a lead-in naming whose: {lead}"
+        head = re.split(r"[(:]", lead, maxsplit=1)[0]
+        whose = BINARIES if head.startswith("Every binary") else [
+            b for b in BINARIES if re.search(rf"(?<![\w-]){b}(?![\w-])", head)]
+        assert whose, lead
+        for b in whose:
+            out[b] |= table_variables(lines, i)
+    assert tables >= 5
+    return out
+
+
+@pytest.mark.parametrize("name", BINARIES)
+def test_help_lists_exactly_the_variables_the_readme_documents(name):
+    """--help comes from the configuration loaders; README.md's tables are written by hand:
+    each must name every variable the other does, for each binary."""
+    listed, documented = help_variables(name), readme_variables()[name]
+    assert not documented - listed, f"in README.md but not read by {name}: {documented - listed}"
+    assert not listed - documented, f"read by {name} but not in README.md: {listed - documented}"
+    # The component README documents a subset, never a variable the binary does not read.
+    component = {"gateway": "gateway", "dynamo-svc": "services/dynamo-svc",
+                 "sql-svc": "services/sql-svc"}[name]
+    lines = (ROOT / component / "README.md").read_text().splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() == VAR_TABLE:
+            extra = table_variables(lines, i) - listed
+            assert not extra, f"in {component}/README.md but not read by {name}: {extra}"
+    # deploy/README.md's cluster configuration: a variable marked for this binary is read by it.
+    column = 2 + BINARIES.index(name)
+    deploy = (ROOT / "deploy/README.md").read_text().splitlines()
+    i = deploy.index("| variable | gateway | dynamo-svc | sql-svc | value in the cluster |")
+    for row in deploy[i + 2:]:
+        if not row.startswith("|"):
+            break
+        cells = row.split("|")
+        if cells[column].strip():
+            extra = set(re.findall(r"`([A-Z][A-Z0-9_]*)`", cells[1])) - listed
+            assert not extra, f"deploy/README.md sets {extra} for {name}, which does not read it"
+
+
 def test_go_style_port_listens_on_every_interface(start_service):
     port, mport = free_port(), free_port()
     svc = start_service("gateway", env={"GRPC_ADDR": f":{port}", "METRICS_ADDR": f":{mport}"},

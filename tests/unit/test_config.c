@@ -21,6 +21,20 @@ static void test_defaults_when_unset_or_empty(void **state) {
   assert_int_equal(c.n_errors, 0);
 }
 
+/* DYNAMODB_ENDPOINT="" means the real service: set-but-empty must differ from unset. */
+static void test_str_or_empty_tells_empty_from_unset(void **state) {
+  config c = {0};
+  unsetenv("T_STR");
+  setenv("T_EMPTY", "", 1);
+  assert_string_equal(config_str_or_empty(&c, "T_STR", "dflt"), "dflt");
+  assert_string_equal(config_str_or_empty(&c, "T_EMPTY", "dflt"), "");
+  config l = {.listing = true};
+  assert_string_equal(config_str_or_empty(&l, "T_EMPTY", "dflt"), "dflt");
+  assert_int_equal(l.n_vars, 1);
+  assert_string_equal(l.vars[0].name, "T_EMPTY");
+  unsetenv("T_EMPTY");
+}
+
 static void test_int_parsing_and_ranges(void **state) {
   config c = {0};
   setenv("T_INT", "17", 1);
@@ -126,6 +140,7 @@ static void test_listing_records_defaults_not_values(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults_when_unset_or_empty),
+      cmocka_unit_test(test_str_or_empty_tells_empty_from_unset),
       cmocka_unit_test(test_int_parsing_and_ranges),
       cmocka_unit_test(test_bool_words),
       cmocka_unit_test(test_secret_file_wins_and_is_trimmed),

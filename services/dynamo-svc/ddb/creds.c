@@ -327,9 +327,23 @@ creds_provider *creds_web_identity_create(const creds_web_identity_config *cfg, 
 /* ---- the chain ----------------------------------------------------------------------------- */
 
 creds_provider *creds_from_env(config *c, http_pool *pool, const char *region, bool local) {
+  /* Every variable is read whichever provider wins, so that --help lists them all (and a bad
+   * value is reported even when it is not used yet). */
   const char *ak = config_str(c, "AWS_ACCESS_KEY_ID", NULL);
   char *sk = config_secret(c, "AWS_SECRET_ACCESS_KEY", NULL);
   char *token = config_secret(c, "AWS_SESSION_TOKEN", NULL);
+  const char *role = config_str(c, "AWS_ROLE_ARN", NULL);
+  const char *token_file = config_str(c, "AWS_WEB_IDENTITY_TOKEN_FILE", NULL);
+  char sts_default[128];
+  snprintf(sts_default, sizeof sts_default, "https://sts.%s.amazonaws.com/", region);
+  creds_web_identity_config wc = {
+      .role_arn = role,
+      .token_file = token_file,
+      .session_name = config_str(c, "AWS_ROLE_SESSION_NAME", NULL),
+      .sts_endpoint = config_str(c, "AWS_ENDPOINT_URL_STS", sts_default),
+      .refresh_before_s = config_int(c, "AWS_CREDENTIALS_REFRESH_BEFORE_S", 300, 1, 3000),
+      .duration_s = 0,
+  };
   creds_provider *p = NULL;
   if (ak && sk) {
     p = creds_static_create("env", ak, sk, token);
@@ -340,19 +354,7 @@ creds_provider *creds_from_env(config *c, http_pool *pool, const char *region, b
     config_error(c, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: set both or neither");
     goto done;
   }
-  const char *role = config_str(c, "AWS_ROLE_ARN", NULL);
-  const char *token_file = config_str(c, "AWS_WEB_IDENTITY_TOKEN_FILE", NULL);
   if (role && token_file) {
-    char sts_default[128];
-    snprintf(sts_default, sizeof sts_default, "https://sts.%s.amazonaws.com/", region);
-    creds_web_identity_config wc = {
-        .role_arn = role,
-        .token_file = token_file,
-        .session_name = config_str(c, "AWS_ROLE_SESSION_NAME", NULL),
-        .sts_endpoint = config_str(c, "AWS_ENDPOINT_URL_STS", sts_default),
-        .refresh_before_s = config_int(c, "AWS_CREDENTIALS_REFRESH_BEFORE_S", 300, 1, 3000),
-        .duration_s = 0,
-    };
     p = creds_web_identity_create(&wc, pool);
     goto done;
   }

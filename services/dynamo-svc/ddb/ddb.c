@@ -42,8 +42,7 @@ void ddb_config_load(config *c, ddb_config *out) {
   const char *region = config_str(c, "AWS_REGION", NULL);
   if (!region) region = config_str(c, "AWS_DEFAULT_REGION", "us-east-1");
   out->region = region;
-  const char *raw = getenv("DYNAMODB_ENDPOINT");
-  const char *ep = raw ? raw : "http://127.0.0.1:8000";
+  const char *ep = config_str_or_empty(c, "DYNAMODB_ENDPOINT", "http://127.0.0.1:8000");
   int n;
   if (!*ep || !strcmp(ep, "aws"))
     n = snprintf(out->endpoint, sizeof out->endpoint, "https://dynamodb.%s.amazonaws.com", region);
