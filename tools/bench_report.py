@@ -87,9 +87,10 @@ def cache_section(d, L):
         return
     gw_procs = ["dynamo-svc", "sql-svc"]
     L += ["", CACHE_TITLE, "",
-          "The large set, 2,000 stores drawn by Zipf-like popularity (exponent 1.1) on "
-          "CHANNEL_KIOSK, whole menus (`loadgen --zipf 1.1 --page 0 --follow 0 --channel 1`), "
-          "after a warm-up of 20,000 calls (at most 60 s). "
+          "The large set: of its 2,000 stores, those that sell on CHANNEL_KIOSK (asked of "
+          "sql-svc, `loadgen --stores-from`), drawn by Zipf-like popularity (exponent 1.1), "
+          "whole menus (`loadgen --zipf 1.1 --page 0 --follow 0 --channel 1`), after a uniform "
+          "warm-up of 20,000 calls (at most 60 s) that asks for every one of them. "
           "A gateway with the default cache (64 MiB, bound 1 s, poll 250 ms) and one with "
           "`MENU_CACHE_BYTES=0`, over the same backends in the same run. CPU per 1,000 calls: "
           "that gateway, and that gateway plus both owners.", "",
