@@ -260,8 +260,14 @@ cache_bench() {
     --concurrency 64 --duration "$secs"
   # if_none_match: every call sends back the etag the store's last answer carried
   $lg --target "$cgw" $zipf --if-none-match --concurrency 16 --duration 2 --count 100000 >/dev/null
-  local rt0 p0 miss0 ev0 cm="${MADDR[cache-gateway]}"
-  rt0=$(owner_round_trips) p0=$(gateway_polls)
+  # the owners' own background round trips (readiness probes, pool pings) over an idle window of
+  # the same length, as a rate, to tell them from the calls' (the polls are counted exactly)
+  local i0 ip0 it0 it1 rt0 p0 t0 miss0 ev0 cm="${MADDR[cache-gateway]}"
+  i0=$(owner_round_trips) ip0=$(gateway_polls) it0=$(date +%s.%N)
+  sleep "$secs"
+  local idle_rt=$(($(owner_round_trips) - i0 - ($(gateway_polls) - ip0)))
+  it1=$(date +%s.%N)
+  rt0=$(owner_round_trips) p0=$(gateway_polls) t0=$(date +%s.%N)
   miss0=$($PY tools/bench_metrics.py menu_cache_misses_total "$cm")
   ev0=$($PY tools/bench_metrics.py menu_cache_evictions_total "$cm")
   measure store-menu-zipf-inm-c64 $lg --target "$cgw" $zipf --if-none-match --concurrency 64 \
@@ -269,7 +275,10 @@ cache_bench() {
   jq --argjson rt "$(($(owner_round_trips) - rt0))" --argjson polls "$(($(gateway_polls) - p0))" \
     --argjson miss "$(($($PY tools/bench_metrics.py menu_cache_misses_total "$cm") - miss0))" \
     --argjson ev "$(($($PY tools/bench_metrics.py menu_cache_evictions_total "$cm") - ev0))" \
-    '. + {owner_round_trips: $rt, gateway_polls: $polls, cache_misses: $miss, cache_evictions: $ev}' \
+    --argjson idle_rt "$idle_rt" --argjson idle_s "$(awk "BEGIN{print $it1 - $it0}")" \
+    --argjson window_s "$(awk "BEGIN{print $(date +%s.%N) - $t0}")" \
+    '. + {owner_round_trips: $rt, gateway_polls: $polls, cache_misses: $miss, cache_evictions: $ev,
+          owner_idle_round_trips: $idle_rt, owner_idle_seconds: $idle_s, window_seconds: $window_s}' \
     "$out/store-menu-zipf-inm-c64.json" >"$out/inm.tmp" && mv "$out/inm.tmp" "$out/store-menu-zipf-inm-c64.json"
   # the staleness bound under load: zipf load on one replica while the probe reads both
   $lg --target "$cgw" $zipf --concurrency 16 --duration "$((stale_s + 3))" --count 5000000 \

@@ -122,17 +122,24 @@ def cache_section(d, L):
     if inm and inm.get("calls"):
         rt = inm.get("owner_round_trips", 0) - inm.get("gateway_polls", 0)
         nm = (inm.get("mix") or {}).get("not_modified")
+        bg = None
+        if inm.get("owner_idle_seconds") and inm.get("window_seconds"):
+            bg = inm["owner_idle_round_trips"] / inm["owner_idle_seconds"] * inm["window_seconds"]
+        calls_rt = max(rt - (bg or 0), 0)
         L += ["", f"if_none_match: {nm if nm is not None else '-'} of {inm['calls']} answers were "
               f"`not_modified`; the owners made {inm.get('owner_round_trips', 0)} datastore round "
-              f"trips during the run, {inm.get('gateway_polls', 0)} of them the gateways' revision "
-              f"polls, so {max(rt, 0)} for the calls: {max(rt, 0) / inm['calls']:.4f} per call "
-              "(target: none when cached, at most one cheap revision read otherwise). Over the "
-              f"same run the cache recorded {inm.get('cache_misses', '-')} misses and "
-              f"{inm.get('cache_evictions', '-')} evictions (all parts): the calls that made "
-              "round trips are the ones the cache did not hold (a store not asked for before in "
-              "the run, or evicted); a cached if_none_match makes none, which "
+              f"trips during the run ({inm.get('window_seconds', 0):.1f} s), "
+              f"{inm.get('gateway_polls', 0)} of them the gateways' revision polls"
+              + (f", and about {bg:.0f} their own background work (readiness probes, pool pings: "
+                 f"{inm['owner_idle_round_trips']} in an idle window of "
+                 f"{inm['owner_idle_seconds']:.1f} s just before)" if bg is not None else "")
+              + f"; that leaves {calls_rt:.0f} for the calls: {calls_rt / inm['calls']:.4f} per "
+              "call (target: none when cached, at most one cheap revision read otherwise). The "
+              f"gateway's cache recorded {inm.get('cache_misses', '-')} misses and "
+              f"{inm.get('cache_evictions', '-')} evictions (all parts) over the run; that a "
+              "cached if_none_match makes no backend call at all is also checked call by call by "
               "`test_gateway_cache.py::test_etag_round_trip_answers_not_modified_without_a_"
-              "backend_call` checks call by call."]
+              "backend_call`."]
     if stale:
         v = stale.get("visible_after_ack_ms") or {}
         L += ["", f"Staleness under load: {stale['writes']} category writes (one a second) over "
