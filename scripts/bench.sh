@@ -267,6 +267,9 @@ cache_bench() {
   sleep "$secs"
   local idle_rt=$(($(owner_round_trips) - i0 - ($(gateway_polls) - ip0)))
   it1=$(date +%s.%N)
+  # ... and the load generator's own store discovery (ListRestaurants pages, --stores-from)
+  local disc='menu_mysql_query_duration_seconds_count{statement="ref_RESTAURANTS_fwd"}' d0
+  d0=$($PY tools/bench_metrics.py "$disc" "${MADDR[sql-svc]}")
   rt0=$(owner_round_trips) p0=$(gateway_polls) t0=$(date +%s.%N)
   miss0=$($PY tools/bench_metrics.py menu_cache_misses_total "$cm")
   ev0=$($PY tools/bench_metrics.py menu_cache_evictions_total "$cm")
@@ -275,10 +278,12 @@ cache_bench() {
   jq --argjson rt "$(($(owner_round_trips) - rt0))" --argjson polls "$(($(gateway_polls) - p0))" \
     --argjson miss "$(($($PY tools/bench_metrics.py menu_cache_misses_total "$cm") - miss0))" \
     --argjson ev "$(($($PY tools/bench_metrics.py menu_cache_evictions_total "$cm") - ev0))" \
+    --argjson disc "$(($($PY tools/bench_metrics.py "$disc" "${MADDR[sql-svc]}") - d0))" \
     --argjson idle_rt "$idle_rt" --argjson idle_s "$(awk "BEGIN{print $it1 - $it0}")" \
     --argjson window_s "$(awk "BEGIN{print $(date +%s.%N) - $t0}")" \
     '. + {owner_round_trips: $rt, gateway_polls: $polls, cache_misses: $miss, cache_evictions: $ev,
-          owner_idle_round_trips: $idle_rt, owner_idle_seconds: $idle_s, window_seconds: $window_s}' \
+          owner_idle_round_trips: $idle_rt, owner_idle_seconds: $idle_s, window_seconds: $window_s,
+          loadgen_discovery_round_trips: $disc}' \
     "$out/store-menu-zipf-inm-c64.json" >"$out/inm.tmp" && mv "$out/inm.tmp" "$out/store-menu-zipf-inm-c64.json"
   # the staleness bound under load: zipf load on one replica while the probe reads both
   $lg --target "$cgw" $zipf --concurrency 16 --duration "$((stale_s + 3))" --count 5000000 \

@@ -125,7 +125,8 @@ def cache_section(d, L):
         bg = None
         if inm.get("owner_idle_seconds") and inm.get("window_seconds"):
             bg = inm["owner_idle_round_trips"] / inm["owner_idle_seconds"] * inm["window_seconds"]
-        calls_rt = max(rt - (bg or 0), 0)
+        disc = inm.get("loadgen_discovery_round_trips", 0)
+        calls_rt = max(rt - disc - (bg or 0), 0)
         L += ["", f"if_none_match: {nm if nm is not None else '-'} of {inm['calls']} answers were "
               f"`not_modified`; the owners made {inm.get('owner_round_trips', 0)} datastore round "
               f"trips during the run ({inm.get('window_seconds', 0):.1f} s), "
@@ -133,6 +134,8 @@ def cache_section(d, L):
               + (f", and about {bg:.0f} their own background work (readiness probes, pool pings: "
                  f"{inm['owner_idle_round_trips']} in an idle window of "
                  f"{inm['owner_idle_seconds']:.1f} s just before)" if bg is not None else "")
+              + (f", and {disc} the load generator's own store discovery (ListRestaurants "
+                 "pages, `--stores-from`)" if disc else "")
               + f"; that leaves {calls_rt:.0f} for the calls: {calls_rt / inm['calls']:.4f} per "
               "call (target: none when cached, at most one cheap revision read otherwise). The "
               f"gateway's cache recorded {inm.get('cache_misses', '-')} misses and "

@@ -266,8 +266,16 @@ bool lg_mix_wants_response(const lg_mix *m) {
          m->cfg.method == LG_M_STORE_MENU;
 }
 
+/* The next-page cursor of an answer's page_info (caller frees), or NULL on the last page (or
+ * out of memory). */
+static char *next_cursor(const Menu__V1__PageInfo *pi) {
+  return pi && pi->has_next_page && pi->end_cursor && pi->end_cursor[0] ? strdup(pi->end_cursor)
+                                                                        : NULL;
+}
+
 static void keep_cursor(lg_mix *m, const lg_req_key *key, const Menu__V1__PageInfo *pi) {
-  if (!pi || !pi->has_next_page || !pi->end_cursor || !pi->end_cursor[0]) return;
+  char *next = next_cursor(pi);
+  if (!next) return;
   kept_cursor *k = &m->ring[m->ring_next];
   m->ring_next = (m->ring_next + 1) % RING;
   if (k->cursor)
@@ -275,8 +283,7 @@ static void keep_cursor(lg_mix *m, const lg_req_key *key, const Menu__V1__PageIn
   else
     m->ring_used++;
   k->key = *key;
-  k->cursor = strdup(pi->end_cursor);
-  if (!k->cursor) m->ring_used--;
+  k->cursor = next;
 }
 
 bool lg_mix_on_response(lg_mix *m, const lg_req_key *key, const uint8_t *data, size_t len) {
@@ -330,34 +337,69 @@ static bool add_id(lg_mix *m, int channel, const char *id) {
   return true;
 }
 
+/* One page's request, packed (caller unrefs), for the list walked by list_pages. */
+typedef grpc_slice (*page_request_fn)(void *arg, Menu__V1__PageRequest *page);
+/* One page's answer: takes its items, sets *next to the next cursor (caller frees; NULL: stop).
+ * False when it does not decode. */
+typedef bool (*page_answer_fn)(void *arg, grpc_slice resp, char **next);
+
+/* Walks a list through `call`, 128 items a page, following cursors for at most `max_pages`.
+ * False when a call fails or an answer does not decode. */
+static bool list_pages(lg_call_fn call, void *ctx, const char *path, int max_pages,
+                       page_request_fn request, page_answer_fn answer, void *arg) {
+  char *after = NULL;
+  for (int pages = 0; pages < max_pages; pages++) {
+    Menu__V1__PageRequest page = MENU__V1__PAGE_REQUEST__INIT;
+    page.first = 128;
+    page.after = after ? after : "";
+    grpc_slice body = request(arg, &page), resp;
+    int rc = call(ctx, path, body, &resp);
+    grpc_slice_unref(body);
+    free(after);
+    after = NULL;
+    if (rc != 0) return false;
+    bool ok = answer(arg, resp, &after);
+    grpc_slice_unref(resp);
+    if (!ok) return false;
+    if (!after) return true;
+  }
+  free(after);
+  return true;
+}
+
+typedef struct {
+  lg_mix *m;
+  int channel;
+  size_t max_ids;
+} category_walk;
+
+static grpc_slice category_request(void *arg, Menu__V1__PageRequest *page) {
+  category_walk *w = arg;
+  Menu__V1__ListCategoriesRequest r = MENU__V1__LIST_CATEGORIES_REQUEST__INIT;
+  r.channel = (Menu__V1__Channel)w->channel;
+  r.page = page;
+  return pack(&r.base);
+}
+
+static bool category_answer(void *arg, grpc_slice resp, char **next) {
+  category_walk *w = arg;
+  Menu__V1__ListCategoriesResponse *lr = menu__v1__list_categories_response__unpack(
+      NULL, GRPC_SLICE_LENGTH(resp), GRPC_SLICE_START_PTR(resp));
+  if (!lr) return false;
+  bool room = true;
+  for (size_t i = 0; i < lr->n_edges && room; i++)
+    room = !lr->edges[i]->node ||
+           (add_id(w->m, w->channel, lr->edges[i]->node->id) && w->m->n_ids < w->max_ids);
+  *next = room ? next_cursor(lr->page_info) : NULL;
+  menu__v1__list_categories_response__free_unpacked(lr, NULL);
+  return true;
+}
+
 size_t lg_mix_discover_categories(lg_mix *m, lg_call_fn call, void *ctx, size_t max_ids) {
   for (int ch = 1; ch <= CHANNELS && m->n_ids < max_ids; ch++) {
-    char *after = NULL;
-    for (int pages = 0; pages < 64 && m->n_ids < max_ids; pages++) {
-      Menu__V1__PageRequest page = MENU__V1__PAGE_REQUEST__INIT;
-      page.first = 128;
-      page.after = after ? after : "";
-      Menu__V1__ListCategoriesRequest r = MENU__V1__LIST_CATEGORIES_REQUEST__INIT;
-      r.channel = (Menu__V1__Channel)ch;
-      r.page = &page;
-      grpc_slice body = pack(&r.base), resp;
-      int rc = call(ctx, lg_method_path(LG_M_LIST_CATEGORIES), body, &resp);
-      grpc_slice_unref(body);
-      free(after);
-      after = NULL;
-      if (rc != 0) break;
-      Menu__V1__ListCategoriesResponse *lr = menu__v1__list_categories_response__unpack(
-          NULL, GRPC_SLICE_LENGTH(resp), GRPC_SLICE_START_PTR(resp));
-      grpc_slice_unref(resp);
-      if (!lr) break;
-      for (size_t i = 0; i < lr->n_edges && m->n_ids < max_ids; i++)
-        if (lr->edges[i]->node && !add_id(m, ch, lr->edges[i]->node->id)) break;
-      if (lr->page_info && lr->page_info->has_next_page && lr->page_info->end_cursor[0])
-        after = strdup(lr->page_info->end_cursor);
-      menu__v1__list_categories_response__free_unpacked(lr, NULL);
-      if (!after) break;
-    }
-    free(after);
+    category_walk w = {m, ch, max_ids};
+    list_pages(call, ctx, lg_method_path(LG_M_LIST_CATEGORIES), 64, category_request,
+               category_answer, &w);
   }
   return m->n_ids;
 }
@@ -377,62 +419,60 @@ static int store_index_of(const lg_mix *m, const char *code) {
   return n >= 1 && n <= m->cfg.stores ? n - 1 : -1;
 }
 
-/* Lists the mix's stores that sell on `ch` into m->selling[ch]; false when a call fails. */
-static bool discover_channel(lg_mix *m, int ch, lg_call_fn call, void *ctx) {
-  int *list = malloc((size_t)m->cfg.stores * sizeof *list);
-  if (!list) return false;
-  int n = 0;
-  char *after = NULL;
-  bool ok = true;
-  for (;;) {
-    Menu__V1__PageRequest page = MENU__V1__PAGE_REQUEST__INIT;
-    page.first = 128;
-    page.after = after ? after : "";
-    Menu__V1__ListRestaurantsRequest r = MENU__V1__LIST_RESTAURANTS_REQUEST__INIT;
-    r.channel = (Menu__V1__Channel)ch;
-    r.page = &page;
-    grpc_slice body = pack(&r.base), resp;
-    int rc = call(ctx, "/menu.v1.ReferenceDataService/ListRestaurants", body, &resp);
-    grpc_slice_unref(body);
-    free(after);
-    after = NULL;
-    Menu__V1__ListRestaurantsResponse *lr =
-        rc != 0 ? NULL
-                : menu__v1__list_restaurants_response__unpack(NULL, GRPC_SLICE_LENGTH(resp),
-                                                              GRPC_SLICE_START_PTR(resp));
-    if (rc == 0) grpc_slice_unref(resp);
-    if (!lr) {
-      ok = false;
-      break;
-    }
-    for (size_t i = 0; i < lr->n_edges; i++) {
-      int k = lr->edges[i]->node ? store_index_of(m, lr->edges[i]->node->restaurant_code) : -1;
-      if (k >= 0 && n < m->cfg.stores) list[n++] = k;
-    }
-    if (lr->page_info && lr->page_info->has_next_page && lr->page_info->end_cursor[0])
-      after = strdup(lr->page_info->end_cursor);
-    menu__v1__list_restaurants_response__free_unpacked(lr, NULL);
-    if (!after) break;
+typedef struct {
+  lg_mix *m;
+  int channel;
+  int *list, n; /* the stores found so far, at most cfg.stores */
+} store_walk;
+
+static grpc_slice store_request(void *arg, Menu__V1__PageRequest *page) {
+  store_walk *w = arg;
+  Menu__V1__ListRestaurantsRequest r = MENU__V1__LIST_RESTAURANTS_REQUEST__INIT;
+  r.channel = (Menu__V1__Channel)w->channel;
+  r.page = page;
+  return pack(&r.base);
+}
+
+static bool store_answer(void *arg, grpc_slice resp, char **next) {
+  store_walk *w = arg;
+  Menu__V1__ListRestaurantsResponse *lr = menu__v1__list_restaurants_response__unpack(
+      NULL, GRPC_SLICE_LENGTH(resp), GRPC_SLICE_START_PTR(resp));
+  if (!lr) return false;
+  for (size_t i = 0; i < lr->n_edges; i++) {
+    int k = lr->edges[i]->node ? store_index_of(w->m, lr->edges[i]->node->restaurant_code) : -1;
+    if (k >= 0 && w->n < w->m->cfg.stores) w->list[w->n++] = k;
   }
-  if (!ok || n == 0) {
-    free(list);
-    return false;
-  }
-  free(m->selling[ch]);
-  m->selling[ch] = list;
-  m->n_selling[ch] = n;
+  *next = next_cursor(lr->page_info);
+  menu__v1__list_restaurants_response__free_unpacked(lr, NULL);
   return true;
 }
 
 size_t lg_mix_discover_stores(lg_mix *m, lg_call_fn call, void *ctx) {
+  int *found[CHANNELS + 1] = {0}, n_found[CHANNELS + 1] = {0};
   size_t pairs = 0;
-  for (int ch = 1; ch <= CHANNELS; ch++) {
+  bool ok = true;
+  for (int ch = 1; ch <= CHANNELS && ok; ch++) {
     if (m->cfg.channel && ch != m->cfg.channel) continue;
-    if (!discover_channel(m, ch, call, ctx)) return 0;
-    pairs += (size_t)m->n_selling[ch];
+    store_walk w = {m, ch, malloc((size_t)m->cfg.stores * sizeof(int)), 0};
+    ok = w.list &&
+         list_pages(call, ctx, "/menu.v1.ReferenceDataService/ListRestaurants", 1000, store_request,
+                    store_answer, &w) &&
+         w.n > 0;
+    found[ch] = w.list;
+    n_found[ch] = w.n;
+    pairs += (size_t)w.n;
   }
-  m->stores_known = true;
-  return pairs;
+  for (int ch = 1; ch <= CHANNELS; ch++) {
+    if (ok) {
+      free(m->selling[ch]);
+      m->selling[ch] = found[ch];
+      m->n_selling[ch] = n_found[ch];
+    } else {
+      free(found[ch]);
+    }
+  }
+  m->stores_known = m->stores_known || ok;
+  return ok ? pairs : 0;
 }
 
 json_t *lg_mix_to_json(const lg_mix *m) {
