@@ -38,6 +38,9 @@
 #define KILL_GRACE_MS 100
 #define ADMIN_CONNECT_TIMEOUT_S 1
 #define STMT_VARIANTS 3 /* prepared variants (time-limit levels) kept per statement */
+/* A connect attempt without an answer for this long means the server is not accepting
+ * connections (a younger one may just be a connect in progress on a busy pool). */
+#define CONNECT_HANG_MS 1000
 
 /* What a checkout learned about the server, reported on release (pool_on_reachability). */
 typedef enum {
@@ -478,11 +481,13 @@ static menu_status acquire(pool *p, int64_t deadline_ms, pool_conn **out, trace_
   }
   if (!c) {
     /* Busy connections are not an unreachable server, but a connect attempt hanging since
-     * before this checkout began to wait is: the server did not accept one all that time. */
+     * before this checkout began to wait, and for CONNECT_HANG_MS at least, is: the server did
+     * not accept one all that time. */
     bool connect_hangs = false;
+    int64_t now = mono_now_ms();
     for (int i = 0; i < p->size; i++) {
       int64_t since = p->conns[i].connecting_since_ms;
-      if (since && since <= start) connect_hangs = true;
+      if (since && since <= start && now - since >= CONNECT_HANG_MS) connect_hangs = true;
     }
     pthread_mutex_unlock(&p->mu);
     if (connect_hangs) reach_report(p, REACH_LOST);

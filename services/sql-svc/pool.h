@@ -96,10 +96,10 @@ bool pool_probe(pool *p, int64_t timeout_ms);
  * (anything, even an error such as a duplicate key, a deadlock or a lock wait timeout) or
  * could not be reached (connect refused or timed out, server gone away, connection lost,
  * server shutting down; a checkout that timed out while another checkout's connect attempt
- * had been hanging since before it began waiting). A checkout that sent nothing, or timed out
- * behind busy connections, says nothing: a saturated pool is not an unreachable server. Runs
- * on the calling thread (pool_release, pool_acquire); must not block. Set once before the
- * pool is used by calls. */
+ * had been hanging, for a second at least, since before it began waiting). A checkout that sent
+ * nothing, or timed out behind busy connections, says nothing: a saturated pool is not an
+ * unreachable server. Runs on the calling thread (pool_release, pool_acquire); must not block. Set
+ * once before the pool is used by calls. */
 typedef void (*pool_reachability_fn)(void *arg, bool reachable);
 void pool_on_reachability(pool *p, pool_reachability_fn fn, void *arg);
 
