@@ -48,19 +48,11 @@ static menu_status check_fields(const Menu__V1__ProductCollection *c, bool id_re
 
 /* ---- list ---------------------------------------------------------------------------------- */
 
-static json_t *start_key(const char *pk, const char *payload) {
-  return validate_code(payload) ? dyn_key(pk, payload) : NULL;
-}
-
-static char *payload_of(arena *a, const json_t *item) {
-  const char *k = ddb_item_s(item, "sk");
-  return k ? arena_strdup(a, k) : NULL;
-}
-
 static menu_status list(dyn_svc *s, dyn_call *call,
                         const Menu__V1__ListProductCollectionsRequest *req,
                         Menu__V1__ListProductCollectionsResponse *resp) {
-  dyn_list_def def = {"product_collections", s->collection_table, NULL, start_key, payload_of};
+  dyn_list_def def = {"product_collections", s->collection_table, NULL, dyn_list_sk_start_key,
+                      dyn_list_sk_payload};
   dyn_page page;
   menu_status st = dyn_list(s, call, &def, req->channel, req->page, &page);
   if (!menu_status_is_ok(&st)) return st;

@@ -308,6 +308,15 @@ menu_status dyn_conflict_status(dyn_svc *s, dyn_call *call, const char *table, j
 
 /* ---- lists -------------------------------------------------------------------------------- */
 
+json_t *dyn_list_sk_start_key(const char *pk, const char *payload) {
+  return validate_code(payload) ? dyn_key(pk, payload) : NULL;
+}
+
+char *dyn_list_sk_payload(arena *a, const json_t *item) {
+  const char *k = ddb_item_s(item, "sk");
+  return k ? arena_strdup(a, k) : NULL;
+}
+
 menu_status dyn_list(dyn_svc *s, dyn_call *call, const dyn_list_def *def, Menu__V1__Channel ch,
                      const Menu__V1__PageRequest *page, dyn_page *out) {
   memset(out, 0, sizeof *out);

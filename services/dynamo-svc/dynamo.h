@@ -209,6 +209,11 @@ typedef struct {
   char *(*payload_of)(arena *a, const json_t *item);
 } dyn_list_def;
 
+/* start_key and payload_of of a list in the table's own sort-key order (index NULL), whose
+ * cursor payload is the item's sk, a code (collections, ghost swaps). */
+json_t *dyn_list_sk_start_key(const char *pk, const char *payload); /* caller json_decrefs */
+char *dyn_list_sk_payload(arena *a, const json_t *item);            /* arena-owned */
+
 typedef struct {
   json_t *items;  /* array in list order (caller json_decrefs via dyn_page_free) */
   char **cursors; /* one per item (arena) */

@@ -27,18 +27,10 @@ static const char *what(dyn_call *call, Menu__V1__Channel ch, const char *code) 
 
 /* ---- list ---------------------------------------------------------------------------------- */
 
-static json_t *start_key(const char *pk, const char *payload) {
-  return validate_code(payload) ? dyn_key(pk, payload) : NULL;
-}
-
-static char *payload_of(arena *a, const json_t *item) {
-  const char *k = ddb_item_s(item, "sk");
-  return k ? arena_strdup(a, k) : NULL;
-}
-
 static menu_status list(dyn_svc *s, dyn_call *call, const Menu__V1__ListGhostSwapsRequest *req,
                         Menu__V1__ListGhostSwapsResponse *resp) {
-  dyn_list_def def = {"ghost_swaps", s->ghost_swap_table, NULL, start_key, payload_of};
+  dyn_list_def def = {"ghost_swaps", s->ghost_swap_table, NULL, dyn_list_sk_start_key,
+                      dyn_list_sk_payload};
   dyn_page page;
   menu_status st = dyn_list(s, call, &def, req->channel, req->page, &page);
   if (!menu_status_is_ok(&st)) return st;
