@@ -7,6 +7,7 @@
   stopped: UNAVAILABLE within the deadline; frozen: the deadline is honoured; started
   again: the same service process recovers."""
 
+import contextlib
 import http.client
 import json
 import os
@@ -142,18 +143,28 @@ class FaultProxy:
         self.server.server_close()
 
 
+@contextlib.contextmanager
+def proxied_service(dynalite, **settings):
+    """A dynamo-svc with tables of its own whose DynamoDB is dynalite behind a FaultProxy;
+    `settings`: more of its environment. Yields (proxy, channel, svc); stops both after."""
+    proxy = FaultProxy(dynalite["DYNAMODB_ENDPOINT"])
+    try:
+        svc = Service("dynamo-svc", env={**env_of(dynalite), **tables_env(),
+                                         "DYNAMODB_ENDPOINT": f"http://127.0.0.1:{proxy.port}",
+                                         **settings}).wait_ready()
+        try:
+            with svc.channel() as channel:
+                yield proxy, channel, svc
+        finally:
+            svc.stop()
+    finally:
+        proxy.close()
+
+
 @pytest.fixture(scope="module")
 def proxied(dynalite):
-    proxy = FaultProxy(dynalite["DYNAMODB_ENDPOINT"])
-    env = env_of(dynalite)
-    env.update(tables_env())
-    env.update({"DYNAMODB_ENDPOINT": f"http://127.0.0.1:{proxy.port}",
-                "DYNAMODB_MAX_ATTEMPTS": "3", "DYNAMODB_RETRY_BASE_MS": "10"})
-    svc = Service("dynamo-svc", env=env).wait_ready()
-    with svc.channel() as channel:
-        yield proxy, channel, svc
-    svc.stop()
-    proxy.close()
+    with proxied_service(dynalite, DYNAMODB_MAX_ATTEMPTS="3", DYNAMODB_RETRY_BASE_MS="10") as p:
+        yield p
 
 
 def create(channel, cid, timeout=10):
@@ -255,69 +266,51 @@ def test_still_throttled_is_resource_exhausted(proxied):
 def test_backoff_stays_inside_the_deadline(dynalite):
     """Many attempts allowed, long backoff, short deadline: the answer (the last DynamoDB
     error) comes before the deadline instead of a sleep that overruns it."""
-    proxy = FaultProxy(dynalite["DYNAMODB_ENDPOINT"])
-    env = env_of(dynalite)
-    env.update(tables_env())
-    env.update({"DYNAMODB_ENDPOINT": f"http://127.0.0.1:{proxy.port}",
-                "DYNAMODB_MAX_ATTEMPTS": "20", "DYNAMODB_RETRY_BASE_MS": "300"})
-    svc = Service("dynamo-svc", env=env).wait_ready()
-    try:
-        with svc.channel() as channel:
-            for _ in range(3):
-                before = proxy.count("GetItem")
-                proxy.faults["GetItem"] = [SERVER_ERROR] * 50
-                t0 = time.monotonic()
-                with pytest.raises(grpc.RpcError) as e:
-                    get(channel, "any", timeout=1.0)
-                took = time.monotonic() - t0
-                assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value.details()
-                assert took < 1.0
-                assert 1 <= proxy.count("GetItem") - before < 20
-    finally:
-        svc.stop()
-        proxy.close()
+    with proxied_service(dynalite, DYNAMODB_MAX_ATTEMPTS="20",
+                         DYNAMODB_RETRY_BASE_MS="300") as (proxy, channel, _):
+        for _ in range(3):
+            before = proxy.count("GetItem")
+            proxy.faults["GetItem"] = [SERVER_ERROR] * 50
+            t0 = time.monotonic()
+            with pytest.raises(grpc.RpcError) as e:
+                get(channel, "any", timeout=1.0)
+            took = time.monotonic() - t0
+            assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value.details()
+            assert took < 1.0
+            assert 1 <= proxy.count("GetItem") - before < 20
 
 
 def test_a_cancelled_call_stops_backing_off(dynalite):
     """The caller gives up while dynamo-svc backs off between DynamoDB attempts (up to 10 s
     here): the handler stops waiting at once, so the only handler thread is free for the next
     caller instead of sleeping for a caller that is gone."""
-    proxy = FaultProxy(dynalite["DYNAMODB_ENDPOINT"])
-    env = env_of(dynalite)
-    env.update(tables_env())
-    env.update({"DYNAMODB_ENDPOINT": f"http://127.0.0.1:{proxy.port}", "GRPC_HANDLER_THREADS": "1",
-                "DYNAMODB_MAX_ATTEMPTS": "5", "DYNAMODB_RETRY_BASE_MS": "10000",
-                "DYNAMODB_RETRY_MAX_BACKOFF_MS": "10000"})
-    svc = Service("dynamo-svc", env=env).wait_ready()
-    try:
-        with svc.channel() as channel:
-            create(channel, "cancel-1")
-            before = proxy.count("GetItem")
-            proxy.faults["GetItem"] = [SERVER_ERROR] * 5
-            fn = channel.unary_unary(CAT + "GetCategory",
-                                     request_serializer=lambda m: m.SerializeToString(),
-                                     response_deserializer=cat.GetCategoryResponse.FromString)
-            fut = fn.future(cat.GetCategoryRequest(channel=KIOSK, id="cancel-1"), timeout=30)
-            deadline = time.monotonic() + 5
-            while proxy.count("GetItem") == before and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert proxy.count("GetItem") > before  # the first attempt failed: backing off
-            time.sleep(0.1)
-            at_cancel = proxy.count("GetItem")
-            fut.cancel()
-            t0 = time.monotonic()
-            listed = unary(channel, CAT + "ListCategories", cat.ListCategoriesRequest(
-                channel=KIOSK), cat.ListCategoriesResponse, timeout=5)[0]
-            assert time.monotonic() - t0 < 1.5
-            assert any(e.node.id == "cancel-1" for e in listed.edges)
-            # and the abandoned call made no further attempt (GetItem still fails, so a
-            # retry would show here)
-            time.sleep(0.5)
-            assert proxy.count("GetItem") == at_cancel
-            proxy.faults["GetItem"] = []
-    finally:
-        svc.stop()
-        proxy.close()
+    with proxied_service(dynalite, GRPC_HANDLER_THREADS="1", DYNAMODB_MAX_ATTEMPTS="5",
+                         DYNAMODB_RETRY_BASE_MS="10000",
+                         DYNAMODB_RETRY_MAX_BACKOFF_MS="10000") as (proxy, channel, _):
+        create(channel, "cancel-1")
+        before = proxy.count("GetItem")
+        proxy.faults["GetItem"] = [SERVER_ERROR] * 5
+        fn = channel.unary_unary(CAT + "GetCategory",
+                                 request_serializer=lambda m: m.SerializeToString(),
+                                 response_deserializer=cat.GetCategoryResponse.FromString)
+        fut = fn.future(cat.GetCategoryRequest(channel=KIOSK, id="cancel-1"), timeout=30)
+        deadline = time.monotonic() + 5
+        while proxy.count("GetItem") == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proxy.count("GetItem") > before  # the first attempt failed: backing off
+        time.sleep(0.1)
+        at_cancel = proxy.count("GetItem")
+        fut.cancel()
+        t0 = time.monotonic()
+        listed = unary(channel, CAT + "ListCategories", cat.ListCategoriesRequest(
+            channel=KIOSK), cat.ListCategoriesResponse, timeout=5)[0]
+        assert time.monotonic() - t0 < 1.5
+        assert any(e.node.id == "cancel-1" for e in listed.edges)
+        # and the abandoned call made no further attempt (GetItem still fails, so a
+        # retry would show here)
+        time.sleep(0.5)
+        assert proxy.count("GetItem") == at_cancel
+        proxy.faults["GetItem"] = []
 
 
 def test_batch_get_retries_unprocessed_keys(proxied):
