@@ -24,6 +24,15 @@ def big(mariadb):
     return e, took
 
 
+def first_kiosk_store(e):
+    """The first store code (in code order) on KIOSK (every store is on 3 to 5 of the 5
+    channels)."""
+    return sql(e, "SELECT r.restaurantCode FROM restaurant r JOIN"
+                  " restaurantChannelMenuTypeAssociation a USING (restaurantId) JOIN channel c"
+                  " USING (channelId) WHERE c.channelCode = 'KIOSK' ORDER BY r.restaurantCode"
+                  " LIMIT 1")[0][0]
+
+
 def test_generate_loads_the_large_set_in_under_two_minutes(big):
     e, took = big
     assert took < 120
@@ -61,9 +70,7 @@ def test_availability_plan_reads_rules_through_indexes_only(big):
 @pytest.mark.parametrize("count", [50, 500])  # narrow (by product) and wide (by scope)
 def test_batch_plan_reads_rules_through_indexes_only(big, count):
     e, _ = big
-    store = sql(e, "SELECT r.restaurantCode FROM restaurant r JOIN"
-                   " restaurantChannelMenuTypeAssociation a USING (restaurantId) JOIN channel c"
-                   " USING (channelId) WHERE c.channelCode = 'KIOSK' ORDER BY 1 LIMIT 1")[0][0]
+    store = first_kiosk_store(e)
     codes = ",".join(f"P{1000 + 9 * i}" for i in range(count))
     out = subcommand(e, "explain", store, "KIOSK", codes)
     assert out.returncode == 0, out.stderr
@@ -99,9 +106,7 @@ def test_revision_plan_finds_the_next_boundary_by_index_dives(big, start_service
     svc = start_service("sql-svc", env=e)
     from menu.v1 import product_availability_pb2 as pa
     from test_sql_support import call
-    store = sql(e, "SELECT r.restaurantCode FROM restaurant r JOIN"
-                   " restaurantChannelMenuTypeAssociation a USING (restaurantId) JOIN channel c"
-                   " USING (channelId) WHERE c.channelCode = 'KIOSK' ORDER BY 1 LIMIT 1")[0][0]
+    store = first_kiosk_store(e)
     req = pa.GetAvailabilityRevisionRequest(channel=cm.CHANNEL_KIOSK, store_code=store)
     call(svc, "GetAvailabilityRevision", req, pa.GetAvailabilityRevisionResponse)
     t = time.monotonic()
@@ -114,10 +119,7 @@ def test_revision_plan_finds_the_next_boundary_by_index_dives(big, start_service
 def test_batch_of_500_on_the_large_set_agrees_with_the_list(big, start_service):
     e, _ = big
     svc = start_service("sql-svc", env=e)
-    store = sql(e, "SELECT r.restaurantCode FROM restaurant r JOIN"
-                   " restaurantChannelMenuTypeAssociation a USING (restaurantId) JOIN channel c"
-                   " USING (channelId) WHERE c.channelCode = 'KIOSK' ORDER BY r.restaurantCode"
-                   " LIMIT 1")[0][0]
+    store = first_kiosk_store(e)
     listed = list_all(svc, store, cm.CHANNEL_KIOSK)
     for count in (60, 500):  # narrow and wide: the same answers (speed: README, make bench)
         codes = [f"P{1000 + 9 * i}" for i in range(count)]
@@ -130,11 +132,7 @@ def test_batch_of_500_on_the_large_set_agrees_with_the_list(big, start_service):
 def test_pages_on_the_large_set_are_fast_and_complete(big, start_service):
     e, _ = big
     svc = start_service("sql-svc", env=e)
-    # A store on KIOSK (every store is on 3 to 5 of the 5 channels).
-    store = sql(e, "SELECT r.restaurantCode FROM restaurant r JOIN"
-                   " restaurantChannelMenuTypeAssociation a USING (restaurantId) JOIN channel c"
-                   " USING (channelId) WHERE c.channelCode = 'KIOSK' ORDER BY r.restaurantCode"
-                   " LIMIT 1")[0][0]
+    store = first_kiosk_store(e)
     list_page(svc, store, cm.CHANNEL_KIOSK, first=128)  # warm the pool and caches
     t = time.monotonic()
     seen, after = [], ""
