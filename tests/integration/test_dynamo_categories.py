@@ -97,7 +97,8 @@ def test_crud_round_trip(dynamo_ch):
     assert (up.update_time.seconds, up.update_time.nanos) > (c.update_time.seconds, c.update_time.nanos)
     assert get(dynamo_ch, KIOSK, "crud-1") == up
 
-    call(dynamo_ch, "DeleteCategory", cat.DeleteCategoryRequest(channel=KIOSK, id="crud-1", version=2),
+    call(dynamo_ch, "DeleteCategory",
+         cat.DeleteCategoryRequest(channel=KIOSK, id="crud-1", version=2),
          cat.DeleteCategoryResponse)
     assert get_status(dynamo_ch, KIOSK, "crud-1") == grpc.StatusCode.NOT_FOUND
     e = error_of(dynamo_ch, "DeleteCategory", cat.DeleteCategoryRequest(channel=KIOSK, id="crud-1",
@@ -164,9 +165,10 @@ def test_concurrent_updates_with_the_same_version_exactly_one_wins(dynamo_ch):
         def attempt(i):
             barrier.wait()
             try:
-                r = call(dynamo_ch, "UpdateCategory", cat.UpdateCategoryRequest(category=cat.Category(
-                    id="race-1", channel=WEB, name=f"writer {rnd}-{i}", display_order=i,
-                    version=current)), cat.UpdateCategoryResponse)
+                r = call(dynamo_ch, "UpdateCategory",
+                         cat.UpdateCategoryRequest(category=cat.Category(
+                             id="race-1", channel=WEB, name=f"writer {rnd}-{i}", display_order=i,
+                             version=current)), cat.UpdateCategoryResponse)
                 return ("OK", r.category)
             except grpc.RpcError as e:
                 return (e.code(), None)
@@ -421,5 +423,6 @@ def test_bad_product_codes_name_the_index_and_write_nothing(dynamo_ch, codes, fi
     assert get_status(dynamo_ch, KIOSK, "codes-bad-new") == grpc.StatusCode.NOT_FOUND
     stored = get(dynamo_ch, KIOSK, "codes-bad")
     assert (list(stored.product_codes), stored.version) == (["P1000"], 1)
-    call(dynamo_ch, "DeleteCategory", cat.DeleteCategoryRequest(channel=KIOSK, id="codes-bad", version=1),
+    call(dynamo_ch, "DeleteCategory",
+         cat.DeleteCategoryRequest(channel=KIOSK, id="codes-bad", version=1),
          cat.DeleteCategoryResponse)

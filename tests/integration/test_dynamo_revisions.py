@@ -62,9 +62,11 @@ def test_every_write_kind_advances_only_its_channel_and_reads_do_not(dynamo_ch):
         channel=KIOSK, id="rev-soups", name="Soups", display_order=3)),
         cat.CreateCategoryResponse).category
     writes = [
-        lambda: rpc(dynamo_ch, CAT + "UpdateCategory", cat.UpdateCategoryRequest(category=cat.Category(
-            channel=KIOSK, id="rev-soups", name="Soups & stews", version=cat_.version)),
-            cat.UpdateCategoryResponse),
+        lambda: rpc(dynamo_ch, CAT + "UpdateCategory",
+                    cat.UpdateCategoryRequest(category=cat.Category(
+                        channel=KIOSK, id="rev-soups", name="Soups & stews",
+                        version=cat_.version)),
+                    cat.UpdateCategoryResponse),
         lambda: rpc(dynamo_ch, CAT + "DeleteCategory", cat.DeleteCategoryRequest(
             channel=KIOSK, id="rev-soups", version=cat_.version + 1), cat.DeleteCategoryResponse),
         lambda: rpc(dynamo_ch, GS + "PutGhostSwap", gs.PutGhostSwapRequest(ghost_swap=gs.GhostSwap(
@@ -109,7 +111,8 @@ def test_every_write_kind_advances_only_its_channel_and_reads_do_not(dynamo_ch):
     assert revision(dynamo_ch, WEB).revision == web  # another channel: untouched
 
 
-def test_a_failed_write_moves_the_revision_once_and_changes_nothing_else(dynamo_ch, dynamo_env, dynalite):
+def test_a_failed_write_moves_the_revision_once_and_changes_nothing_else(dynamo_ch, dynamo_env,
+                                                                         dynalite):
     c = rpc(dynamo_ch, CAT + "CreateCategory", cat.CreateCategoryRequest(category=cat.Category(
         channel=WEB, id="rev-fail", name="Kept", display_order=1)),
         cat.CreateCategoryResponse).category

@@ -71,8 +71,8 @@ def test_ghost_swap_put_get_replace_delete(dynamo_ch):
     assert e.code() == grpc.StatusCode.ABORTED
     rpc(dynamo_ch, GS + "DeleteGhostSwap", gs.DeleteGhostSwapRequest(
         channel=KIOSK, product_code="P2000", version=2), gs.DeleteGhostSwapResponse)
-    e = err(dynamo_ch, GS + "GetGhostSwap", gs.GetGhostSwapRequest(channel=KIOSK, product_code="P2000"),
-            gs.GetGhostSwapResponse)
+    e = err(dynamo_ch, GS + "GetGhostSwap",
+            gs.GetGhostSwapRequest(channel=KIOSK, product_code="P2000"), gs.GetGhostSwapResponse)
     assert e.code() == grpc.StatusCode.NOT_FOUND
 
 
@@ -88,7 +88,8 @@ def test_ghost_swap_put_get_replace_delete(dynamo_ch):
      "ghost_swap.version"),
 ])
 def test_ghost_swap_validation(dynamo_ch, swap, field):
-    e = err(dynamo_ch, GS + "PutGhostSwap", gs.PutGhostSwapRequest(ghost_swap=swap), gs.PutGhostSwapResponse)
+    e = err(dynamo_ch, GS + "PutGhostSwap", gs.PutGhostSwapRequest(ghost_swap=swap),
+            gs.PutGhostSwapResponse)
     assert e.code() == INVALID and e.details().startswith(field), e.details()
 
 
@@ -142,8 +143,8 @@ def test_batch_get_ghost_swaps(dynamo_ch):
     e = err(dynamo_ch, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(
         channel=WEB, product_codes=["B001", "bad code"]), gs.BatchGetGhostSwapsResponse)
     assert e.code() == INVALID and e.details().startswith("product_codes[1]")
-    e = err(dynamo_ch, GS + "BatchGetGhostSwaps", gs.BatchGetGhostSwapsRequest(product_codes=["B001"]),
-            gs.BatchGetGhostSwapsResponse)
+    e = err(dynamo_ch, GS + "BatchGetGhostSwaps",
+            gs.BatchGetGhostSwapsRequest(product_codes=["B001"]), gs.BatchGetGhostSwapsResponse)
     assert e.code() == INVALID and e.details().startswith("channel")
 
 
@@ -156,7 +157,8 @@ def test_collection_crud(dynamo_ch):
                                                 product_codes=["P1002", "P1000", "P1001"])),
         pc.CreateProductCollectionResponse).product_collection
     assert (c.id, c.version, list(c.product_codes)) == ("lunch", 1, ["P1002", "P1000", "P1001"])
-    got = rpc(dynamo_ch, PC + "GetProductCollection", pc.GetProductCollectionRequest(channel=KIOSK, id="lunch"),
+    got = rpc(dynamo_ch, PC + "GetProductCollection",
+              pc.GetProductCollectionRequest(channel=KIOSK, id="lunch"),
               pc.GetProductCollectionResponse).product_collection
     assert got == c
     e = err(dynamo_ch, PC + "CreateProductCollection", pc.CreateProductCollectionRequest(
@@ -175,7 +177,8 @@ def test_collection_crud(dynamo_ch):
     assert e.code() == grpc.StatusCode.ABORTED
     rpc(dynamo_ch, PC + "DeleteProductCollection", pc.DeleteProductCollectionRequest(
         channel=KIOSK, id="lunch", version=2), pc.DeleteProductCollectionResponse)
-    e = err(dynamo_ch, PC + "GetProductCollection", pc.GetProductCollectionRequest(channel=KIOSK, id="lunch"),
+    e = err(dynamo_ch, PC + "GetProductCollection",
+            pc.GetProductCollectionRequest(channel=KIOSK, id="lunch"),
             pc.GetProductCollectionResponse)
     assert e.code() == grpc.StatusCode.NOT_FOUND
 
