@@ -194,17 +194,7 @@ menu_status availability_list(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protob
   int rows = 0, fetched = 0;
   Menu__V1__ProductAvailabilityEdge **edges =
       RPC_NEW_ARRAY(ctx, Menu__V1__ProductAvailabilityEdge *, (size_t)limit);
-  for (;;) {
-    int rc = mysql_stmt_fetch(s);
-    if (rc == MYSQL_NO_DATA) break;
-    if (rc == 1) {
-      st = pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "fetch");
-      goto out;
-    }
-    if (rc == MYSQL_DATA_TRUNCATED) {
-      st = MENU_INTERNAL("availability: a column exceeded its buffer");
-      goto out;
-    }
+  while (sql_row_fetch(conn, s, "availability", &st)) {
     rows++;
     if (!sql_strcol_value(&row->code) || fetched >= limit) continue;
     Menu__V1__ProductAvailabilityEdge *e =
@@ -212,6 +202,7 @@ menu_status availability_list(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protob
     e->node = avail_node(ctx, row);
     edges[fetched++] = e;
   }
+  if (!menu_status_is_ok(&st)) goto out;
   st = store_row_status(rows, row, req->store_code, channel);
   if (!menu_status_is_ok(&st)) goto out;
 
@@ -288,14 +279,7 @@ menu_status availability_get(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protobu
   int rows = 0;
   Menu__V1__ProductAvailability *found = NULL;
   bool denied = false;
-  for (;;) {
-    int rc = mysql_stmt_fetch(s);
-    if (rc == MYSQL_NO_DATA) break;
-    if (rc == 1 || rc == MYSQL_DATA_TRUNCATED) {
-      st = rc == 1 ? pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "fetch")
-                   : MENU_INTERNAL("availability: a column exceeded its buffer");
-      goto out;
-    }
+  while (sql_row_fetch(conn, s, "availability", &st)) {
     rows++;
     if (found || denied || !sql_strcol_value(&row->code)) continue;
     const char *effect = sql_strcol_value(&row->effect);
@@ -304,6 +288,7 @@ menu_status availability_get(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protobu
     else
       denied = true;
   }
+  if (!menu_status_is_ok(&st)) goto out;
   st = store_row_status(rows, row, req->store_code, channel);
   if (!menu_status_is_ok(&st)) goto out;
   if (!found) {
@@ -414,14 +399,7 @@ menu_status availability_batch_get(rpc_ctx *ctx, const ProtobufCMessage *reqm,
   Menu__V1__ProductAvailabilityResult **results =
       RPC_NEW_ARRAY(ctx, Menu__V1__ProductAvailabilityResult *, n ? n : 1);
   int rows = 0;
-  for (;;) {
-    int rc = mysql_stmt_fetch(s);
-    if (rc == MYSQL_NO_DATA) break;
-    if (rc == 1 || rc == MYSQL_DATA_TRUNCATED) {
-      st = rc == 1 ? pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "fetch")
-                   : MENU_INTERNAL("availability: a column exceeded its buffer");
-      goto out;
-    }
+  while (sql_row_fetch(conn, s, "availability", &st)) {
     rows++;
     if (row->ord_null) continue; /* the store row of an empty request */
     /* ORDER BY ord: row k answers request index k-1, exactly once. */
@@ -432,6 +410,7 @@ menu_status availability_batch_get(rpc_ctx *ctx, const ProtobufCMessage *reqm,
     results[got] = batch_result(ctx, row, req->product_codes[got]);
     got++;
   }
+  if (!menu_status_is_ok(&st)) goto out;
   st = store_row_status(rows, row, req->store_code, channel);
   if (!menu_status_is_ok(&st)) goto out;
   if (got != n) {

@@ -166,14 +166,7 @@ static menu_status ref_query(rpc_ctx *ctx, sqlsvc *svc, const ref_entity *e, stm
   }
   ProtobufCMessage **nodes = RPC_NEW_ARRAY(ctx, ProtobufCMessage *, (size_t)max_rows);
   int n = 0;
-  for (;;) {
-    int rc = mysql_stmt_fetch(s);
-    if (rc == MYSQL_NO_DATA) break;
-    if (rc == 1 || rc == MYSQL_DATA_TRUNCATED) {
-      st = rc == 1 ? pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "fetch")
-                   : MENU_INTERNAL("%s: a column exceeded its buffer", e->name);
-      goto out;
-    }
+  while (sql_row_fetch(conn, s, e->name, &st)) {
     if (n >= max_rows) continue;
     for (int i = 0; i < e->n_cols; i++) {
       const char *v = sql_strcol_value(&row->col[i]);
@@ -181,6 +174,7 @@ static menu_status ref_query(rpc_ctx *ctx, sqlsvc *svc, const ref_entity *e, stm
     }
     nodes[n++] = e->node(ctx, row->vals);
   }
+  if (!menu_status_is_ok(&st)) goto out;
   *out = nodes;
   *n_out = n;
 out:

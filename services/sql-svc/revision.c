@@ -21,12 +21,9 @@ static menu_status fetch_one(pool_conn *conn, MYSQL_STMT *s, MYSQL_BIND *b, bool
   *found = false;
   if (mysql_stmt_bind_result(s, b))
     return pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "bind result");
-  int rc = mysql_stmt_fetch(s);
-  if (rc == MYSQL_NO_DATA) return MENU_OK;
-  if (rc == 1) return pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "fetch");
-  if (rc == MYSQL_DATA_TRUNCATED) return MENU_INTERNAL("revision: a column exceeded its buffer");
-  *found = true;
-  return MENU_OK;
+  menu_status st;
+  *found = sql_row_fetch(conn, s, "revision", &st);
+  return st;
 }
 
 static menu_status read_channel(pool_conn *conn, const char *channel, revision_info *out) {

@@ -66,14 +66,8 @@ static menu_status rule_load(rpc_ctx *ctx, pool_conn *conn, int64_t id,
     st = pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "rule_select");
     goto out;
   }
-  int rc = mysql_stmt_fetch(s);
-  if (rc == MYSQL_NO_DATA) {
-    st = MENU_NOT_FOUND("rule_id: rule %lld not found", (long long)id);
-    goto out;
-  }
-  if (rc != 0) {
-    st = rc == 1 ? pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "fetch")
-                 : MENU_INTERNAL("rules: a column exceeded its buffer");
+  if (!sql_row_fetch(conn, s, "rules", &st)) {
+    if (menu_status_is_ok(&st)) st = MENU_NOT_FOUND("rule_id: rule %lld not found", (long long)id);
     goto out;
   }
   Menu__V1__AvailabilityRule *m =

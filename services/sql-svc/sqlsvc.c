@@ -162,3 +162,18 @@ const char *sql_strcol_value(sql_strcol *c) {
   c->buf[n] = 0;
   return c->buf;
 }
+
+bool sql_row_fetch(pool_conn *conn, MYSQL_STMT *s, const char *what, menu_status *st) {
+  int rc = mysql_stmt_fetch(s);
+  if (rc == 0) {
+    *st = MENU_OK;
+    return true;
+  }
+  if (rc == MYSQL_NO_DATA)
+    *st = MENU_OK;
+  else if (rc == MYSQL_DATA_TRUNCATED)
+    *st = MENU_INTERNAL("%s: a column exceeded its buffer", what);
+  else
+    *st = pool_error_status(conn, mysql_stmt_errno(s), mysql_stmt_error(s), "fetch");
+  return false;
+}

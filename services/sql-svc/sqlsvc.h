@@ -68,4 +68,9 @@ void sql_result_fixed(MYSQL_BIND *b, enum enum_field_types type, void *buf, my_b
 /* After a successful fetch: NUL-terminates; returns NULL for SQL NULL. */
 const char *sql_strcol_value(sql_strcol *c);
 
+/* Fetches the next row of s (executed on conn, results bound): true with *st OK when a row is
+ * in the bound buffers; false at the end (*st OK) or on an error (*st: the fetch's error as
+ * pool_error_status maps it, or INTERNAL "WHAT: a column exceeded its buffer"). */
+bool sql_row_fetch(pool_conn *conn, MYSQL_STMT *s, const char *what, menu_status *st);
+
 #endif
