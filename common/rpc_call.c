@@ -534,6 +534,7 @@ const char *rpc_ctx_method(const rpc_ctx *ctx) { return ctx->method->path; }
 trace_span *rpc_ctx_span(const rpc_ctx *ctx) { return ctx->span; }
 grpc_call *rpc_ctx_call(const rpc_ctx *ctx) { return ctx->call; }
 grpc_completion_queue *rpc_ctx_cq(const rpc_ctx *ctx) { return ctx->cq; }
+const grpc_metadata_array *rpc_ctx_incoming(const rpc_ctx *ctx) { return &ctx->md; }
 static void add_field(rpc_ctx *ctx, const char *key, const char *str, int64_t num) {
   struct log_field *f = arena_alloc(&ctx->arena, sizeof *f);
   f->key = arena_strdup(&ctx->arena, key);

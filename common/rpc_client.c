@@ -39,7 +39,7 @@ struct rpc_client_call {
   rpc_client_call_done_fn done;
   void *user;
   gpr_timespec start, end;
-  grpc_metadata send_md[3]; /* x-request-id, traceparent, tracestate */
+  grpc_metadata send_md[1 + RPC_TRACE_MAX_MD]; /* x-request-id, rpc_trace_inject's */
   size_t n_md;
   trace_span *span; /* CLIENT span, a child of the parent call's; NULL when not traced */
   grpc_byte_buffer *send, *recv;
@@ -279,7 +279,7 @@ rpc_client_call *rpc_client_call_start(rpc_channel *ch, const rpc_client_method 
     if (rpc_ctx_span(parent)) {
       c->span =
           rpc_trace_client_start(rpc_ctx_span(parent), m->path, m->service, m->name, ch->target);
-      c->n_md += rpc_trace_inject(c->span, c->send_md + 1);
+      c->n_md += rpc_trace_inject(c->span, rpc_ctx_incoming(parent), c->send_md + 1);
     }
     ops[0].data.send_initial_metadata.count = c->n_md;
     ops[0].data.send_initial_metadata.metadata = c->send_md;

@@ -19,10 +19,13 @@ typedef struct rpc_tag {
 /* The completion queue a server call is bound to, for the client calls made on its behalf:
  * their callbacks run on the same CQ threads as the call's own events. */
 grpc_completion_queue *rpc_ctx_cq(const rpc_ctx *ctx);
+/* The metadata the call arrived with (borrowed, read-only, valid during the call). */
+const grpc_metadata_array *rpc_ctx_incoming(const rpc_ctx *ctx);
 
 /* rpc_trace.c: the spans of gRPC calls (OpenTelemetry RPC conventions). All return NULL when
  * tracing is off (t or parent NULL). The server span's parent comes from the traceparent and
- * tracestate in md; path is "/pkg.Service/Method"; peer and target are gRPC addresses
+ * tracestate in md (unless OTEL_PROPAGATORS leaves tracecontext out: then every call starts a
+ * trace); path is "/pkg.Service/Method"; peer and target are gRPC addresses
  * ("ipv4:127.0.0.1:5000", "dns:///host:port"). Caller ends the span with rpc_trace_end. */
 trace_span *rpc_trace_server_start(tracer *t, const char *path, const char *service,
                                    const char *method, const grpc_metadata_array *md,
@@ -35,10 +38,13 @@ void rpc_trace_end(trace_span *span, bool server, grpc_status_code code, const c
  * message.id counting from 1 per direction, message.uncompressed_size). Nothing when the span
  * is not recording; past the span's event limit only a counter moves. */
 void rpc_trace_message(trace_span *span, bool sent, uint64_t id, size_t bytes);
-/* Writes traceparent (and tracestate when there is one) for a call made under span into md
- * (room for 2); returns how many entries (0 for NULL). The values are new slices: caller
- * unrefs. */
-size_t rpc_trace_inject(const trace_span *span, grpc_metadata *md);
+/* Writes what OTEL_PROPAGATORS sends on with a call made under span into md (room for
+ * RPC_TRACE_MAX_MD): traceparent and tracestate (tracecontext), the `baggage` of `incoming`
+ * (the metadata of the call it is made for, may be NULL) unchanged (baggage). Returns how many
+ * entries (0 for a NULL span: tracing off). The values are new slices: caller unrefs. */
+#define RPC_TRACE_MAX_MD 3
+size_t rpc_trace_inject(const trace_span *span, const grpc_metadata_array *incoming,
+                        grpc_metadata *md);
 
 /* Runs a completion queue until it is shut down, dispatching each event to its tag. */
 void rpc_cq_run(grpc_completion_queue *cq);

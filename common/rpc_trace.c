@@ -1,8 +1,9 @@
 /* The spans of gRPC calls, in OpenTelemetry's RPC semantic conventions: the SERVER span of a
  * call that arrived (its parent from the caller's traceparent) and the CLIENT span of an
- * outgoing call (a child of the server call it is made for), plus the trace context sent with
- * it. Span status follows the conventions: a client span is ERROR for any code but OK; a server
- * span only for the codes that mean the server failed. */
+ * outgoing call (a child of the server call it is made for), plus what OTEL_PROPAGATORS sends
+ * with it (trace context, the caller's baggage). Span status follows the conventions: a client
+ * span is ERROR for any code but OK; a server span only for the codes that mean the server
+ * failed. */
 #include <grpc/support/alloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +70,8 @@ trace_span *rpc_trace_server_start(tracer *t, const char *path, const char *serv
                                    const char *method, const grpc_metadata_array *md,
                                    const char *listen_addr, int port, const char *peer) {
   size_t n = 0, sn = 0;
-  const char *tp = md_get(md, "traceparent", &n);
+  const char *tp =
+      tracer_propagators(t) & TRACE_PROPAGATE_TRACECONTEXT ? md_get(md, "traceparent", &n) : NULL;
   const char *ts = tp ? md_get(md, "tracestate", &sn) : NULL;
   trace_context remote;
   bool has_remote = tp && trace_context_parse(tp, n, ts, sn, &remote);
@@ -123,14 +125,45 @@ trace_span *rpc_trace_client_start(trace_span *parent, const char *path, const c
   return span;
 }
 
-size_t rpc_trace_inject(const trace_span *span, grpc_metadata *md) {
-  if (!span) return 0;
-  char tp[TRACE_PARENT_LEN + 1];
-  const char *state = trace_span_traceparent(span, tp);
-  md[0].key = grpc_slice_from_static_string("traceparent");
-  md[0].value = grpc_slice_from_copied_buffer(tp, TRACE_PARENT_LEN);
-  if (!*state) return 1;
-  md[1].key = grpc_slice_from_static_string("tracestate");
-  md[1].value = grpc_slice_from_copied_string(state);
-  return 2;
+/* The W3C Baggage limit (https://www.w3.org/TR/baggage/#limits): a larger one is not sent. */
+#define BAGGAGE_MAX 8192
+
+/* Every `baggage` entry of md joined by commas, as one header (W3C: several headers are one
+ * list); false when there is none or it is over the limit. */
+static bool baggage_of(const grpc_metadata_array *md, grpc_slice *out) {
+  size_t total = 0, parts = 0;
+  for (size_t i = 0; i < md->count; i++)
+    if (grpc_slice_str_cmp(md->metadata[i].key, "baggage") == 0) {
+      total += GRPC_SLICE_LENGTH(md->metadata[i].value) + (parts++ ? 1 : 0);
+    }
+  if (!parts || total > BAGGAGE_MAX) return false;
+  *out = grpc_slice_malloc(total);
+  char *w = (char *)GRPC_SLICE_START_PTR(*out);
+  for (size_t i = 0; i < md->count; i++) {
+    if (grpc_slice_str_cmp(md->metadata[i].key, "baggage") != 0) continue;
+    if (w != (char *)GRPC_SLICE_START_PTR(*out)) *w++ = ',';
+    size_t len = GRPC_SLICE_LENGTH(md->metadata[i].value);
+    memcpy(w, GRPC_SLICE_START_PTR(md->metadata[i].value), len);
+    w += len;
+  }
+  return true;
+}
+
+size_t rpc_trace_inject(const trace_span *span, const grpc_metadata_array *incoming,
+                        grpc_metadata *md) {
+  unsigned propagators = trace_span_propagators(span);
+  size_t n = 0;
+  if (propagators & TRACE_PROPAGATE_TRACECONTEXT) {
+    char tp[TRACE_PARENT_LEN + 1];
+    const char *state = trace_span_traceparent(span, tp);
+    md[n].key = grpc_slice_from_static_string("traceparent");
+    md[n++].value = grpc_slice_from_copied_buffer(tp, TRACE_PARENT_LEN);
+    if (*state) {
+      md[n].key = grpc_slice_from_static_string("tracestate");
+      md[n++].value = grpc_slice_from_copied_string(state);
+    }
+  }
+  if (propagators & TRACE_PROPAGATE_BAGGAGE && incoming && baggage_of(incoming, &md[n].value))
+    md[n++].key = grpc_slice_from_static_string("baggage");
+  return n;
 }

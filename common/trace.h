@@ -1,5 +1,6 @@
 /* Distributed tracing in OpenTelemetry's model and wire format: W3C trace context read from a
- * call's metadata and passed on to every outgoing call, spans for server calls, client calls
+ * call's metadata and passed on to every outgoing call (with the caller's W3C baggage, as
+ * OTEL_PROPAGATORS says), spans for server calls, client calls
  * and datastore operations, sampled by the standard OTEL_TRACES_SAMPLER samplers and exported
  * as OTLP over HTTP/protobuf by one background thread (trace_export.c).
  *
@@ -59,10 +60,15 @@ typedef enum {
 #define TRACE_MAX_HEADERS 16
 #define TRACE_MAX_RESOURCE_ATTRS 32
 
+/* OTEL_PROPAGATORS: what crosses process boundaries with each call (a bit set). */
+#define TRACE_PROPAGATE_TRACECONTEXT 0x1u /* W3C traceparent and tracestate, in and out */
+#define TRACE_PROPAGATE_BAGGAGE 0x2u      /* W3C baggage, passed on unchanged */
+
 typedef struct {
   bool enabled;              /* an endpoint is set, OTEL_SDK_DISABLED is not true and
                                 OTEL_TRACES_EXPORTER is not none */
   char endpoint[1024];       /* the full URL spans are POSTed to */
+  unsigned propagators;      /* OTEL_PROPAGATORS: TRACE_PROPAGATE_* bits */
   trace_sampler sampler;     /* OTEL_TRACES_SAMPLER */
   double ratio;              /* OTEL_TRACES_SAMPLER_ARG, for the ratio samplers */
   int max_queue;             /* OTEL_BSP_MAX_QUEUE_SIZE */
@@ -76,7 +82,8 @@ typedef struct {
   int n_resource;
 } trace_config;
 
-/* Reads the OTEL_* variables (problems recorded in c). */
+/* Reads the OTEL_* variables (problems recorded in c; an unknown OTEL_PROPAGATORS entry is
+ * only logged, as the specification says). */
 void trace_config_load(config *c, trace_config *out, const char *default_service);
 void trace_config_free(trace_config *cfg);
 
@@ -90,6 +97,8 @@ tracer *tracer_create(const trace_config *cfg, metrics_registry *m);
  * ended afterwards are dropped. NULL is fine. */
 void tracer_shutdown(tracer *t, int64_t timeout_ms);
 void tracer_destroy(tracer *t); /* shuts down first if needed; NULL is fine */
+/* OTEL_PROPAGATORS of the tracer (TRACE_PROPAGATE_* bits); 0 for NULL. */
+unsigned tracer_propagators(const tracer *t);
 
 /* ---- spans (trace_span.c) ----------------------------------------------------------------- */
 
@@ -131,6 +140,8 @@ void trace_span_end(trace_span *s);
  * TRACE_PARENT_LEN + 1 bytes; the tracestate returned is borrowed from the span ("" when
  * none). */
 const char *trace_span_traceparent(const trace_span *s, char traceparent[TRACE_PARENT_LEN + 1]);
+/* The tracer's OTEL_PROPAGATORS bits (0 for NULL): what a call made under s sends on. */
+unsigned trace_span_propagators(const trace_span *s);
 /* Hex ids for log lines: trace_id 33 bytes, span_id 17 bytes. */
 void trace_span_ids(const trace_span *s, char trace_id[33], char span_id[17]);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/log.h"
 #include "common/trace.h"
 
 static const struct {
@@ -104,6 +105,32 @@ static bool add_resource(trace_config *cfg, const char *k, const char *v) {
   return true;
 }
 
+/* "tracecontext,baggage" (the default), "none", ... Unknown entries (b3, jaeger, xray: not
+ * implemented, or a typo) are logged and skipped, as the specification says: a misspelt
+ * propagator must not stop a service. */
+static unsigned load_propagators(config *c) {
+  const char *text = config_str(c, "OTEL_PROPAGATORS", "tracecontext,baggage");
+  unsigned bits = 0;
+  bool none = false;
+  char *copy = strdup(text), *save = NULL;
+  for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+    const char *name = trim(item);
+    if (!strcmp(name, "tracecontext"))
+      bits |= TRACE_PROPAGATE_TRACECONTEXT;
+    else if (!strcmp(name, "baggage"))
+      bits |= TRACE_PROPAGATE_BAGGAGE;
+    else if (!strcmp(name, "none"))
+      none = true;
+    else if (*name && !c->listing)
+      log_warn(
+          "OTEL_PROPAGATORS: unknown propagator ignored (tracecontext, baggage and none "
+          "are supported)",
+          "propagator", name, NULL);
+  }
+  free(copy);
+  return none ? 0 : bits;
+}
+
 static bool is_http_url(const char *u) {
   return !strncmp(u, "http://", 7) || !strncmp(u, "https://", 8);
 }
@@ -146,6 +173,7 @@ void trace_config_load(config *c, trace_config *out, const char *default_service
   if (protocol && strcmp(protocol, "http/protobuf"))
     config_error(c, "OTEL_EXPORTER_OTLP_PROTOCOL=%s: only http/protobuf is supported", protocol);
 
+  out->propagators = load_propagators(c);
   const char *sampler = config_str(c, "OTEL_TRACES_SAMPLER", "parentbased_always_on");
   bool known = false;
   for (size_t i = 0; i < sizeof samplers / sizeof *samplers; i++)

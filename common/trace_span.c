@@ -10,6 +10,7 @@
 
 struct tracer {
   trace_sampler sampler;
+  unsigned propagators; /* OTEL_PROPAGATORS */
   uint64_t ratio_bound; /* sample when the trace id's low 64 bits are below it */
   bool ratio_all;       /* ratio 1: every trace */
   trace_exporter *exp;
@@ -42,6 +43,7 @@ tracer *tracer_create(const trace_config *cfg, metrics_registry *m) {
   tracer *t = calloc(1, sizeof *t);
   if (!t) return NULL;
   t->sampler = cfg->sampler;
+  t->propagators = cfg->propagators;
   t->ratio_all = cfg->ratio >= 1.0;
   t->ratio_bound = cfg->ratio <= 0 ? 0 : (uint64_t)(cfg->ratio * 18446744073709551616.0);
   t->exp = trace_exporter_create(cfg, m);
@@ -63,6 +65,8 @@ void tracer_destroy(tracer *t) {
   trace_exporter_destroy(t->exp);
   free(t);
 }
+
+unsigned tracer_propagators(const tracer *t) { return t ? t->propagators : 0; }
 
 static bool ratio_sampled(const tracer *t, const uint8_t trace_id[16]) {
   if (t->ratio_all) return true;
@@ -255,6 +259,8 @@ const char *trace_span_traceparent(const trace_span *s, char traceparent[TRACE_P
   trace_context_format(s->trace_id, s->span_id, s->sampled ? TRACE_FLAG_SAMPLED : 0, traceparent);
   return s->state;
 }
+
+unsigned trace_span_propagators(const trace_span *s) { return s ? s->tracer->propagators : 0; }
 
 void trace_span_ids(const trace_span *s, char trace_id[33], char span_id[17]) {
   trace_hex(s->trace_id, 16, trace_id);

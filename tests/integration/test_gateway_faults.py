@@ -58,7 +58,7 @@ class FakeBackend:
         def handle(request, context):
             rec = {"method": name, "start": time.monotonic(), "end": None, "cancelled": None,
                    "request_id": dict(context.invocation_metadata()).get("x-request-id"),
-                   "request": request}
+                   "metadata": list(context.invocation_metadata()), "request": request}
             with self.lock:
                 self.calls.append(rec)
             try:

@@ -7,7 +7,8 @@ is gone never slows or fails a call and is counted; log lines carry the trace an
 spans still queued at SIGTERM are sent before the process exits; a WatchStoreMenu stream is one
 SERVER span from its start to its final status, with a "message" event per message sent; an
 export the collector refuses for now (503, 429 with Retry-After) is sent again, once refused
-for good (400) it is dropped and counted."""
+for good (400) it is dropped and counted; OTEL_PROPAGATORS decides whether traceparent and
+baggage cross to the backends."""
 
 import os
 import re
@@ -22,6 +23,7 @@ import pytest
 from conftest import BIN, CURSOR_KEY, HealthCheckRequest, HealthCheckResponse, env_of, free_port
 from conftest import unary
 from otlp_receiver import OtlpReceiver
+from test_gateway_faults import FakeBackend, quick
 from test_gateway_menu import dyn_env, up  # noqa: F401 (dyn_env: a fixture)
 from test_gateway_watch import Watcher
 
@@ -381,3 +383,56 @@ def test_exports_are_retried_on_503_and_429_never_on_400(start_service, receiver
     assert metric(gw, "otel_spans_dropped_total", '{reason="export_failed"}') > dropped
     assert sum(metric(gw, "otel_export_retries_total", retries % r)
                for r in ("throttling", "server_error", "connection_error")) == 2
+
+
+def test_otel_propagators_tracecontext_baggage_and_none(start_service, receiver):
+    # The backends are a grpcio stand-in that records the metadata each call brings.
+    fake = FakeBackend(quick)
+    trace_id = "ba66a9e" + "0" * 25
+    sent = [("traceparent", f"00-{trace_id}-{'1' * 16}-01"), ("x-request-id", "prop-test"),
+            ("baggage", "user.id=42,tenant=menu%20co;prop=1"), ("baggage", "b=2")]
+
+    def through(propagators):
+        """What one GetStoreMenu through a gateway with this OTEL_PROPAGATORS sent on to the
+        backends: the traceparent and baggage values of each backend call; the gateway."""
+        env = {"DYNAMO_SVC_TARGET": fake.target, "SQL_SVC_TARGET": fake.target,
+               **otel_env(receiver.endpoint)}
+        if propagators is not None:
+            env["OTEL_PROPAGATORS"] = propagators
+        gw = start_service("gateway", env=env)
+        with fake.lock:
+            fake.calls.clear()
+        with gw.channel() as ch:
+            unary(ch, MENU, menu_pb2.GetStoreMenuRequest(
+                store_code="S1", channel=common_pb2.CHANNEL_KIOSK, fresh_read=True),
+                menu_pb2.GetStoreMenuResponse, timeout=10, metadata=sent)
+        calls = fake.of("ListCategories") + fake.of("BatchGetProductAvailabilities")
+        assert calls and all(c["request_id"] == "prop-test" for c in calls)
+        return [([v for k, v in c["metadata"] if k == "traceparent"],
+                 [v for k, v in c["metadata"] if k == "baggage"]) for c in calls], gw
+
+    try:
+        # The default, tracecontext,baggage: the trace goes on, the baggage passes unchanged
+        # (the two headers as one list), and no span carries it.
+        got, gw = through(None)
+        for tp, baggage in got:
+            assert len(tp) == 1 and tp[0].split("-")[1] == trace_id
+            assert baggage == ["user.id=42,tenant=menu%20co;prop=1,b=2"]
+        spans = receiver.wait_for(lambda _: receiver.trace(trace_id))
+        assert spans and not any("baggage" in k or "user.id" in k or "42" in str(v)
+                                 for s in spans for k, v in s.attrs.items())
+
+        # none: nothing read, nothing sent; the gateway's call starts a trace of its own.
+        got, gw = through("none")
+        assert got and all(tp == [] and baggage == [] for tp, baggage in got)
+        roots = receiver.wait_for(lambda s: [x for x in gateway_root(s) if x.trace_id != trace_id])
+        assert roots and not roots[0].parent_id
+
+        # An unknown propagator is ignored with one warning; tracecontext alone sends no
+        # baggage.
+        got, gw = through("tracecontext,b3")
+        assert got and all(len(tp) == 1 and baggage == [] for tp, baggage in got)
+        warned = [r for r in gw.log_lines() if r["msg"].startswith("OTEL_PROPAGATORS")]
+        assert [r["propagator"] for r in warned] == ["b3"] and warned[0]["level"] == "warn"
+    finally:
+        fake.stop()

@@ -108,14 +108,21 @@ static void test_format_round_trip(void **state) {
 
 /* ---- configuration ---------------------------------------------------------------------- */
 
-static const char *const otel_vars[] = {
-    "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "OTEL_SDK_DISABLED",           "OTEL_TRACES_SAMPLER",
-    "OTEL_TRACES_SAMPLER_ARG",     "OTEL_EXPORTER_OTLP_HEADERS",
-    "OTEL_RESOURCE_ATTRIBUTES",    "OTEL_SERVICE_NAME",
-    "OTEL_BSP_MAX_QUEUE_SIZE",     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-    "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_TRACES_EXPORTER",
-    "OTEL_EXPORTER_OTLP_TIMEOUT",  "OTEL_BSP_EXPORT_TIMEOUT"};
+static const char *const otel_vars[] = {"OTEL_EXPORTER_OTLP_ENDPOINT",
+                                        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                                        "OTEL_SDK_DISABLED",
+                                        "OTEL_TRACES_SAMPLER",
+                                        "OTEL_TRACES_SAMPLER_ARG",
+                                        "OTEL_EXPORTER_OTLP_HEADERS",
+                                        "OTEL_RESOURCE_ATTRIBUTES",
+                                        "OTEL_SERVICE_NAME",
+                                        "OTEL_BSP_MAX_QUEUE_SIZE",
+                                        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                                        "OTEL_EXPORTER_OTLP_PROTOCOL",
+                                        "OTEL_TRACES_EXPORTER",
+                                        "OTEL_EXPORTER_OTLP_TIMEOUT",
+                                        "OTEL_BSP_EXPORT_TIMEOUT",
+                                        "OTEL_PROPAGATORS"};
 
 static int clear_env(void **state) {
   for (size_t i = 0; i < sizeof otel_vars / sizeof *otel_vars; i++) unsetenv(otel_vars[i]);
@@ -165,6 +172,37 @@ static void test_config_endpoints(void **state) {
   trace_config_load(&c, &t, "x");
   assert_int_equal(c.n_errors, 1);
   assert_false(t.enabled);
+}
+
+static void test_config_propagators(void **state) {
+  const struct {
+    const char *value;
+    unsigned bits;
+  } cases[] = {
+      {NULL, TRACE_PROPAGATE_TRACECONTEXT | TRACE_PROPAGATE_BAGGAGE}, /* the default */
+      {"tracecontext", TRACE_PROPAGATE_TRACECONTEXT},
+      {" baggage ", TRACE_PROPAGATE_BAGGAGE},
+      {"baggage,tracecontext", TRACE_PROPAGATE_TRACECONTEXT | TRACE_PROPAGATE_BAGGAGE},
+      {"none", 0},
+      {"tracecontext,none", 0},
+      /* Unknown ones are skipped (and logged), never a start-up error. */
+      {"b3,tracecontext,xray", TRACE_PROPAGATE_TRACECONTEXT},
+      {"b3multi", 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    config c = {0};
+    trace_config t;
+    if (cases[i].value)
+      setenv("OTEL_PROPAGATORS", cases[i].value, 1);
+    else
+      unsetenv("OTEL_PROPAGATORS");
+    trace_config_load(&c, &t, "x");
+    if (t.propagators != cases[i].bits)
+      fail_msg("OTEL_PROPAGATORS=%s: %u", cases[i].value ? cases[i].value : "(unset)",
+               t.propagators);
+    assert_int_equal(c.n_errors, 0);
+    trace_config_free(&t);
+  }
 }
 
 static void test_config_values(void **state) {
@@ -386,6 +424,7 @@ int main(void) {
       cmocka_unit_test(test_format_round_trip),
       cmocka_unit_test_setup(test_config_off_by_default, clear_env),
       cmocka_unit_test_setup(test_config_endpoints, clear_env),
+      cmocka_unit_test_setup(test_config_propagators, clear_env),
       cmocka_unit_test_setup(test_config_values, clear_env),
       cmocka_unit_test_setup(test_samplers, clear_env),
       cmocka_unit_test_setup(test_otlp_encode, clear_env),
