@@ -21,6 +21,7 @@
 #include "common/rpc_server.h"
 #include "menu/v1/category.pb-c.h"
 #include "tests/unit/test_rpc_calls.h"
+#include "tests/unit/test_rpc_pair.h"
 
 typedef struct {
   metrics_registry *metrics;
@@ -100,20 +101,11 @@ static int setup(void **state) {
                            .default_deadline_ms = 5000,
                            .shutdown_grace_ms = 1000,
                            .max_recv_bytes = 1 << 20};
-  f.metrics = metrics_registry_create();
-  f.server = rpc_server_create(&cfg, f.metrics);
   static const rpc_method_impl impls[] = {
       {.name = "ListCategories", .fn = list_categories, .async_fn = NULL},
       {.name = "GetCategory", .fn = NULL, .async_fn = get_category_relay},
       {.name = NULL}};
-  assert_int_equal(
-      rpc_server_add_service(f.server, &menu__v1__category_service__descriptor, impls, &f), 0);
-  assert_int_equal(rpc_server_start(f.server), 0);
-  char target[64];
-  snprintf(target, sizeof target, "ipv4:127.0.0.1:%d", rpc_server_port(f.server));
-  rpc_channel_config cc = {.target = target, .metrics = f.metrics};
-  f.channel = rpc_channel_create(&cc);
-  rpc_channel_add_service(f.channel, &menu__v1__category_service__descriptor);
+  test_rpc_pair_start(&cfg, impls, &f, &f.metrics, &f.server, &f.channel);
   f.list = rpc_channel_method(f.channel, "menu.v1.CategoryService", "ListCategories");
   f.get = rpc_channel_method(f.channel, "menu.v1.CategoryService", "GetCategory");
   *state = &f;
@@ -122,10 +114,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fixture *f = *state;
-  rpc_server_shutdown(f->server);
-  rpc_channel_destroy(f->channel);
-  rpc_server_destroy(f->server);
-  metrics_registry_destroy(f->metrics);
+  test_rpc_pair_stop(f->metrics, f->server, f->channel);
   grpc_shutdown();
   return 0;
 }

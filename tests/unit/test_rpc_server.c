@@ -23,6 +23,7 @@
 #include "common/rpc_server.h"
 #include "menu/v1/category.pb-c.h"
 #include "tests/unit/test_rpc_calls.h"
+#include "tests/unit/test_rpc_pair.h"
 
 static atomic_int list_runs;      /* ListCategories handler invocations */
 static atomic_bool saw_cancelled; /* DeleteCategory's handler saw rpc_ctx_cancelled */
@@ -114,16 +115,7 @@ static int setup_with(void **state, int handler_threads, int max_in_flight, int 
                            .default_deadline_ms = 5000,
                            .shutdown_grace_ms = grace_ms,
                            .max_recv_bytes = 1 << 20};
-  f.metrics = metrics_registry_create();
-  f.server = rpc_server_create(&cfg, f.metrics);
-  assert_int_equal(
-      rpc_server_add_service(f.server, &menu__v1__category_service__descriptor, impls, NULL), 0);
-  assert_int_equal(rpc_server_start(f.server), 0);
-  char target[64];
-  snprintf(target, sizeof target, "ipv4:127.0.0.1:%d", rpc_server_port(f.server));
-  rpc_channel_config cc = {.target = target, .metrics = f.metrics};
-  f.channel = rpc_channel_create(&cc);
-  rpc_channel_add_service(f.channel, &menu__v1__category_service__descriptor);
+  test_rpc_pair_start(&cfg, impls, NULL, &f.metrics, &f.server, &f.channel);
   f.list = rpc_channel_method(f.channel, "menu.v1.CategoryService", "ListCategories");
   f.create = rpc_channel_method(f.channel, "menu.v1.CategoryService", "CreateCategory");
   f.get = rpc_channel_method(f.channel, "menu.v1.CategoryService", "GetCategory");
@@ -139,10 +131,7 @@ static int setup_small(void **state) { return setup_with(state, 1, 3, 300); }
 
 static int teardown(void **state) {
   fixture *f = *state;
-  rpc_server_shutdown(f->server);
-  rpc_channel_destroy(f->channel);
-  rpc_server_destroy(f->server);
-  metrics_registry_destroy(f->metrics);
+  test_rpc_pair_stop(f->metrics, f->server, f->channel);
   grpc_shutdown();
   return 0;
 }
