@@ -130,11 +130,15 @@ static void on_request(rpc_tag *tag, bool ok) {
     st->started = gpr_now(GPR_CLOCK_MONOTONIC);
     if (r->payload) metrics_add(s->m_msg_received, METRICS_LABELS(m->type, m->service, m->name), 1);
     st->span = NULL;
+    st->sent = st->received = 0;
     if (s->tracer) {
       char *peer = grpc_call_get_peer(r->call);
       st->span = rpc_trace_server_start(s->tracer, m->path, m->service, m->name, &r->md,
                                         s->cfg.listen_addr, s->port, peer);
       gpr_free(peer);
+      if (r->payload)
+        rpc_trace_message(st->span, false, ++st->received,
+                          (int64_t)grpc_byte_buffer_length(r->payload));
     }
     grpc_metadata_array_destroy(&r->md);
     m->def.stream(st, r->call, r->payload, m->def.arg);
@@ -146,11 +150,13 @@ static void on_request(rpc_tag *tag, bool ok) {
 
 void rpc_stream_msg_sent(rpc_stream *st) {
   rpc_method *m = st->method;
+  rpc_trace_message(st->span, true, ++st->sent, -1);
   metrics_add(st->server->m_msg_sent, METRICS_LABELS(m->type, m->service, m->name), 1);
 }
 
 void rpc_stream_msg_received(rpc_stream *st) {
   rpc_method *m = st->method;
+  rpc_trace_message(st->span, false, ++st->received, -1);
   metrics_add(st->server->m_msg_received, METRICS_LABELS(m->type, m->service, m->name), 1);
 }
 

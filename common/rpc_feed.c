@@ -135,7 +135,7 @@ static void feed_pump(rpc_feed *f) {
       ops[n++].data.send_message.send_message = f->bb;
       f->sent++;
       rpc_trace_message(f->span, true, f->sent,
-                        GRPC_SLICE_LENGTH(f->current->msgs[f->next_msg - 1]));
+                        (int64_t)GRPC_SLICE_LENGTH(f->current->msgs[f->next_msg - 1]));
       metrics_add(f->server->m_msg_sent,
                   METRICS_LABELS(f->method->type, f->method->service, f->method->name), 1);
     }
@@ -316,7 +316,7 @@ void rpc_feed_arrived(rpc_server *s, rpc_method *m, grpc_call *call, grpc_metada
   if (s->tracer) {
     f->span = rpc_trace_server_start(s->tracer, m->path, m->service, m->name, &f->md,
                                      s->cfg.listen_addr, s->port, f->peer);
-    if (payload) rpc_trace_message(f->span, false, 1, grpc_byte_buffer_length(payload));
+    if (payload) rpc_trace_message(f->span, false, 1, (int64_t)grpc_byte_buffer_length(payload));
   }
   pthread_mutex_init(&f->mu, NULL);
   pthread_mutex_lock(&s->feeds_mu);

@@ -35,9 +35,10 @@ trace_span *rpc_trace_client_start(trace_span *parent, const char *path, const c
 /* Records the status (rpc.grpc.status_code; ERROR as the conventions say) and ends the span. */
 void rpc_trace_end(trace_span *span, bool server, grpc_status_code code, const char *message);
 /* A "message" event of a streaming call (RPC conventions: message.type SENT or RECEIVED,
- * message.id counting from 1 per direction, message.uncompressed_size). Nothing when the span
- * is not recording; past the span's event limit only a counter moves. */
-void rpc_trace_message(trace_span *span, bool sent, uint64_t id, size_t bytes);
+ * message.id counting from 1 per direction, message.uncompressed_size unless bytes is -1:
+ * unknown). Nothing when the span is not recording; past the span's event limit only a
+ * counter moves. */
+void rpc_trace_message(trace_span *span, bool sent, uint64_t id, int64_t bytes);
 /* Writes what OTEL_PROPAGATORS sends on with a call made under span into md (room for
  * RPC_TRACE_MAX_MD): traceparent and tracestate (tracecontext), the `baggage` of `incoming`
  * (the metadata of the call it is made for, may be NULL) unchanged (baggage). Returns how many

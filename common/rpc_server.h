@@ -258,9 +258,11 @@ typedef struct rpc_stream rpc_stream;
 typedef void (*rpc_stream_start_fn)(rpc_stream *st, grpc_call *call, grpc_byte_buffer *payload,
                                     void *arg);
 void rpc_stream_end(rpc_stream *st, grpc_status_code code); /* frees st */
-/* Message counters of a stream (grpc_server_msg_sent_total / _received_total): the machine
- * calls them per message it sends, and per message it reads after the first (the first
- * message of a server stream, read by the runtime, is counted already). Any thread. */
+/* Message counters of a stream (grpc_server_msg_sent_total / _received_total) and the message
+ * events of its span: the machine calls them per message it sends, and per message it reads
+ * after the first (the first message of a server stream, read by the runtime, is counted
+ * already). Any thread, but calls for one stream never overlap (one batch of the stream is
+ * in flight at a time). */
 void rpc_stream_msg_sent(rpc_stream *st);
 void rpc_stream_msg_received(rpc_stream *st);
 

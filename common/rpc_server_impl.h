@@ -88,7 +88,8 @@ struct rpc_stream {
   rpc_server *server;
   rpc_method *method;
   gpr_timespec started;
-  trace_span *span; /* SERVER span, NULL when tracing is off */
+  trace_span *span;        /* SERVER span, NULL when tracing is off */
+  uint64_t sent, received; /* message.id of the span's message events */
 };
 
 #define RPC_MAX_LISTENERS 4

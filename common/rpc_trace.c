@@ -108,12 +108,12 @@ void rpc_trace_end(trace_span *span, bool server, grpc_status_code code, const c
   trace_span_end(span);
 }
 
-void rpc_trace_message(trace_span *span, bool sent, uint64_t id, size_t bytes) {
+void rpc_trace_message(trace_span *span, bool sent, uint64_t id, int64_t bytes) {
   if (!trace_span_recording(span)) return;
   trace_span_event(span, "message");
   trace_span_event_str(span, "message.type", sent ? "SENT" : "RECEIVED");
   trace_span_event_int(span, "message.id", (int64_t)id);
-  trace_span_event_int(span, "message.uncompressed_size", (int64_t)bytes);
+  if (bytes >= 0) trace_span_event_int(span, "message.uncompressed_size", bytes);
 }
 
 trace_span *rpc_trace_client_start(trace_span *parent, const char *path, const char *service,
