@@ -18,6 +18,7 @@
 
 #include "common/file.h"
 #include "common/log.h"
+#include "common/mem.h"
 
 /* ---- the policy --------------------------------------------------------------------------- */
 
@@ -43,12 +44,6 @@ struct authz_policy {
   authz_rule *deny, *allow;
   size_t n_deny, n_allow;
 };
-
-static char *xstrdup(const char *s) {
-  char *d = strdup(s);
-  if (!d) abort();
-  return d;
-}
 
 /* A pattern as gRPC documents it: "*" = any non-empty value, "abc*" prefix, "*abc" suffix,
  * anything else exact. Lengths, not NULs, bound the value (header values are bytes). */
@@ -200,7 +195,7 @@ static char *parse_strings(json_t *arr, const char *where, char ***out, size_t *
       *n = i;
       return errorf("%s[%zu]: must be a string", where, i);
     }
-    (*out)[i] = xstrdup(json_string_value(s));
+    (*out)[i] = mem_strdup(json_string_value(s));
   }
   return NULL;
 }
@@ -217,7 +212,7 @@ static char *parse_header(json_t *h, const char *where, authz_header *out) {
   /* gRPC refuses pseudo headers, grpc- headers and Host: they are not the caller's to set. */
   if (k[0] == ':' || !strncasecmp(k, "grpc-", 5) || !strcasecmp(k, "host"))
     return errorf("%s.key: \"%s\" cannot be matched", where, k);
-  out->key = xstrdup(k);
+  out->key = mem_strdup(k);
   for (char *c = out->key; *c; c++)
     if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a'); /* metadata keys are lower case */
   if (!values) return errorf("%s.values: required", where);
@@ -238,7 +233,7 @@ static char *parse_rule(json_t *r, const char *where, authz_rule *out) {
   json_t *name = json_object_get(r, "name");
   if (!json_is_string(name) || !json_string_length(name))
     return errorf("%s.name: required string", where);
-  out->name = xstrdup(json_string_value(name));
+  out->name = mem_strdup(json_string_value(name));
   json_t *source = json_object_get(r, "source");
   if (source) {
     snprintf(w, sizeof w, "%s.source", where);
@@ -314,7 +309,7 @@ authz_policy *authz_policy_parse(const char *text, char **err) {
     else if (!allow)
       *err = errorf("allow_rules: required");
     else {
-      p->name = xstrdup(json_string_value(name));
+      p->name = mem_strdup(json_string_value(name));
       *err = parse_rules(allow, "allow_rules", &p->allow, &p->n_allow);
       if (!*err && deny) *err = parse_rules(deny, "deny_rules", &p->deny, &p->n_deny);
     }
@@ -439,7 +434,7 @@ authz *authz_load(const char *path, int64_t refresh_ms, char **err) {
   if (!p) return NULL;
   authz *a = calloc(1, sizeof *a);
   if (!a) abort();
-  a->path = xstrdup(path);
+  a->path = mem_strdup(path);
   a->refresh_ms = refresh_ms > 0 ? refresh_ms : 1000;
   a->policy = p;
   a->seen = seen;

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/mem.h"
 
 #define MAX_SERVICES 16 /* per dependency */
 /* What real calls reported is looked at this often, whatever the probe interval: readiness
@@ -83,25 +84,19 @@ dependency_monitor *dependency_monitor_create(const dependency_config *cfg, rpc_
   return m;
 }
 
-static char *xstrdup(const char *s) {
-  char *d = strdup(s);
-  if (!d) abort();
-  return d;
-}
-
 /* Adds `service` to d's list and to the monitor's service states. */
 static void dependency_need(dependency *d, const char *service) {
   dependency_monitor *m = d->m;
   size_t i = 0;
   while (d->services[i]) i++;
   if (i == MAX_SERVICES) abort(); /* a programming error */
-  d->services[i] = xstrdup(service);
+  d->services[i] = mem_strdup(service);
   service_state *st = m->services;
   while (st && strcmp(st->name, service)) st = st->next;
   if (!st) {
     st = calloc(1, sizeof *st);
     if (!st) abort();
-    st->name = xstrdup(service);
+    st->name = mem_strdup(service);
     st->ready = true;
     st->next = m->services;
     m->services = st;
@@ -113,7 +108,7 @@ dependency *dependency_add(dependency_monitor *m, const char *name, const char *
   dependency *d = calloc(1, sizeof *d);
   if (!d) abort();
   d->m = m;
-  d->name = xstrdup(name);
+  d->name = mem_strdup(name);
   d->probe = probe;
   d->arg = arg;
   d->healthy = true;

@@ -14,6 +14,7 @@
 
 #include "common/file.h"
 #include "common/log.h"
+#include "common/mem.h"
 
 struct log_level_file {
   char *path;
@@ -89,8 +90,7 @@ log_level_file *log_level_file_start(const char *path, int64_t refresh_ms, char 
   }
   log_level_file *f = calloc(1, sizeof *f);
   if (!f) abort();
-  f->path = strdup(path);
-  if (!f->path) abort();
+  f->path = mem_strdup(path);
   f->refresh_ms = refresh_ms > 0 ? refresh_ms : 1000;
   file_stat_or_zero(path, &f->seen);
   log_level_set(level);

@@ -1,6 +1,6 @@
 /* Fast non-cryptographic random numbers for identifiers that must be unique, not secret
- * (request ids, trace and span ids): a per-thread splitmix64 seeded from the kernel once.
- * Thread-safe (each thread has its own state). */
+ * (request ids, trace and span ids) and retry jitter: a per-thread splitmix64 seeded from the
+ * kernel once. Thread-safe (each thread has its own state). */
 #ifndef MENU_PRNG_H
 #define MENU_PRNG_H
 

@@ -8,12 +8,7 @@
 
 #include "common/log.h"
 #include "common/rpc_server_impl.h"
-
-static char *xstrdup(const char *s) {
-  char *d = strdup(s);
-  if (!d) abort();
-  return d;
-}
+#include "common/mem.h"
 
 /* Gauges read at scrape time, so the hot path updates nothing but atomics. */
 static void collect(void *arg) {
@@ -93,7 +88,7 @@ static void add_service_name(rpc_server *s, const char *service) {
   char **grown = realloc(s->services, (s->n_services + 1) * sizeof(char *));
   if (!grown) abort();
   s->services = grown;
-  s->services[s->n_services++] = xstrdup(service);
+  s->services[s->n_services++] = mem_strdup(service);
 }
 
 size_t rpc_server_service_count(const rpc_server *s) { return s->n_services; }
@@ -113,8 +108,8 @@ int rpc_server_add_method(rpc_server *s, const rpc_method_def *def) {
   m->path = malloc(n);
   if (!m->path) abort();
   snprintf(m->path, n, "/%s/%s", def->service, def->method);
-  m->service = xstrdup(def->service);
-  m->name = xstrdup(def->method);
+  m->service = mem_strdup(def->service);
+  m->name = mem_strdup(def->method);
   m->def = *def;
   m->def.service = m->service;
   m->def.method = m->name;

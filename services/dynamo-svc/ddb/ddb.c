@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "common/netaddr.h"
 #include "common/rpc_server.h"
 #include "common/trace.h"
+#include "common/prng.h"
 #include "services/dynamo-svc/ddb/json_parse.h"
 #include "services/dynamo-svc/ddb/retry.h"
 #include "services/dynamo-svc/ddb/sigv4.h"
@@ -260,12 +260,6 @@ static void record_capacity(ddb_client *c, const char *op, json_t *cc) {
 
 /* ---- the call ----------------------------------------------------------------------------- */
 
-static uint32_t random_u32(void) {
-  uint32_t r = 0;
-  if (RAND_bytes((unsigned char *)&r, sizeof r) != 1) r = (uint32_t)mono_now_ms() * 2654435761u;
-  return r;
-}
-
 /* Backs off for ms, in slices of at most 20 ms so that a call cancelled meanwhile (caller
  * gone, deadline, server stopping) stops waiting at once. False when it was cancelled. */
 static bool backoff_unless_cancelled(int64_t ms) {
@@ -473,7 +467,7 @@ static menu_status call(ddb_client *c, const char *op, json_t *body, int64_t dea
     if (kind == DDB_RETRY_NO || err->kind == DDB_ERR_DEADLINE) break;
     if (err->attempts >= max_attempts) break;
     int64_t delay = ddb_backoff_ms(err->attempts, c->cfg.retry_base_ms, c->cfg.retry_max_backoff_ms,
-                                   random_u32());
+                                   (uint32_t)prng_u64());
     /* Sleeping into the deadline, or waking with too little time for a real attempt, would
      * only turn this error into DEADLINE_EXCEEDED. */
     if (mono_now_ms() + delay + DDB_MIN_ATTEMPT_MS >= deadline_ms) break;
@@ -678,8 +672,8 @@ menu_status ddb_batch_get_item(ddb_client *c, const char *table, json_t *keys, b
       if (!menu_status_is_ok(&st) || !json_array_size(chunk)) break;
       round++;
       if (json_array_size(chunk) == asked) stalled++;
-      int64_t delay =
-          ddb_backoff_ms(round, c->cfg.retry_base_ms, c->cfg.retry_max_backoff_ms, random_u32());
+      int64_t delay = ddb_backoff_ms(round, c->cfg.retry_base_ms, c->cfg.retry_max_backoff_ms,
+                                     (uint32_t)prng_u64());
       if (stalled >= c->cfg.max_attempts || round >= 10 * c->cfg.max_attempts ||
           mono_now_ms() + delay >= deadline_ms) {
         err->kind = DDB_ERR_THROTTLED;
