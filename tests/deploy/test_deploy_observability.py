@@ -22,7 +22,7 @@ ALERTS_REQUIRED = {
     "MenuLatencyBudgetBurnSlow", "MenuMethodErrorRatioHigh", "MenuDynamoDBThrottling",
     "MenuDynamoDBRetriesHigh", "MenuMySQLPoolSaturated", "MenuMySQLPoolAcquireTimeouts",
     "MenuAdmissionRejections", "MenuPodRestarting", "MenuTargetDown", "MenuServiceDown",
-    "MenuDependencyDown",
+    "MenuDependencyDown", "MenuTraceSpansDropped",
 }
 
 
