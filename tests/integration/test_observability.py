@@ -3,7 +3,9 @@ alert and recording rules name is exported by gateway, dynamo-svc or sql-svc (sc
 /metrics after a few real calls through the gateway, so series that only appear with traffic
 exist), histogram suffixes only on histograms, and every label a selector or grouping clause
 names is one the metric carries (or a label Prometheus adds to every target). Names from
-kube-state-metrics and Prometheus itself are allowed from an explicit list only."""
+kube-state-metrics and Prometheus itself are allowed from an explicit list only. The binaries run
+with tracing on, exporting to a loopback port nothing listens on, so that the OTLP exporter's
+otel_* counters (registered only when tracing is on) are checked too."""
 
 import json
 import urllib.request
@@ -13,7 +15,7 @@ import grpc
 import pytest
 import yaml
 
-from conftest import unary
+from conftest import free_port, unary
 from test_gateway_menu import dyn_env, sql_env  # noqa: F401 (module fixtures: demo data)
 from promql_names import (grafana_queries, grouping_labels, metric_names, parse_exposition,
                           resolve, selectors)
@@ -90,15 +92,19 @@ def scraped(sql_env, dyn_env):
     """{service: its /metrics text} of the three binaries, after real calls."""
     from conftest import Service
 
+    # Tracing on, towards a collector that is not there: each export is refused at once,
+    # dropped and counted (a call never waits for it); the time bound keeps shutdown short.
+    otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+            "OTEL_BSP_EXPORT_TIMEOUT": "1000"}
     started = []
     try:
-        dyn = Service("dynamo-svc", dyn_env)
+        dyn = Service("dynamo-svc", {**dyn_env, **otel})
         started.append(dyn)
-        sql = Service("sql-svc", sql_env)
+        sql = Service("sql-svc", {**sql_env, **otel})
         started.append(sql)
         dyn.wait_ready(20), sql.wait_ready(20)
         gw = Service("gateway", {"DYNAMO_SVC_TARGET": f"dns:///{dyn.addr}",
-                                 "SQL_SVC_TARGET": f"dns:///{sql.addr}"})
+                                 "SQL_SVC_TARGET": f"dns:///{sql.addr}", **otel})
         started.append(gw)
         gw.wait_ready(20)
         # A few real calls: menus (backends, DynamoDB, MySQL), one of them failing on a bad
@@ -129,6 +135,16 @@ def exported(scraped):
         for name, (kind, labels) in parse_exposition(text).items():
             families.setdefault(name, (kind, set()))[1].update(labels)
     return families
+
+
+def test_each_binary_exports_the_trace_exporter_counters(scraped):
+    """Tracing is on in the scraped binaries, so the otel_* names of the dashboard and the rules
+    are checked against what the exporter registers (with tracing off it registers nothing)."""
+    for svc, text in scraped.items():
+        fam = parse_exposition(text)
+        for name in ("otel_spans_exported_total", "otel_spans_dropped_total",
+                     "otel_export_failures_total", "otel_export_retries_total"):
+            assert resolve(name, fam), f"{svc}: no {name} (tracing off?)"
 
 
 def test_every_metric_in_dashboard_and_rules_is_exported(exported):
