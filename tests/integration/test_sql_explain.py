@@ -24,6 +24,24 @@ def big(mariadb):
     return e, took
 
 
+def explain_rule_rows(e, *args):
+    """The plan `sql-svc explain ARGS` shows on the large set, its rows for the rules table
+    (par): one per scope branch, each read through one of its indexes, each examining under a
+    tenth of the table's 300,000 rules."""
+    out = subcommand(e, "explain", *args)
+    assert out.returncode == 0, out.stderr
+    lines = [line.split("\t") for line in out.stdout.splitlines() if line and not line.startswith("{")]
+    header, rows = lines[0], [dict(zip(lines[0], r)) for r in lines[1:]]
+    assert "type" in header and "key" in header
+    rule_rows = [r for r in rows if r["table"] == "par"]
+    assert len(rule_rows) == 4  # one index read per scope branch
+    for r in rule_rows:
+        assert r["type"] in ("ref", "eq_ref", "range"), r
+        assert r["key"].startswith("ix_rule_"), r
+        assert int(r["rows"]) < 300000 // 10, r
+    return rule_rows
+
+
 def first_kiosk_store(e):
     """The first store code (in code order) on KIOSK (every store is on 3 to 5 of the 5
     channels)."""
@@ -50,17 +68,7 @@ def test_generate_loads_the_large_set_in_under_two_minutes(big):
 
 def test_availability_plan_reads_rules_through_indexes_only(big):
     e, _ = big
-    out = subcommand(e, "explain", "S00042", "KIOSK")
-    assert out.returncode == 0, out.stderr
-    lines = [line.split("\t") for line in out.stdout.splitlines() if line and not line.startswith("{")]
-    header, rows = lines[0], [dict(zip(lines[0], r)) for r in lines[1:]]
-    assert "type" in header and "key" in header
-    rule_rows = [r for r in rows if r["table"] == "par"]
-    assert len(rule_rows) == 4  # one index read per scope branch
-    for r in rule_rows:
-        assert r["type"] in ("ref", "eq_ref", "range"), r
-        assert r["key"].startswith("ix_rule_"), r
-        assert int(r["rows"]) < 300000 // 10, r
+    rule_rows = explain_rule_rows(e, "S00042", "KIOSK")
     # Each scope's index, or its twin ending in terminationDatetime (migration 005), which
     # the optimizer may equally pick: the same prefix, the same rows.
     assert {r["key"].removesuffix("_end") for r in rule_rows} == {
@@ -72,16 +80,7 @@ def test_batch_plan_reads_rules_through_indexes_only(big, count):
     e, _ = big
     store = first_kiosk_store(e)
     codes = ",".join(f"P{1000 + 9 * i}" for i in range(count))
-    out = subcommand(e, "explain", store, "KIOSK", codes)
-    assert out.returncode == 0, out.stderr
-    lines = [line.split("\t") for line in out.stdout.splitlines() if line and not line.startswith("{")]
-    rows = [dict(zip(lines[0], r)) for r in lines[1:]]
-    rule_rows = [r for r in rows if r["table"] == "par"]
-    assert len(rule_rows) == 4  # one index read per scope branch
-    for r in rule_rows:
-        assert r["type"] in ("ref", "eq_ref", "range"), r
-        assert r["key"].startswith("ix_rule_"), r
-        assert int(r["rows"]) < 300000 // 10, r
+    rule_rows = explain_rule_rows(e, store, "KIOSK", codes)
     # The global branch always reads the requested products' rules, never the channel's all.
     assert rule_rows[0]["key"] == "ix_rule_product", rule_rows[0]
 
