@@ -128,20 +128,24 @@ trace_span *rpc_trace_client_start(trace_span *parent, const char *path, const c
 /* The W3C Baggage limit (https://www.w3.org/TR/baggage/#limits): a larger one is not sent. */
 #define BAGGAGE_MAX 8192
 
-/* Every `baggage` entry of md joined by commas, as one header (W3C: several headers are one
- * list); false when there is none or it is over the limit. */
+/* A non-empty `baggage` entry of md. */
+static bool is_baggage(const grpc_metadata *m) {
+  return GRPC_SLICE_LENGTH(m->value) > 0 && grpc_slice_str_cmp(m->key, "baggage") == 0;
+}
+
+/* Every non-empty `baggage` entry of md joined by commas, as one header (W3C: several headers
+ * are one list); false when there is none or it is over the limit. */
 static bool baggage_of(const grpc_metadata_array *md, grpc_slice *out) {
   size_t total = 0, parts = 0;
   for (size_t i = 0; i < md->count; i++)
-    if (grpc_slice_str_cmp(md->metadata[i].key, "baggage") == 0) {
+    if (is_baggage(&md->metadata[i]))
       total += GRPC_SLICE_LENGTH(md->metadata[i].value) + (parts++ ? 1 : 0);
-    }
   if (!parts || total > BAGGAGE_MAX) return false;
   *out = grpc_slice_malloc(total);
   char *w = (char *)GRPC_SLICE_START_PTR(*out);
-  for (size_t i = 0; i < md->count; i++) {
-    if (grpc_slice_str_cmp(md->metadata[i].key, "baggage") != 0) continue;
-    if (w != (char *)GRPC_SLICE_START_PTR(*out)) *w++ = ',';
+  for (size_t i = 0, written = 0; i < md->count; i++) {
+    if (!is_baggage(&md->metadata[i])) continue;
+    if (written++) *w++ = ',';
     size_t len = GRPC_SLICE_LENGTH(md->metadata[i].value);
     memcpy(w, GRPC_SLICE_START_PTR(md->metadata[i].value), len);
     w += len;

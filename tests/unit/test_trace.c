@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/rpc_internal.h"
 #include "common/trace_internal.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
@@ -381,6 +382,73 @@ static void test_otlp_encode(void **state) {
   tracer_destroy(t);
 }
 
+/* ---- propagation to backend calls ------------------------------------------------------- */
+
+/* md of a call made under a span of a tracer with OTEL_PROPAGATORS=props, the incoming
+ * metadata being `in` (n key/value pairs); returns how many entries were written. */
+static size_t inject(const char *props, const char *const (*in)[2], size_t n_in,
+                     grpc_metadata out[RPC_TRACE_MAX_MD]) {
+  setenv("OTEL_PROPAGATORS", props, 1);
+  tracer *t = make_tracer("always_on", NULL);
+  unsetenv("OTEL_PROPAGATORS");
+  trace_context remote;
+  assert_true(parse("00-" TID "-" SID "-01", "v=1", &remote));
+  trace_span *s = trace_span_start_remote(t, "x", TRACE_SPAN_SERVER, &remote);
+  grpc_metadata md_in[8];
+  for (size_t i = 0; i < n_in; i++) {
+    md_in[i].key = grpc_slice_from_static_string(in[i][0]);
+    md_in[i].value = grpc_slice_from_static_string(in[i][1]);
+  }
+  grpc_metadata_array incoming = {.count = n_in, .capacity = 8, .metadata = md_in};
+  size_t n = rpc_trace_inject(s, &incoming, out);
+  trace_span_free(s);
+  tracer_destroy(t);
+  return n;
+}
+
+static bool md_is(const grpc_metadata *m, const char *key, const char *value) {
+  return grpc_slice_str_cmp(m->key, key) == 0 && grpc_slice_str_cmp(m->value, value) == 0;
+}
+
+static void md_free(grpc_metadata *md, size_t n) {
+  for (size_t i = 0; i < n; i++) grpc_slice_unref(md[i].value);
+}
+
+static void test_propagation(void **state) {
+  static const char *const in[][2] = {{"baggage", "user.id=u1,tenant=a%20b;p=1"},
+                                      {"x-request-id", "r"},
+                                      {"baggage", ""},
+                                      {"baggage", "k=v"}};
+  grpc_metadata md[RPC_TRACE_MAX_MD];
+  size_t n = inject("tracecontext,baggage", in, 4, md);
+  assert_int_equal(n, 3);
+  assert_int_equal(grpc_slice_str_cmp(md[0].key, "traceparent"), 0);
+  assert_memory_equal(GRPC_SLICE_START_PTR(md[0].value), "00-" TID "-", 36); /* same trace */
+  assert_true(md_is(&md[1], "tracestate", "v=1"));
+  /* The caller's baggage headers as one list, unchanged; an empty one adds nothing. */
+  assert_true(md_is(&md[2], "baggage", "user.id=u1,tenant=a%20b;p=1,k=v"));
+  md_free(md, n);
+
+  n = inject("baggage", in, 4, md);
+  assert_int_equal(n, 1);
+  assert_true(md_is(&md[0], "baggage", "user.id=u1,tenant=a%20b;p=1,k=v"));
+  md_free(md, n);
+
+  assert_int_equal(inject("tracecontext", in, 4, md), 2);
+  md_free(md, 2);
+  assert_int_equal(inject("none", in, 4, md), 0);
+  assert_int_equal(inject("tracecontext,baggage", in + 1, 1, md), 2); /* no baggage came */
+  md_free(md, 2);
+
+  /* Over the W3C limit of 8192 bytes: not sent at all (never cut). */
+  static char big[8200];
+  memset(big, 'a', sizeof big - 1);
+  memcpy(big, "k=", 2);
+  const char *const huge[][2] = {{"baggage", big}};
+  assert_int_equal(inject("baggage", huge, 1, md), 0);
+  assert_int_equal(rpc_trace_inject(NULL, NULL, md), 0); /* tracing off */
+}
+
 /* ---- export retries ----------------------------------------------------------------------- */
 
 static void test_retry_classify(void **state) {
@@ -428,6 +496,7 @@ int main(void) {
       cmocka_unit_test_setup(test_config_values, clear_env),
       cmocka_unit_test_setup(test_samplers, clear_env),
       cmocka_unit_test_setup(test_otlp_encode, clear_env),
+      cmocka_unit_test_setup(test_propagation, clear_env),
       cmocka_unit_test(test_retry_classify),
       cmocka_unit_test(test_retry_backoff_doubles_capped_with_jitter),
   };
