@@ -354,7 +354,7 @@ def test_exports_are_retried_on_503_and_429_never_on_400(start_service, receiver
     first, second = receiver.attempts_of(unavailable)
     assert (first.status, second.status) == (503, 200)
     assert first.span_ids == second.span_ids
-    assert 0.4 <= second.at - first.at <= 4.0, "a backoff of 0.5 to 1 s (slack for a loaded machine)"
+    assert 0.4 <= second.at - first.at <= 4.0, "a backoff of 0.5 to 1 s (slack: a loaded machine)"
     with receiver.lock:
         ids = [s.span_id for s in receiver.spans]
     assert len(ids) == len(set(ids)), "nothing exported twice"
