@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/mono_clock.h"
 #include "common/prng.h"
 #include "common/rpc_server_impl.h"
 #include "common/status_details.h"
@@ -511,6 +512,16 @@ int64_t rpc_ctx_remaining_ms(const rpc_ctx *ctx) {
   gpr_timespec left = gpr_time_sub(ctx->deadline, now_mono());
   int64_t ms = gpr_time_to_millis(left);
   return ms > 0 ? ms : 0;
+}
+gpr_timespec rpc_ctx_work_deadline(const rpc_ctx *ctx, int64_t max_margin_ms) {
+  int64_t left = rpc_ctx_remaining_ms(ctx);
+  int64_t margin = left / 10 < max_margin_ms ? left / 10 : max_margin_ms;
+  return gpr_time_sub(ctx->deadline, gpr_time_from_millis(margin, GPR_TIMESPAN));
+}
+int64_t rpc_ctx_work_deadline_ms(const rpc_ctx *ctx) {
+  gpr_timespec left = gpr_time_sub(rpc_ctx_work_deadline(ctx, 100), now_mono());
+  int64_t ms = gpr_time_to_millis(left);
+  return mono_now_ms() + (ms > 0 ? ms : 0);
 }
 bool rpc_ctx_expired(const rpc_ctx *ctx) { return gpr_time_cmp(now_mono(), ctx->deadline) >= 0; }
 bool rpc_ctx_cancelled(const rpc_ctx *ctx) {

@@ -45,6 +45,13 @@ char *rpc_ctx_strdup(rpc_ctx *ctx, const char *s); /* arena-owned */
 /* Effective deadline: the caller's, capped by RPC_DEFAULT_DEADLINE_MS when it set none. */
 gpr_timespec rpc_ctx_deadline(const rpc_ctx *ctx);
 int64_t rpc_ctx_remaining_ms(const rpc_ctx *ctx); /* 0 when passed */
+/* When a handler's own work (datastore or backend calls) should be over, so that its answer
+ * still reaches the caller before the caller's timer fires and it learns why (a datastore or
+ * backend slow or failing, a pool exhausted): the deadline less a tenth of what is left, at
+ * most max_margin_ms. */
+gpr_timespec rpc_ctx_work_deadline(const rpc_ctx *ctx, int64_t max_margin_ms);
+/* The same with a 100 ms margin at most, as a mono_now_ms() instant (datastore clients). */
+int64_t rpc_ctx_work_deadline_ms(const rpc_ctx *ctx);
 bool rpc_ctx_expired(const rpc_ctx *ctx);
 /* True once the caller cancelled, the deadline passed or the server is stopping (its grace
  * period is over). Any thread; cheap enough to poll from a transfer's progress callback. */

@@ -42,11 +42,8 @@ gpr_timespec consistency_deadline(const rpc_ctx *parent, int64_t timeout_ms, int
   /* As GetStoreMenu's fan-out: the calls end a little before the caller's deadline (at most a
    * tenth of what is left), so that the caller hears DEADLINE_EXCEEDED from us, with what we
    * were reading, rather than a bare one from its own stack. */
-  int64_t left = rpc_ctx_remaining_ms(parent);
-  int64_t m = left / 10 < margin_ms ? left / 10 : margin_ms;
   gpr_timespec p =
-      gpr_time_sub(gpr_convert_clock_type(rpc_ctx_deadline(parent), GPR_CLOCK_MONOTONIC),
-                   gpr_time_from_millis(m, GPR_TIMESPAN));
+      gpr_convert_clock_type(rpc_ctx_work_deadline(parent, margin_ms), GPR_CLOCK_MONOTONIC);
   return gpr_time_cmp(p, d) < 0 ? p : d;
 }
 

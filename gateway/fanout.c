@@ -46,12 +46,6 @@ bool fanout_part_failed(const fanout *f, size_t part) { return f->parts[part].fa
 
 void *fanout_call_arg(const fanout *f) { return f->current_arg; }
 
-static gpr_timespec backend_deadline(const rpc_ctx *ctx, int64_t margin_ms) {
-  int64_t left = rpc_ctx_remaining_ms(ctx);
-  int64_t m = left / 10 < margin_ms ? left / 10 : margin_ms;
-  return gpr_time_sub(rpc_ctx_deadline(ctx), gpr_time_from_millis(m, GPR_TIMESPAN));
-}
-
 /* Records a failure of `part`; when it is fatal, every call still in flight is cancelled
  * (their callbacks follow at once) and nothing new starts. */
 static void part_fail(fanout *f, size_t part, menu_status s) {
@@ -187,7 +181,7 @@ void fanout_run(rpc_ctx *ctx, const fanout_config *cfg) {
   f->t0_ms = mono_now_ms();
   /* Children of the server call: the core cancels them when the caller cancels or the
    * caller's deadline passes, and rpc_client forwards x-request-id. */
-  f->deadline = backend_deadline(ctx, cfg->deadline_margin_ms);
+  f->deadline = rpc_ctx_work_deadline(ctx, cfg->deadline_margin_ms);
   f->fatal = MENU_OK;
   f->refs = 1;
   pthread_mutex_lock(&f->mu);

@@ -109,8 +109,7 @@ void dyn_svc_destroy(dyn_svc *s) {
 }
 
 dyn_call dyn_call_of(rpc_ctx *ctx) {
-  return (dyn_call){rpc_ctx_arena(ctx), ddb_deadline_in(rpc_ctx_remaining_ms(ctx)),
-                    rpc_ctx_request_id(ctx)};
+  return (dyn_call){rpc_ctx_arena(ctx), rpc_ctx_work_deadline_ms(ctx), rpc_ctx_request_id(ctx)};
 }
 
 /* ---- validation --------------------------------------------------------------------------- */

@@ -178,7 +178,7 @@ menu_status availability_list(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protob
   sql_bind_i64(&params[4], &limit);
 
   pool_conn *conn = NULL;
-  st = pool_acquire(svc->pool, sql_call_deadline(ctx), &conn);
+  st = pool_acquire(svc->pool, rpc_ctx_work_deadline_ms(ctx), &conn);
   if (!menu_status_is_ok(&st)) return st;
   MYSQL_STMT *s = NULL;
   st = pool_exec(conn, pg.forward ? STMT_AVAIL_LIST_FORWARD : STMT_AVAIL_LIST_BACKWARD, params, &s,
@@ -265,7 +265,7 @@ menu_status availability_get(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protobu
   sql_bind_str(&params[3], req->store_code, &l_store);
 
   pool_conn *conn = NULL;
-  st = pool_acquire(svc->pool, sql_call_deadline(ctx), &conn);
+  st = pool_acquire(svc->pool, rpc_ctx_work_deadline_ms(ctx), &conn);
   if (!menu_status_is_ok(&st)) return st;
   MYSQL_STMT *s = NULL;
   st = pool_exec(conn, STMT_AVAIL_GET_ONE, params, &s, NULL);
@@ -376,7 +376,7 @@ menu_status availability_batch_get(rpc_ctx *ctx, const ProtobufCMessage *reqm,
   pool_conn *conn = NULL;
   MYSQL_STMT *s = NULL;
   revision_info rev;
-  st = pool_acquire(svc->pool, sql_call_deadline(ctx), &conn);
+  st = pool_acquire(svc->pool, rpc_ctx_work_deadline_ms(ctx), &conn);
   if (!menu_status_is_ok(&st)) goto out;
   /* The revision (and valid_until) first and in the same transaction: one snapshot under
    * REPEATABLE READ, and never older than the results under READ COMMITTED, so an answer

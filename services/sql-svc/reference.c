@@ -153,7 +153,7 @@ static menu_status ref_query(rpc_ctx *ctx, sqlsvc *svc, const ref_entity *e, stm
                              int *n_out) {
   pool_conn *conn = NULL;
   MYSQL_STMT *s = NULL;
-  menu_status st = pool_acquire(svc->pool, sql_call_deadline(ctx), &conn);
+  menu_status st = pool_acquire(svc->pool, rpc_ctx_work_deadline_ms(ctx), &conn);
   if (!menu_status_is_ok(&st)) return st;
   st = pool_exec(conn, id, params, &s, NULL);
   if (!menu_status_is_ok(&st)) goto out;

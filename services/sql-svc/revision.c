@@ -123,7 +123,7 @@ menu_status revision_get(rpc_ctx *ctx, const ProtobufCMessage *reqm, ProtobufCMe
   if (!menu_status_is_ok(&st)) return st;
 
   pool_conn *conn = NULL;
-  st = pool_acquire(svc->pool, sql_call_deadline(ctx), &conn);
+  st = pool_acquire(svc->pool, rpc_ctx_work_deadline_ms(ctx), &conn);
   if (!menu_status_is_ok(&st)) return st;
   revision_info info;
   st = revision_read(conn, channel, store, at, &info);

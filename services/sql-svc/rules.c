@@ -386,7 +386,7 @@ menu_status rules_create(rpc_ctx *ctx, const ProtobufCMessage *reqm, ProtobufCMe
   if (!menu_status_is_ok(&st)) return st;
 
   pool_conn *conn = NULL;
-  st = pool_acquire(svc->pool, sql_call_deadline(ctx), &conn);
+  st = pool_acquire(svc->pool, rpc_ctx_work_deadline_ms(ctx), &conn);
   if (!menu_status_is_ok(&st)) return st;
   if (in.request_id) {
     /* Keys past the window are dead weight: drop a bounded batch, outside the transaction. */
@@ -408,7 +408,7 @@ menu_status rules_get(rpc_ctx *ctx, const ProtobufCMessage *reqm, ProtobufCMessa
   sqlsvc *svc = svcp;
   if (req->rule_id <= 0) return MENU_INVALID("rule_id: required (positive)");
   pool_conn *conn = NULL;
-  menu_status st = pool_acquire(svc->pool, sql_call_deadline(ctx), &conn);
+  menu_status st = pool_acquire(svc->pool, rpc_ctx_work_deadline_ms(ctx), &conn);
   if (!menu_status_is_ok(&st)) return st;
   st = rule_load(ctx, conn, req->rule_id, &resp->rule);
   pool_release(svc->pool, conn);
@@ -475,7 +475,7 @@ menu_status rules_terminate(rpc_ctx *ctx, const ProtobufCMessage *reqm, Protobuf
   sql_bind_i64(&p[4], &id);
   sql_bind_i64(&p[5], &version);
   pool_conn *conn = NULL;
-  st = pool_acquire(svc->pool, sql_call_deadline(ctx), &conn);
+  st = pool_acquire(svc->pool, rpc_ctx_work_deadline_ms(ctx), &conn);
   if (!menu_status_is_ok(&st)) return st;
   MYSQL_STMT *s = NULL;
   st = pool_begin(conn);

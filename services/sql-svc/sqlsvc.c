@@ -90,14 +90,6 @@ Menu__V1__Channel sql_channel_from_code(const char *code) {
   return MENU__V1__CHANNEL__CHANNEL_UNSPECIFIED;
 }
 
-/* A little before the caller's deadline, so that our UNAVAILABLE / DEADLINE_EXCEEDED reaches
- * the caller before its own timer fires and it learns why (pool exhausted, datastore slow). */
-int64_t sql_call_deadline(rpc_ctx *ctx) {
-  int64_t left = rpc_ctx_remaining_ms(ctx);
-  int64_t margin = left / 10 < 100 ? left / 10 : 100;
-  return mono_now_ms() + left - margin;
-}
-
 void sql_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len_store) {
   memset(b, 0, sizeof *b);
   *len_store = strlen(s);

@@ -44,10 +44,6 @@ Google__Protobuf__Timestamp *sql_usec_to_ts(rpc_ctx *ctx, sql_usec us);
 const char *sql_channel_code(Menu__V1__Channel ch);
 Menu__V1__Channel sql_channel_from_code(const char *code);
 
-/* The absolute deadline (mono_now_ms clock) for this call's datastore work: the caller's,
- * less a margin of up to 100 ms for the answer to travel back. */
-int64_t sql_call_deadline(rpc_ctx *ctx);
-
 /* MYSQL_BIND for parameters. The pointed-to values must outlive the execute. */
 void sql_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len_store);
 void sql_bind_str_or_null(MYSQL_BIND *b, const char *s, unsigned long *len_store);
