@@ -3,6 +3,7 @@
  * Pure functions; the exporter thread (trace_export.c) applies them. */
 #include <curl/curl.h>
 
+#include "common/backoff.h"
 #include "common/trace_internal.h"
 
 trace_retry_kind trace_retry_classify(int curl_rc, long status) {
@@ -50,11 +51,6 @@ const char *trace_retry_kind_name(trace_retry_kind k) {
 }
 
 int64_t trace_retry_backoff_ms(int attempt, uint32_t rnd) {
-  int64_t ceiling = TRACE_RETRY_BASE_MS;
-  for (int i = 1; i < attempt && ceiling < TRACE_RETRY_CAP_MS; i++) ceiling *= 2;
-  if (ceiling > TRACE_RETRY_CAP_MS) ceiling = TRACE_RETRY_CAP_MS;
-  /* Half fixed, half random: never an immediate retry, and a fleet of exporters that failed
-   * together does not come back together. */
-  int64_t half = ceiling / 2;
-  return half + (int64_t)(((uint64_t)rnd * (uint64_t)(ceiling - half + 1)) >> 32);
+  return backoff_equal_jitter_ms(
+      backoff_ceiling_ms(attempt, TRACE_RETRY_BASE_MS, TRACE_RETRY_CAP_MS), rnd);
 }

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "common/backoff.h"
+
 bool ddb_is_throttle_code(const char *type) {
   static const char *const codes[] = {
       "Throttling",
@@ -65,12 +67,7 @@ const char *ddb_retry_kind_name(ddb_retry_kind k) {
 }
 
 int64_t ddb_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms, uint32_t rnd) {
-  if (attempt < 1) attempt = 1;
-  int64_t ceiling = base_ms;
-  for (int i = 1; i < attempt && ceiling < cap_ms; i++) ceiling *= 2;
-  if (ceiling > cap_ms) ceiling = cap_ms;
-  if (ceiling <= 0) return 0;
-  return (int64_t)(((uint64_t)rnd * (uint64_t)(ceiling + 1)) >> 32);
+  return backoff_full_jitter_ms(backoff_ceiling_ms(attempt, base_ms, cap_ms), rnd);
 }
 
 void ddb_retry_quota_init(ddb_retry_quota *q, int max) {
