@@ -13,7 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/backoff.h"
 #include "common/log.h"
+#include "common/prng.h"
 #include "gateway/store_menu.h"
 
 #define GET_STORE_MENU_PATH "/menu.v1.MenuService/GetStoreMenu"
@@ -273,7 +275,8 @@ static void compose_failed(watch_group *g, menu_status st) {
     if (change && (!g->change_seen_ms || change < g->change_seen_ms)) g->change_seen_ms = change;
     g->backoff_ms = g->backoff_ms ? g->backoff_ms * 2 : RETRY_FIRST_MS;
     if (g->backoff_ms > w->cfg.retry_max_ms) g->backoff_ms = w->cfg.retry_max_ms;
-    g->retry_at_ms = now + g->backoff_ms;
+    /* Equal jitter: the store groups of a failed backend do not all retry at one instant. */
+    g->retry_at_ms = now + backoff_equal_jitter_ms(g->backoff_ms, (uint32_t)prng_u64());
     g->dirty = true;
     if (!g->failing) {
       g->failing = true;
