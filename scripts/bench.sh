@@ -312,7 +312,9 @@ if [ "${BENCH_ONLY:-}" = watch ]; then
   log "wrote the WatchStoreMenu section of $report"
   exit 0
 fi
-$lg --target "$gw" --method store-menu --concurrency 8 --duration 2 --count 300 >/dev/null # warm-up
+# warm-up; store-menu names only stores on the channel it asks (sql-svc: --stores-from)
+sm="--method store-menu --stores-from $sql"
+$lg --target "$gw" $sm --concurrency 8 --duration 2 --count 300 >/dev/null
 
 # --- every RPC at 1, 8 and 64 calls in flight --------------------------------------------------
 for c in 1 8 64; do
@@ -321,9 +323,9 @@ for c in 1 8 64; do
   measure "list-categories-c$c" $lg --target "$dyn" --method list-categories --concurrency "$c" --duration "$secs"
   measure "batch-ghost-swaps-c$c" $lg --target "$dyn" --method batch-ghost-swaps --concurrency "$c" --duration "$secs"
   measure "list-availabilities-c$c" $lg --target "$sql" --method list-availabilities --concurrency "$c" --duration "$secs"
-  measure "store-menu-c$c" $lg --target "$gw" --method store-menu --concurrency "$c" --duration "$secs"
+  measure "store-menu-c$c" $lg --target "$gw" $sm --concurrency "$c" --duration "$secs"
 done
-measure store-menu-c32 $lg --target "$gw" --method store-menu --concurrency 32 --duration "$secs"
+measure store-menu-c32 $lg --target "$gw" $sm --concurrency 32 --duration "$secs"
 
 # --- overload: open loop at 5x the measured capacity -------------------------------------------
 # overload NAME TARGET CAPACITY_FILES... -- LOADGEN_ARGS: offers 5x the best OK rate of the
@@ -340,7 +342,7 @@ overload() {
   measure "$name" $lg --target "$target" --rate "$rate" --duration "$secs" --deadline-ms 2000 \
     --max-inflight 4096 --connections 16 "$@"
 }
-overload overload-store-menu "$gw" "$out"/store-menu-c{8,32,64}.json -- --method store-menu
+overload overload-store-menu "$gw" "$out"/store-menu-c{8,32,64}.json -- $sm
 overload overload-list-availabilities "$sql" "$out"/list-availabilities-c{8,64}.json -- \
   --method list-availabilities
 
@@ -387,15 +389,15 @@ if [ "$baseline" != none ]; then
   fi
   start_stack base- "$wt/build/bin"
   demo_stack base- "$wt/build/bin"
-  $lg --target "${ADDR[base-gateway]}" --method store-menu --concurrency 8 --duration 2 --count 300 >/dev/null
-  measure store-menu-c32-baseline $lg --target "${ADDR[base-gateway]}" --method store-menu \
+  $lg --target "${ADDR[base-gateway]}" $sm --concurrency 8 --duration 2 --count 300 >/dev/null
+  measure store-menu-c32-baseline $lg --target "${ADDR[base-gateway]}" $sm \
     --concurrency 32 --duration "$secs"
   $lg --target "${ADDR[base-demo-gateway]}" $demo --concurrency 8 --duration 4 --count 600 >/dev/null
   measure store-menu-demo-c32-baseline $lg --target "${ADDR[base-demo-gateway]}" $demo \
     --concurrency 32 --duration "$secs"
   stop_prefix base-
   # and the current build once more, right after, so that both see the same machine
-  measure store-menu-c32-again $lg --target "$gw" --method store-menu --concurrency 32 --duration "$secs"
+  measure store-menu-c32-again $lg --target "$gw" $sm --concurrency 32 --duration "$secs"
   measure store-menu-demo-c32-again $lg --target "${ADDR[demo-gateway]}" $demo --concurrency 32 \
     --duration "$secs"
 fi
