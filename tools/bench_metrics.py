@@ -23,15 +23,20 @@ def main():
     for addr in sys.argv[2:]:
         if not addr.startswith("127.0.0.1:"):
             sys.exit("bench_metrics: loopback only")
-        with urllib.request.urlopen(f"http://{addr}/metrics", timeout=5) as r:
-            for line in r.read().decode().splitlines():
-                if line.startswith("#"):
-                    continue
-                series = line.split("{", 1)[0].split(" ", 1)[0]
-                labels = line.split("{", 1)[1].rsplit("}", 1)[0] if "{" in line else ""
-                if any(series == name and all(p in labels for p in pairs)
-                       for name, pairs in selectors):
-                    total += float(line.rsplit(" ", 1)[1])
+        try:
+            with urllib.request.urlopen(f"http://{addr}/metrics", timeout=5) as r:
+                text = r.read().decode()
+        except OSError as e:  # a process the run already stopped: it counts nothing any more
+            print(f"bench_metrics: {addr}: {e}; counted as 0", file=sys.stderr)
+            continue
+        for line in text.splitlines():
+            if line.startswith("#"):
+                continue
+            series = line.split("{", 1)[0].split(" ", 1)[0]
+            labels = line.split("{", 1)[1].rsplit("}", 1)[0] if "{" in line else ""
+            if any(series == name and all(p in labels for p in pairs)
+                   for name, pairs in selectors):
+                total += float(line.rsplit(" ", 1)[1])
     print(f"{total:.0f}")
 
 
