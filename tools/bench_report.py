@@ -138,8 +138,10 @@ def cache_section(d, L):
                  f"{inm['owner_idle_seconds']:.1f} s just before)" if bg is not None else "")
               + (f", and {disc} the load generator's own store discovery (ListRestaurants "
                  "pages, `--stores-from`)" if disc else "")
-              + f"; that leaves {calls_rt:.0f} for the calls: {calls_rt / inm['calls']:.4f} per "
-              "call (target: none when cached, at most one cheap revision read otherwise). The "
+              + f"; that leaves {calls_rt:.0f} that none of those account for: "
+              f"{calls_rt / inm['calls']:.5f} per call (target: none when cached, at most one cheap "
+              "revision read otherwise; the background estimate is a rate over a few seconds, "
+              "good to a few round trips). The "
               f"gateway's cache recorded {inm.get('cache_misses', '-')} misses and "
               f"{inm.get('cache_evictions', '-')} evictions (all parts) over the run; that a "
               "cached if_none_match makes no backend call at all is also checked call by call by "
