@@ -439,15 +439,6 @@ static void call_log(rpc_ctx *ctx, grpc_status_code code, double secs) {
 static void call_finish(rpc_ctx *ctx) {
   rpc_server *s = ctx->server;
   rpc_method *m = ctx->method;
-  if (ctx->admitted) {
-    pthread_mutex_lock(&s->calls_mu);
-    if (ctx->prev)
-      ctx->prev->next = ctx->next;
-    else
-      s->calls = ctx->next;
-    if (ctx->next) ctx->next->prev = ctx->prev;
-    pthread_mutex_unlock(&s->calls_mu);
-  }
   gpr_timespec end = now_mono();
   grpc_status_code code = ctx->status.code;
   if (ctx->forced_code != GRPC_STATUS_OK) {
@@ -475,14 +466,23 @@ static void call_finish(rpc_ctx *ctx) {
   grpc_slice_unref(ctx->trailer[0].value);
   grpc_metadata_array_destroy(&ctx->md);
   if (ctx->peer) gpr_free(ctx->peer);
-  grpc_call_unref(ctx->call);
   arena_free(&ctx->arena);
-  /* Only now that its memory is back are the call's bytes and slot given to others. */
+  /* Only now that its memory is back are the call's bytes and slot given to others; it leaves
+   * the list rpc_call_cancel_all walks before its call is released. */
+  rpc_ctx *start = NULL;
   if (ctx->admitted) {
     pthread_mutex_lock(&s->calls_mu);
+    if (ctx->prev)
+      ctx->prev->next = ctx->next;
+    else
+      s->calls = ctx->next;
+    if (ctx->next) ctx->next->prev = ctx->prev;
     s->bytes_charged -= (int64_t)ctx->charged;
-    rpc_ctx *start = budget_take_waiters(s, false);
+    start = budget_take_waiters(s, false);
     pthread_mutex_unlock(&s->calls_mu);
+  }
+  grpc_call_unref(ctx->call);
+  if (ctx->admitted) {
     recv_start_list(start);
     atomic_fetch_sub(&s->in_flight, 1);
   }

@@ -131,7 +131,7 @@ static void slot_clear(slot *s) {
   memset(s, 0, sizeof *s);
 }
 
-static grpc_slice read_all(grpc_byte_buffer *b) {
+grpc_slice lg_read_all(grpc_byte_buffer *b) {
   grpc_byte_buffer_reader r;
   if (!grpc_byte_buffer_reader_init(&r, b)) return grpc_empty_slice();
   grpc_slice s = grpc_byte_buffer_reader_readall(&r);
@@ -156,7 +156,7 @@ int lg_client_call(void *client, const char *path, grpc_slice body, grpc_slice *
   while (ev.type != GRPC_OP_COMPLETE || ev.tag != &s);
   int code = s.code;
   if (code == GRPC_STATUS_OK && s.recv)
-    *resp = read_all(s.recv);
+    *resp = lg_read_all(s.recv);
   else if (code == GRPC_STATUS_OK)
     code = LG_CODE_BAD_RESPONSE;
   slot_clear(&s);
@@ -168,7 +168,7 @@ static void slot_finish(slot *s, lg_mix *mix, lg_stats *st, int64_t end_ns) {
   int code = (int)s->code;
   if (code == GRPC_STATUS_OK && !s->recv) code = LG_CODE_BAD_RESPONSE;
   if (code == GRPC_STATUS_OK && lg_mix_wants_response(mix)) {
-    grpc_slice body = read_all(s->recv);
+    grpc_slice body = lg_read_all(s->recv);
     if (!lg_mix_on_response(mix, &s->key, GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body)))
       code = LG_CODE_BAD_RESPONSE;
     grpc_slice_unref(body);

@@ -46,6 +46,9 @@ grpc_completion_queue *lg_client_queue(const lg_client *c);
 /* One blocking unary call (discovery, warm-up): 0 and *resp (caller unrefs) when OK, else the
  * gRPC code. Matches lg_call_fn with ctx = the client. */
 int lg_client_call(void *client, const char *path, grpc_slice body, grpc_slice *resp);
+/* A received message's bytes as one slice (caller unrefs); empty when it cannot be read. b stays
+ * the caller's. */
+grpc_slice lg_read_all(grpc_byte_buffer *b);
 
 /* Runs the load; every finished call goes into `st`. 0, or -1 when out of memory. */
 int lg_client_run(lg_client *c, const lg_run_config *cfg, lg_mix *mix, lg_stats *st,

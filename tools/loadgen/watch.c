@@ -2,7 +2,6 @@
 #include "tools/loadgen/watch.h"
 
 #include <grpc/byte_buffer.h>
-#include <grpc/byte_buffer_reader.h>
 #include <grpc/support/time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,12 +168,7 @@ static bool watcher_start(watcher *w, grpc_call *call, grpc_slice body) {
 
 /* A message arrived at w at `now`: first message, or a change when its etag is new. */
 static int on_message(watcher *w, int64_t now, lg_watch_result *res) {
-  grpc_byte_buffer_reader r;
-  grpc_slice body = grpc_empty_slice();
-  if (grpc_byte_buffer_reader_init(&r, w->recv)) {
-    body = grpc_byte_buffer_reader_readall(&r);
-    grpc_byte_buffer_reader_destroy(&r);
-  }
+  grpc_slice body = lg_read_all(w->recv);
   grpc_byte_buffer_destroy(w->recv);
   w->recv = NULL;
   const uint8_t *etag;
