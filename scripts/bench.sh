@@ -298,20 +298,15 @@ cache_bench() {
   stop_prefix nocache
 }
 
-if [ "${BENCH_ONLY:-}" = cache ]; then
-  cache_bench
-  $PY tools/bench_report.py --dir "$out" --out "$report" --only cache --commit "$commit" \
-    --started "$started"
-  log "wrote the cache section of $report"
-  exit 0
-fi
-if [ "${BENCH_ONLY:-}" = watch ]; then
-  watch_bench
-  $PY tools/bench_report.py --dir "$out" --out "$report" --only watch --commit "$commit" \
-    --started "$started"
-  log "wrote the WatchStoreMenu section of $report"
-  exit 0
-fi
+case "${BENCH_ONLY:-}" in
+  cache | watch)
+    "${BENCH_ONLY}_bench"
+    $PY tools/bench_report.py --dir "$out" --out "$report" --only "$BENCH_ONLY" --commit "$commit" \
+      --started "$started"
+    log "wrote the $BENCH_ONLY section of $report"
+    exit 0
+    ;;
+esac
 # warm-up; store-menu names only stores on the channel it asks (sql-svc: --stores-from)
 sm="--method store-menu --stores-from $sql"
 $lg --target "$gw" $sm --concurrency 8 --duration 2 --count 300 >/dev/null

@@ -12,19 +12,11 @@ import json
 import sys
 import threading
 import time
-from pathlib import Path
 
 import grpc
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "build" / "py"))
-from google.protobuf import field_mask_pb2  # noqa: E402
-from menu.v1 import category_pb2, common_pb2, menu_pb2  # noqa: E402
-
-
-def stub(ch, path, req_cls, resp_cls):
-    return ch.unary_unary(path, request_serializer=req_cls.SerializeToString,
-                          response_deserializer=resp_cls.FromString)
+from bench_category import CategoryRenamer, stub
+from menu.v1 import common_pb2, menu_pb2
 
 
 def seq_of(name):
@@ -68,19 +60,12 @@ def main():
     bound = a.bound_ms / 1000.0
     seconds = min(a.seconds, 900.0)
     with grpc.insecure_channel(a.dynamo) as ch:
-        lst = stub(ch, "/menu.v1.CategoryService/ListCategories", category_pb2.ListCategoriesRequest,
-                   category_pb2.ListCategoriesResponse)
-        upd = stub(ch, "/menu.v1.CategoryService/UpdateCategory", category_pb2.UpdateCategoryRequest,
-                   category_pb2.UpdateCategoryResponse)
-        first = lst(category_pb2.ListCategoriesRequest(
-            channel=a.channel, page=common_pb2.PageRequest(first=1)), timeout=5).edges[0].node
-        base = first.name.split("#", 1)[0]
-        version = first.version
+        category = CategoryRenamer(ch, a.channel)
         req = menu_pb2.GetStoreMenuRequest(store_code=a.store, channel=a.channel,
                                            include_empty_categories=True)
         stop = threading.Event()
         reads = {g: [] for g in gws}
-        threads = [threading.Thread(target=reader, args=(g, req, first.id, stop, reads[g]))
+        threads = [threading.Thread(target=reader, args=(g, req, category.id, stop, reads[g]))
                    for g in gws]
         for t in threads:
             t.start()
@@ -91,12 +76,8 @@ def main():
             while time.monotonic() - t_start < seconds:
                 due = t_start + seq + 1.0
                 time.sleep(max(0.0, due - time.monotonic()))
-                r = upd(category_pb2.UpdateCategoryRequest(
-                    category=category_pb2.Category(id=first.id, channel=a.channel,
-                                                   name=f"{base}#{seq}", version=version),
-                    update_mask=field_mask_pb2.FieldMask(paths=["name"])), timeout=5)
+                category.rename(seq)
                 acks.append((seq, time.monotonic()))
-                version = r.category.version
                 seq += 1
             time.sleep(bound + 0.3)  # the last write's bound passes while reading
         finally:

@@ -13,15 +13,8 @@ from pathlib import Path
 
 import grpc
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "build" / "py"))
-from google.protobuf import field_mask_pb2  # noqa: E402
-from menu.v1 import category_pb2, common_pb2  # noqa: E402
-
-
-def stub(ch, path, req_cls, resp_cls):
-    return ch.unary_unary(path, request_serializer=req_cls.SerializeToString,
-                          response_deserializer=resp_cls.FromString)
+from bench_category import CategoryRenamer
+from menu.v1 import common_pb2
 
 
 def now_us():
@@ -48,25 +41,14 @@ def main():
         time.sleep(0.1)
     time.sleep(1.0)  # the last first messages settle
     with grpc.insecure_channel(a.dynamo) as ch, open(a.out, "w") as out:
-        lst = stub(ch, "/menu.v1.CategoryService/ListCategories", category_pb2.ListCategoriesRequest,
-                   category_pb2.ListCategoriesResponse)
-        upd = stub(ch, "/menu.v1.CategoryService/UpdateCategory", category_pb2.UpdateCategoryRequest,
-                   category_pb2.UpdateCategoryResponse)
-        first = lst(category_pb2.ListCategoriesRequest(
-            channel=a.channel, page=common_pb2.PageRequest(first=1)), timeout=5).edges[0].node
-        base = first.name.split("#", 1)[0]
-        version = first.version
+        category = CategoryRenamer(ch, a.channel)
         t_start = time.monotonic()
         seq = 0
         while time.monotonic() - t_start < seconds:
             time.sleep(max(0.0, t_start + seq - time.monotonic()))
             start = now_us()
-            r = upd(category_pb2.UpdateCategoryRequest(
-                category=category_pb2.Category(id=first.id, channel=a.channel,
-                                               name=f"{base}#w{seq}", version=version),
-                update_mask=field_mask_pb2.FieldMask(paths=["name"])), timeout=5)
+            category.rename(f"w{seq}")
             ack = now_us()
-            version = r.category.version
             out.write(f"{start} {ack}\n")
             out.flush()
             seq += 1
